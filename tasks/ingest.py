@@ -1,0 +1,389 @@
+"""Ingest a folder of photos into model-resolution HDF5 shards and a Parquet manifest.
+
+Every regular file under the source folder becomes one manifest row: `accepted`, `duplicate`
+(same bytes as an accepted file) or `rejected` (with a one-line reason); one bad file never
+stops the run. Ids are the first 16 hex digits of the sha256 of the exact bytes that were
+decoded, so an id always matches its pixels. Two passes keep memory bounded and shard
+membership independent of file names: pass 1 hashes every file (streaming), pass 2 decodes the
+new ids in sorted order, one shard of thumbnails in memory at a time. Incremental: ids already
+in the previous manifest are reused (not decoded again) and new shards continue the numbering;
+existing shards are never rewritten. The manifest is written last and is the commit point:
+after a crash the previous manifest and shards stay valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from tasks.errors import InputError
+from tasks.storage import read_parquet, write_h5, write_parquet
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
+FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF"})
+ID_HEX = 16
+MANIFEST = "manifest.parquet"
+MANIFEST_COLUMNS = ["id", "source_path", "sha256", "width", "height", "status", "reason", "shard", "index"]
+
+
+def manifest_schema(resolution: int) -> pa.Schema:
+    """The manifest's explicit schema; the shard resolution rides along as schema metadata."""
+    fields = [
+        ("id", pa.string()),
+        ("source_path", pa.string()),
+        ("sha256", pa.string()),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("status", pa.string()),
+        ("reason", pa.string()),
+        ("shard", pa.int32()),
+        ("index", pa.int32()),
+    ]
+    return pa.schema(fields, metadata={"oneedit.resolution": str(resolution)})
+
+
+def shard_name(shard: int) -> str:
+    """File name of shard number `shard` inside the ingest folder."""
+    return f"shard-{shard:05d}.h5"
+
+
+class Rejected(Exception):
+    """One input file cannot be used; the message is the manifest's reason."""
+
+
+@dataclass
+class _Row:
+    source_path: str
+    id: str = ""
+    sha256: str = ""
+    width: int = -1
+    height: int = -1
+    status: str = "rejected"
+    reason: str = ""
+    shard: int = -1
+    index: int = -1
+
+
+def _open_regular(path: Path) -> io.BufferedReader:
+    """Open read-only without blocking (FIFOs, devices) and refuse anything but a regular file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise Rejected(f"cannot open: {exc.strerror or exc}") from exc
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise Rejected("not a regular file")
+    return os.fdopen(fd, "rb")
+
+
+def _hash_file(path: Path, max_bytes: int) -> str:
+    """Streaming sha256 (pass 1): bounded memory whatever the file size."""
+    h = hashlib.sha256()
+    size = 0
+    with _open_regular(path) as fh:
+        try:
+            while block := fh.read(1 << 20):
+                size += len(block)
+                if size > max_bytes:
+                    raise Rejected(f"file too large (> {max_bytes} bytes)")
+                h.update(block)
+        except OSError as exc:
+            raise Rejected(f"cannot read: {exc.strerror or exc}") from exc
+    if size == 0:
+        raise Rejected("empty file")
+    return h.hexdigest()
+
+
+def read_bytes(path: Path, max_bytes: int) -> bytes:
+    """Read a whole file once (pass 2); the caller hashes and decodes these very bytes."""
+    with _open_regular(path) as fh:
+        try:
+            data = fh.read(max_bytes + 1)
+        except OSError as exc:
+            raise Rejected(f"cannot read: {exc.strerror or exc}") from exc
+    if len(data) > max_bytes:
+        raise Rejected(f"file too large (> {max_bytes} bytes)")
+    return data
+
+
+def _to_rgb(im: Image.Image) -> np.ndarray:
+    """Any Pillow mode -> uint8 HxWx3 RGB: alpha composited on white, 16-bit and float scaled (not clipped)."""
+    if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        a = np.clip(np.asarray(im), 0, 65535).astype(np.uint32)  # "I" is how Pillow may hold 16-bit data
+        grey = ((a * 255 + 32767) // 65535).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if im.mode == "F":
+        a = np.nan_to_num(np.asarray(im, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        scale = 255.0 if a.max(initial=0.0) <= 1.0 else 1.0  # float data in [0, 1], else taken as [0, 255]
+        grey = np.clip(np.rint(a * scale), 0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        im.mode == "P" and "transparency" in im.info
+    )
+    if has_alpha:
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
+    return np.asarray(im.convert("RGB"))
+
+
+def _square(rgb: np.ndarray, resolution: int) -> np.ndarray:
+    """Centre-crop the largest square and resize it to resolution² (INTER_AREA down, INTER_LINEAR up)."""
+    h, w = rgb.shape[:2]
+    s = min(h, w)
+    y0, x0 = (h - s) // 2, (w - s) // 2
+    crop = np.ascontiguousarray(rgb[y0 : y0 + s, x0 : x0 + s])
+    interp = cv2.INTER_AREA if s >= resolution else cv2.INTER_LINEAR
+    return cv2.resize(crop, (resolution, resolution), interpolation=interp)
+
+
+def decode(data: bytes, resolution: int, max_pixels: int, min_side: int) -> tuple[np.ndarray, int, int, str]:
+    """Bytes -> (uint8 [R, R, 3] thumbnail, width, height, note); width/height after EXIF orientation.
+
+    Raises Rejected with the reason. The pixel limit is checked from the header before any pixel
+    is decoded (decompression bombs cost no memory); JPEGs decode at a reduced DCT scale when large.
+    """
+    try:
+        with warnings.catch_warnings():  # our own pixel limit below replaces Pillow's warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError as exc:
+        raise Rejected("not a recognised image") from exc
+    except Image.DecompressionBombError as exc:
+        raise Rejected(f"decompression bomb: {exc}".splitlines()[0]) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise Rejected(f"cannot decode: {exc}".splitlines()[0]) from exc
+    with im:
+        if im.format not in FORMATS:
+            raise Rejected(f"unsupported format {im.format}")
+        w, h = im.size
+        if w * h > max_pixels:
+            raise Rejected(f"decompression bomb: {w}x{h} pixels exceeds the limit of {max_pixels}")
+        if min(w, h) < min_side:
+            raise Rejected(f"too small: {w}x{h} (minimum side {min_side} px)")
+        note = "multi-frame: first frame used" if getattr(im, "is_animated", False) else ""
+        try:
+            im.draft(
+                None, (2 * resolution, 2 * resolution)
+            )  # JPEG only: DCT-domain downscale, never below 2R
+            im.load()
+        except (OSError, SyntaxError, ValueError, MemoryError) as exc:
+            raise Rejected(f"cannot decode: {exc}".splitlines()[0]) from exc
+        try:
+            quarter_turn = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+            oriented = ImageOps.exif_transpose(im)
+        except Exception:  # malformed EXIF from an untrusted file: keep the pixels, skip the rotation
+            quarter_turn, oriented = False, im
+            note = (note + "; " if note else "") + "unreadable EXIF orientation ignored"
+        if quarter_turn:
+            w, h = h, w
+        try:
+            rgb = _to_rgb(oriented)
+        except (OSError, ValueError) as exc:
+            raise Rejected(f"cannot convert to RGB: {exc}".splitlines()[0]) from exc
+    return _square(rgb, resolution), w, h, note
+
+
+def _walk(src: Path, exclude: Path) -> tuple[list[str], list[_Row]]:
+    """Relative posix paths of every non-directory entry under src (sorted), plus rows for walk errors.
+
+    Symlinked directories are not followed (no loops); symlinked files are. The output folder and
+    any OneEdit workspace inside src are skipped.
+    """
+    files: list[str] = []
+    errors: list[_Row] = []
+
+    def onerror(exc: OSError) -> None:
+        rel = Path(exc.filename).relative_to(src).as_posix() if exc.filename else "."
+        errors.append(_Row(rel, reason=f"cannot list directory: {exc.strerror or exc}"))
+
+    for root, dirnames, filenames in os.walk(src, onerror=onerror, followlinks=False):
+        rootp = Path(root)
+        if "workspace.json" in filenames and rootp != src:
+            dirnames[:] = []
+            continue
+        dirnames[:] = sorted(d for d in dirnames if (rootp / d).resolve() != exclude)
+        files.extend((rootp / f).relative_to(src).as_posix() for f in filenames)
+    return sorted(files), errors
+
+
+def _utf8_ok(rel: str) -> bool:
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _load_previous(out: Path, resolution: int) -> pd.DataFrame | None:
+    """The previous manifest (incremental runs); refuse to mix resolutions in one workspace."""
+    path = out / MANIFEST
+    if not path.exists():
+        return None
+    meta = pq.read_schema(path).metadata or {}
+    prev_res = int(meta.get(b"oneedit.resolution", b"-1"))
+    if prev_res != resolution:
+        raise InputError(
+            f"{path} holds {prev_res} px shards, not {resolution} px: ingest into a new workspace "
+            f"or pass resolution={prev_res}"
+        )
+    return read_parquet(path)
+
+
+def ingest(
+    src_dir: Path | str,
+    out_dir: Path | str,
+    resolution: int,
+    shard_size: int = 1024,
+    *,
+    max_pixels: int = 120_000_000,
+    min_side: int = 8,
+    max_bytes: int = 512 << 20,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Ingest `src_dir` (recursively) into `out_dir` (shards + manifest); returns counts.
+
+    Originals are only ever opened read-only. Re-running on a grown folder decodes only the new
+    files. Counts: seen = accepted + duplicate + rejected; `new` ids were decoded in this run,
+    `reused` came from the previous manifest; `removed` are previous paths no longer present.
+    """
+    src = Path(src_dir).resolve()
+    out = Path(out_dir).resolve()
+    if not src.is_dir():
+        raise InputError(f"source folder not found: {src_dir}")
+    if resolution < 8 or shard_size < 1:
+        raise InputError(f"resolution must be >= 8 and shard_size >= 1 (got {resolution}, {shard_size})")
+    prev = _load_previous(out, resolution)
+    known: dict[str, _Row] = {}
+    next_shard = 0
+    if prev is not None:
+        for r in prev[prev["status"] == "accepted"].itertuples(index=False):
+            known[r.id] = _Row(
+                r.source_path,
+                r.id,
+                r.sha256,
+                int(r.width),
+                int(r.height),
+                "accepted",
+                "",
+                int(r.shard),
+                int(r.index),
+            )
+        next_shard = int(prev["shard"].max()) + 1 if len(prev) else 0
+
+    # Pass 1: hash every file; the first path (sorted) of each content is its primary.
+    rels, rows = _walk(src, out)
+    primary: dict[str, _Row] = {}
+    dupes: list[_Row] = []
+    for rel in rels:
+        row = _Row(rel)
+        rows.append(row)
+        if not _utf8_ok(rel):
+            row.source_path = os.fsencode(rel).decode("utf-8", "backslashreplace")
+            row.reason = "file name is not valid UTF-8"
+            continue
+        ext = Path(rel).suffix.lower()
+        if ext not in IMAGE_EXTENSIONS:
+            row.reason = f"unsupported extension {ext or '(none)'!r}"
+            continue
+        try:
+            row.sha256 = _hash_file(src / rel, max_bytes)
+        except Rejected as exc:
+            row.reason = str(exc)
+            continue
+        row.id = row.sha256[:ID_HEX]
+        first = primary.setdefault(row.id, row)
+        if first is not row:
+            if first.sha256 != row.sha256:
+                row.reason = f"id collision with {first.source_path}"
+            else:
+                dupes.append(row)
+        elif row.id in known:
+            old = known[row.id]
+            row.width, row.height, row.status, row.shard, row.index = (
+                old.width,
+                old.height,
+                "accepted",
+                old.shard,
+                old.index,
+            )
+
+    # Pass 2: decode new ids in sorted order, one shard of thumbnails in memory at a time.
+    new_ids = sorted(i for i, r in primary.items() if r.status != "accepted" and not r.reason)
+    shards: list[str] = []
+    buf: list[np.ndarray] = []
+    buf_rows: list[_Row] = []
+    decoded = 0
+
+    def flush() -> None:
+        nonlocal next_shard, decoded
+        name = shard_name(next_shard)
+        ids = np.array([r.id for r in buf_rows], dtype=str)
+        write_h5(out / name, {"images": np.stack(buf), "ids": ids}, {"resolution": resolution})
+        for i, r in enumerate(buf_rows):
+            r.status, r.shard, r.index = "accepted", next_shard, i
+        shards.append(name)
+        next_shard += 1
+        decoded += len(buf)
+        buf.clear()
+        buf_rows.clear()
+        if on_progress is not None:
+            on_progress({"shards_written": len(shards), "accepted_new": decoded, "to_decode": len(new_ids)})
+
+    for id_ in new_ids:
+        row = primary[id_]
+        try:
+            data = read_bytes(src / row.source_path, max_bytes)
+            if hashlib.sha256(data).hexdigest() != row.sha256:
+                raise Rejected("file changed while ingesting; run ingest again")
+            thumb, row.width, row.height, row.reason = decode(data, resolution, max_pixels, min_side)
+        except Rejected as exc:
+            row.reason = str(exc)
+            continue
+        buf.append(thumb)
+        buf_rows.append(row)
+        if len(buf) == shard_size:
+            flush()
+    if buf:
+        flush()
+
+    for row in dupes:
+        first = primary[row.id]
+        if first.status == "accepted":
+            row.width, row.height, row.shard, row.index = first.width, first.height, first.shard, first.index
+            row.status, row.reason = "duplicate", f"duplicate of {row.id} ({first.source_path})"
+        else:
+            row.reason = first.reason
+
+    rows.sort(key=lambda r: r.source_path)
+    df = pd.DataFrame([[getattr(r, c) for c in MANIFEST_COLUMNS] for r in rows], columns=MANIFEST_COLUMNS)
+    write_parquet(out / MANIFEST, df, manifest_schema(resolution))
+
+    counts = df["status"].value_counts()
+    seen_paths = set(df["source_path"])
+    return {
+        "seen": len(df),
+        "accepted": int(counts.get("accepted", 0)),
+        "duplicate": int(counts.get("duplicate", 0)),
+        "rejected": int(counts.get("rejected", 0)),
+        "new": sum(1 for i in new_ids if primary[i].status == "accepted"),
+        "reused": sum(1 for r in primary.values() if r.id in known and r.status == "accepted"),
+        "removed": 0 if prev is None else len(set(prev["source_path"]) - seen_paths),
+        "shards": shards,
+        "manifest": str(out / MANIFEST),
+    }
