@@ -258,6 +258,9 @@ def ingest(
 ) -> dict[str, Any]:
     """Ingest `src_dir` (recursively) into `out_dir` (shards + manifest); returns counts.
 
+    `on_progress` gets, before each file of either pass and once at the end, a dict with absolute
+    counts: files, hashed (pass 1), to_decode, decoded (pass 2), shards_written.
+
     Originals are only ever opened read-only. Re-running on a grown folder decodes only the new
     files. Counts: seen = accepted + duplicate + rejected; `new` ids were decoded in this run,
     `reused` came from the previous manifest; `removed` are previous paths no longer present.
@@ -269,28 +272,33 @@ def ingest(
     if resolution < 8 or shard_size < 1:
         raise InputError(f"resolution must be >= 8 and shard_size >= 1 (got {resolution}, {shard_size})")
     prev = _load_previous(out, resolution)
-    known: dict[str, _Row] = {}
+    known: dict[str, Any] = {}
     next_shard = 0
     if prev is not None:
-        for r in prev[prev["status"] == "accepted"].itertuples(index=False):
-            known[r.id] = _Row(
-                r.source_path,
-                r.id,
-                r.sha256,
-                int(r.width),
-                int(r.height),
-                "accepted",
-                "",
-                int(r.shard),
-                int(r.index),
-            )
+        known = {r.id: r for r in prev[prev["status"] == "accepted"].itertuples(index=False)}
         next_shard = int(prev["shard"].max()) + 1 if len(prev) else 0
 
     # Pass 1: hash every file; the first path (sorted) of each content is its primary.
     rels, rows = _walk(src, out)
     primary: dict[str, _Row] = {}
     dupes: list[_Row] = []
-    for rel in rels:
+
+    def report(hashed: int, decoded: int) -> None:
+        if on_progress is not None:
+            on_progress(
+                {
+                    "files": len(rels),
+                    "hashed": hashed,
+                    "to_decode": len(new_ids),
+                    "decoded": decoded,
+                    "shards_written": len(shards),
+                }
+            )
+
+    new_ids: list[str] = []
+    shards: list[str] = []
+    for n_hashed, rel in enumerate(rels, 1):
+        report(n_hashed - 1, 0)
         row = _Row(rel)
         rows.append(row)
         if not _utf8_ok(rel):
@@ -313,25 +321,20 @@ def ingest(
                 row.reason = f"id collision with {first.source_path}"
             else:
                 dupes.append(row)
+        elif row.id in known and known[row.id].sha256 != row.sha256:
+            row.reason = f"id collision with {known[row.id].source_path} (previous run)"
         elif row.id in known:
             old = known[row.id]
-            row.width, row.height, row.status, row.shard, row.index = (
-                old.width,
-                old.height,
-                "accepted",
-                old.shard,
-                old.index,
-            )
+            row.width, row.height, row.reason = int(old.width), int(old.height), old.reason
+            row.status, row.shard, row.index = "accepted", int(old.shard), int(old.index)
 
     # Pass 2: decode new ids in sorted order, one shard of thumbnails in memory at a time.
     new_ids = sorted(i for i, r in primary.items() if r.status != "accepted" and not r.reason)
-    shards: list[str] = []
     buf: list[np.ndarray] = []
     buf_rows: list[_Row] = []
-    decoded = 0
 
     def flush() -> None:
-        nonlocal next_shard, decoded
+        nonlocal next_shard
         name = shard_name(next_shard)
         ids = np.array([r.id for r in buf_rows], dtype=str)
         write_h5(out / name, {"images": np.stack(buf), "ids": ids}, {"resolution": resolution})
@@ -339,13 +342,11 @@ def ingest(
             r.status, r.shard, r.index = "accepted", next_shard, i
         shards.append(name)
         next_shard += 1
-        decoded += len(buf)
         buf.clear()
         buf_rows.clear()
-        if on_progress is not None:
-            on_progress({"shards_written": len(shards), "accepted_new": decoded, "to_decode": len(new_ids)})
 
-    for id_ in new_ids:
+    for n_decoded, id_ in enumerate(new_ids):
+        report(len(rels), n_decoded)
         row = primary[id_]
         try:
             data = read_bytes(src / row.source_path, max_bytes)
@@ -361,6 +362,7 @@ def ingest(
             flush()
     if buf:
         flush()
+    report(len(rels), len(new_ids))
 
     for row in dupes:
         first = primary[row.id]
