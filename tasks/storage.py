@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import threading
 from collections.abc import Iterator, Sequence
@@ -47,6 +48,12 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _errno_in(message: str) -> str | None:
+    """h5py puts the C errno inside its message ("... errno = 28, ..."): turn it into its text."""
+    found = re.search(r"errno = (\d+)", message)
+    return os.strerror(int(found.group(1))) if found else None
+
+
 @contextmanager
 def atomic_path(final: Path | str) -> Iterator[Path]:
     """Yield a hidden temp path next to `final`; on success fsync it and `os.replace` it over `final`.
@@ -58,6 +65,7 @@ def atomic_path(final: Path | str) -> Iterator[Path]:
     tmp = final.parent / f".{final.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
+        open(tmp, "xb").close()  # surface permission errors here, with a plain errno, not from a library
         yield tmp
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
@@ -65,7 +73,7 @@ def atomic_path(final: Path | str) -> Iterator[Path]:
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError) and not isinstance(exc, OneEditError):
-            reason = exc.strerror or str(exc).splitlines()[0]
+            reason = exc.strerror or _errno_in(str(exc)) or str(exc).splitlines()[0]
             raise OutputWriteError(f"cannot write {final}: {reason}") from exc
         raise
     _fsync_dir(final.parent)
