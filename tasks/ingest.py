@@ -65,7 +65,7 @@ class Rejected(Exception):
     """One input file cannot be used; the message is the manifest's reason."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     source_path: str
     id: str = ""
@@ -152,22 +152,34 @@ def _square(rgb: np.ndarray, resolution: int) -> np.ndarray:
     return cv2.resize(crop, (resolution, resolution), interpolation=interp)
 
 
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def decode(data: bytes, resolution: int, max_pixels: int, min_side: int) -> tuple[np.ndarray, int, int, str]:
     """Bytes -> (uint8 [R, R, 3] thumbnail, width, height, note); width/height after EXIF orientation.
 
-    Raises Rejected with the reason. The pixel limit is checked from the header before any pixel
-    is decoded (decompression bombs cost no memory); JPEGs decode at a reduced DCT scale when large.
+    Raises Rejected with the reason, whatever the decoder raised: the bytes are untrusted, and one
+    bad file must never stop a run. The pixel limit is checked from the header before any pixel is
+    decoded (decompression bombs cost no memory); large JPEGs decode at a reduced DCT scale.
     """
     try:
-        with warnings.catch_warnings():  # our own pixel limit below replaces Pillow's warning
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
+        return _decode(data, resolution, max_pixels, min_side)
+    except Rejected:
+        raise
     except UnidentifiedImageError as exc:
         raise Rejected("not a recognised image") from exc
     except Image.DecompressionBombError as exc:
-        raise Rejected(f"decompression bomb: {exc}".splitlines()[0]) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise Rejected(f"cannot decode: {exc}".splitlines()[0]) from exc
+        raise Rejected(f"decompression bomb: {_one_line(exc)}") from exc
+    except Exception as exc:
+        raise Rejected(f"cannot decode: {_one_line(exc)}") from exc
+
+
+def _decode(data: bytes, resolution: int, max_pixels: int, min_side: int) -> tuple[np.ndarray, int, int, str]:
+    with warnings.catch_warnings():  # our own pixel limit below replaces Pillow's warning
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        im = Image.open(io.BytesIO(data))
     with im:
         if im.format not in FORMATS:
             raise Rejected(f"unsupported format {im.format}")
@@ -177,25 +189,17 @@ def decode(data: bytes, resolution: int, max_pixels: int, min_side: int) -> tupl
         if min(w, h) < min_side:
             raise Rejected(f"too small: {w}x{h} (minimum side {min_side} px)")
         note = "multi-frame: first frame used" if getattr(im, "is_animated", False) else ""
-        try:
-            im.draft(
-                None, (2 * resolution, 2 * resolution)
-            )  # JPEG only: DCT-domain downscale, never below 2R
-            im.load()
-        except (OSError, SyntaxError, ValueError, MemoryError) as exc:
-            raise Rejected(f"cannot decode: {exc}".splitlines()[0]) from exc
+        im.draft(None, (2 * resolution, 2 * resolution))  # JPEG only: DCT-domain downscale, never below 2R
+        im.load()
         try:
             quarter_turn = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
             oriented = ImageOps.exif_transpose(im)
-        except Exception:  # malformed EXIF from an untrusted file: keep the pixels, skip the rotation
+        except Exception:  # malformed EXIF: keep the pixels, skip the rotation
             quarter_turn, oriented = False, im
             note = (note + "; " if note else "") + "unreadable EXIF orientation ignored"
         if quarter_turn:
             w, h = h, w
-        try:
-            rgb = _to_rgb(oriented)
-        except (OSError, ValueError) as exc:
-            raise Rejected(f"cannot convert to RGB: {exc}".splitlines()[0]) from exc
+        rgb = _to_rgb(oriented)
     return _square(rgb, resolution), w, h, note
 
 

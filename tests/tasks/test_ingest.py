@@ -419,6 +419,30 @@ def test_file_changing_while_read_is_rejected(tmp_path: Path, monkeypatch: pytes
     assert again["accepted"] == 3 and again["new"] == 1 and again["reused"] == 2
 
 
+def test_unexpected_decoder_errors_reject_one_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Untrusted bytes can make a decoder raise anything: only that file is rejected."""
+    src = _small_src(tmp_path, 3)
+    real_rgb = ingest_mod._to_rgb
+    calls: list[int] = []
+
+    def flaky(im: Image.Image) -> np.ndarray:
+        calls.append(1)
+        if len(calls) == 2:
+            raise IndexError("list index out of range")
+        return real_rgb(im)
+
+    def bad_exif(im: Image.Image) -> Image.Image:
+        raise SyntaxError("corrupt EXIF")
+
+    monkeypatch.setattr(ingest_mod, "_to_rgb", flaky)
+    monkeypatch.setattr(ingest_mod.ImageOps, "exif_transpose", bad_exif)
+    summary = _run(src, tmp_path / "out")
+    rows = read_parquet(tmp_path / "out" / "manifest.parquet")
+    assert (summary["accepted"], summary["rejected"]) == (2, 1)
+    assert (rows["reason"] == "cannot decode: list index out of range").sum() == 1
+    assert (rows["reason"] == "unreadable EXIF orientation ignored").sum() == 2
+
+
 def test_id_collision_is_rejected_not_merged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ingest_mod, "ID_HEX", 1)
     src = _small_src(tmp_path, 40)
