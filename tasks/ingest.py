@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tasks.errors import InputError
-from tasks.storage import read_parquet, write_h5, write_parquet
+from tasks.storage import read_parquet, remove_stale_temps, write_h5, write_parquet
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
 FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF"})
@@ -276,6 +276,7 @@ def ingest(
     if resolution < 8 or shard_size < 1:
         raise InputError(f"resolution must be >= 8 and shard_size >= 1 (got {resolution}, {shard_size})")
     prev = _load_previous(out, resolution)
+    remove_stale_temps(out)
     known: dict[str, Any] = {}
     next_shard = 0
     if prev is not None:

@@ -48,6 +48,36 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _temp_name(final: Path) -> Path:
+    return final.parent / f".{final.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+_TEMP_RE = re.compile(r"^\..+\.tmp-(\d+)-[0-9a-f]{8}$")
+
+
+def remove_stale_temps(directory: Path | str) -> list[Path]:
+    """Delete temp files left by writers that died mid-write (SIGKILL, power loss); returns them.
+
+    Only files whose writer pid no longer exists are removed, so a live writer is never disturbed.
+    """
+    removed = []
+    directory = Path(directory)
+    if not directory.is_dir():
+        return removed
+    for path in sorted(directory.iterdir()):
+        found = _TEMP_RE.match(path.name)
+        if found is None:
+            continue
+        try:
+            os.kill(int(found.group(1)), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        except PermissionError:
+            pass  # alive, owned by someone else
+    return removed
+
+
 def _errno_in(message: str) -> str | None:
     """h5py puts the C errno inside its message ("... errno = 28, ..."): turn it into its text."""
     found = re.search(r"errno = (\d+)", message)
@@ -62,7 +92,7 @@ def atomic_path(final: Path | str) -> Iterator[Path]:
     `OutputWriteError`s naming the target. `final` is untouched unless the whole write succeeded.
     """
     final = Path(final)
-    tmp = final.parent / f".{final.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    tmp = _temp_name(final)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         open(tmp, "xb").close()  # surface permission errors here, with a plain errno, not from a library

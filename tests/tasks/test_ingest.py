@@ -280,6 +280,18 @@ def _build(src: Path) -> None:
             content(path)
 
 
+def _snapshot(src: Path, skip: Path | None = None) -> dict[str, tuple[int, int, int]]:
+    """(mode, size, mtime_ns) of every entry (symlinks not followed), to prove originals are untouched."""
+    out = {}
+    for root, dirs, files in os.walk(src):
+        for name in dirs + files:
+            p = Path(root, name)
+            if skip is None or skip not in (p, *p.parents):
+                st = p.lstat()
+                out[os.fsencode(p).hex()] = (st.st_mode, st.st_size, st.st_mtime_ns)
+    return out
+
+
 def _run(src: Path, out: Path, **kw: object) -> dict:
     return ingest(src, out, R, SHARD, max_bytes=2 << 20, **kw)
 
@@ -290,11 +302,13 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict,
     src = tmp_path_factory.mktemp("catalog")
     _build(src)
     out = src / "out-ingest"
+    before = _snapshot(src)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     summary = _run(src, out)
     summary["seconds"] = time.perf_counter() - t0
     summary["rss_growth_mb"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss) / 1024
+    summary["originals_unchanged"] = _snapshot(src, skip=out) == before
     manifest = read_parquet(out / "manifest.parquet")
     rows = {r["source_path"]: r for r in manifest.to_dict("records")}
     return src, out, summary, rows
@@ -328,6 +342,7 @@ def test_every_input_is_accounted_for(catalog: tuple[Path, Path, dict, dict]) ->
     assert summary["seen"] == len(rows) == summary["accepted"] + summary["rejected"] + summary["duplicate"]
     assert all(r["reason"] for r in rows.values() if r["status"] != "accepted")
     assert summary["seconds"] < 20
+    assert summary["originals_unchanged"]
 
 
 def test_bomb_memory_stays_bounded(catalog: tuple[Path, Path, dict, dict]) -> None:
@@ -453,12 +468,20 @@ def test_id_collision_is_rejected_not_merged(tmp_path: Path, monkeypatch: pytest
 
 
 @needs_permissions
-def test_unreadable_file_chmod_000(tmp_path: Path) -> None:
+def test_unreadable_file_and_folder_chmod_000(tmp_path: Path) -> None:
     src = _small_src(tmp_path, 2)
     (src / "img0-000.png").chmod(0)
-    _run(src, tmp_path / "out")
+    (src / "locked").mkdir()
+    (src / "locked" / "inside.png").write_bytes(_encoded(_rgb(16, 16, 40), "PNG"))
+    (src / "locked").chmod(0)
+    try:
+        summary = _run(src, tmp_path / "out")
+    finally:
+        (src / "locked").chmod(0o755)
     rows = read_parquet(tmp_path / "out" / "manifest.parquet").set_index("source_path")
-    assert "Permission denied" in rows.loc["img0-000.png", "reason"]
+    assert rows.loc["img0-000.png", "reason"] == "cannot open: Permission denied"
+    assert rows.loc["locked", "reason"] == "cannot list directory: Permission denied"
+    assert summary["accepted"] == 1 and summary["rejected"] == 2
 
 
 def test_incremental_processes_only_new_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,6 +6,7 @@ import errno
 import hashlib
 import json
 import os
+import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +26,7 @@ from tasks.storage import (
     read_h5_attrs,
     read_json,
     read_parquet,
+    remove_stale_temps,
     sha256_file,
     write_h5,
     write_json,
@@ -188,3 +190,16 @@ def test_sha256_and_json(tmp_path: Path) -> None:
     text = (tmp_path / "j.json").read_text(encoding="utf-8")
     assert list(json.loads(text)) == ["a", "p", "z", "ü"] and text.endswith("\n")
     assert read_json(tmp_path / "j.json") == {"a": [0, 1], "p": "x/y", "z": 3, "ü": 1.5}
+
+
+def test_stale_temps_of_dead_writers_are_removed(tmp_path: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f".shard-00000.h5.tmp-{dead.pid}-0123abcd"
+    live = tmp_path / f".shard-00001.h5.tmp-{os.getpid()}-0123abcd"
+    keep = tmp_path / "shard-00000.h5"
+    for p in (stale, live, keep):
+        p.write_bytes(b"x")
+    assert remove_stale_temps(tmp_path) == [stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, keep.name])
+    assert remove_stale_temps(tmp_path / "missing") == []
