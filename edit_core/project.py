@@ -1,0 +1,136 @@
+"""Projecting photos onto the GAN manifold (iGAN §4.1): encoder, optimization, hybrid.
+
+Loss per image (iGAN): mean squared pixel error + feature_weight × deep-feature distance (mean squared
+per layer, summed over layers, as `features.feature_distance`). iGAN solves it per image with L-BFGS;
+here every image and every start of a batch is one row of a single Adam problem: the loss is summed
+over rows and Adam updates each element from its own gradient history, so a row's trajectory does not
+depend on the other rows (the batch result equals the one-at-a-time result) while one forward/backward
+pass serves the whole batch.
+
+Modes: `encoder` (w = E(x)), `optimize` (from the mean w, plus `starts − 1` random latents from G;
+best kept per image), `hybrid` (E(x) as the first start, then the same optimization). Random starts are
+the same for every image (drawn once from `seed`), so an image's result never depends on its batch.
+
+W vs W+ (`w_plus`): W+ gives every synthesis layer its own code and reconstructs more faithfully, but
+codes drift off the region G was trained on, so latent edits (Δ*, α) transfer less reliably; W keeps
+projections on-manifold and editable at some cost in fidelity. The pipeline's default is W.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from edit_core.models.base import Generator
+
+MODES = ("encoder", "optimize", "hybrid")
+
+Features = Callable[[Tensor], list[Tensor]]
+
+
+@dataclass
+class Projection:
+    """Per-image result of `project`."""
+
+    w: Tensor  # [B, w_dim] or [B, num_ws, w_dim]
+    recon: Tensor  # [B, 3, R, R] in [-1, 1]
+    err_pixel: Tensor  # [B] mean squared pixel error in [-1, 1] units
+    err_feature: Tensor  # [B] feature distance (NaN when no feature extractor was given)
+
+
+def check_images(G: Generator, images: Tensor, name: str = "images") -> None:
+    """Raise a one-line ValueError unless `images` is [B, 3, R, R] at the generator's resolution."""
+    r = G.resolution
+    if images.ndim != 4 or images.shape[1] != 3 or images.shape[2:] != (r, r):
+        raise ValueError(f"{name} must be [B, 3, {r}, {r}] for this generator, got {tuple(images.shape)}")
+
+
+def _row_losses(
+    recon: Tensor, images: Tensor, features: Features | None, target_feats: list[Tensor] | None
+) -> tuple[Tensor, Tensor]:
+    """(mean squared pixel error, feature distance) per row; feature distance is NaN without features."""
+    pixel = (recon - images).pow(2).flatten(1).mean(1)
+    if features is None or target_feats is None:
+        return pixel, torch.full_like(pixel, float("nan"))
+    feat = sum((a - b).pow(2).flatten(1).mean(1) for a, b in zip(features(recon), target_feats, strict=True))
+    return pixel, feat
+
+
+def _initial_latents(
+    G: Generator, images: Tensor, mode: str, encoder: nn.Module | None, init: Tensor | None
+) -> Tensor:
+    """First start per image: `init`, else E(x) (encoder / hybrid), else the mean w. Shape [B, ...]."""
+    if init is not None:
+        if init.ndim not in (2, 3) or len(init) != len(images):
+            raise ValueError(f"init must be [B, w_dim] or [B, num_ws, w_dim] with B = {len(images)}, got {tuple(init.shape)}")
+        return init.detach().to(images)
+    if mode == "optimize":
+        return G.mean_w().to(images).expand(len(images), -1)
+    if encoder is None:
+        raise ValueError(f"mode {mode!r} needs an encoder")
+    with torch.no_grad():
+        return encoder(images)
+
+
+def project(
+    G: Generator,
+    images: Tensor,
+    mode: str = "hybrid",
+    encoder: nn.Module | None = None,
+    features: Features | None = None,
+    steps: int = 100,
+    lr: float = 0.05,
+    feature_weight: float = 0.002,
+    w_plus: bool = False,
+    starts: int = 1,
+    seed: int = 0,
+    init: Tensor | None = None,
+) -> Projection:
+    """Project images [B, 3, R, R] in [-1, 1] to latents of G; see the module docstring for the modes.
+
+    `init` ([B, w_dim] or [B, num_ws, w_dim]) replaces the first start (E(x) or the mean w), e.g. to
+    project an edited photo from the latent of its original. `encoder` mode ignores steps and starts.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if starts < 1 or steps < 0:
+        raise ValueError("starts must be >= 1 and steps >= 0")
+    check_images(G, images)
+    images = images.detach()
+    b = len(images)
+
+    first = _initial_latents(G, images, mode, encoder, init)
+    if first.ndim == 3 and not w_plus:
+        raise ValueError("got W+ latents (from a W+ encoder or init) but w_plus=False")
+    if mode == "encoder":
+        steps, starts = 0, 1
+    with torch.no_grad():  # mapping of G's own z draws, cast first so any dtype of G works
+        extra = G.mapping(G.sample_z(starts - 1, seed).to(images))
+    if w_plus:
+        first, extra = G.ws(first), G.ws(extra)
+    latent_shape = first.shape[1:]
+    w = torch.cat([first.unsqueeze(1), extra.unsqueeze(0).expand(b, *extra.shape)], dim=1)
+    w = w.reshape(b * starts, *latent_shape).clone().requires_grad_(True)
+
+    target = images.repeat_interleave(starts, dim=0)
+    with torch.no_grad():
+        target_feats = [f.repeat_interleave(starts, dim=0) for f in features(images)] if features else None
+
+    def total(recon: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        pixel, feat = _row_losses(recon, target, features, target_feats)
+        return (pixel + feature_weight * feat if features else pixel), pixel, feat
+
+    opt = torch.optim.Adam([w], lr=lr)
+    for _ in range(steps):
+        loss, _, _ = total(G.synthesis(w))
+        (w.grad,) = torch.autograd.grad(loss.sum(), w)
+        opt.step()
+
+    with torch.no_grad():
+        recon = G.synthesis(w)
+        loss, pixel, feat = total(recon)
+        best = loss.view(b, starts).argmin(1) + torch.arange(b, device=loss.device) * starts
+        return Projection(w=w.detach()[best], recon=recon[best], err_pixel=pixel[best], err_feature=feat[best])
