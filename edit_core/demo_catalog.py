@@ -17,8 +17,8 @@ import numpy as np
 
 ATTRIBUTES: dict[str, tuple[float, float]] = {
     "hue": (0.0, 0.7),  # body paint hue as a fraction of the colour wheel (red .. blue, no wrap)
-    "size": (0.45, 0.75),  # car length as a fraction of the frame width
-    "rotation": (-20.0, 20.0),  # in-plane rotation in degrees, counter-clockwise
+    "size": (0.55, 0.85),  # car length as a fraction of the frame width
+    "rotation": (-15.0, 15.0),  # in-plane rotation in degrees, counter-clockwise
     "roof_height": (0.10, 0.26),  # cabin height above the body, in car lengths
     "wheel_size": (0.075, 0.125),  # wheel radius, in car lengths
 }
@@ -35,8 +35,8 @@ NUISANCE: dict[str, tuple[float, float]] = {
     "texture": (0.0, 0.08),  # amplitude of the paint's low-frequency pattern
     "tex_phase_u": (0.0, 2 * np.pi),
     "tex_phase_v": (0.0, 2 * np.pi),
-    "offset_x": (-0.03, 0.03),  # position jitter of the car in the frame
-    "offset_y": (-0.03, 0.03),
+    "offset_x": (-0.02, 0.02),  # position jitter of the car in the frame
+    "offset_y": (-0.02, 0.02),
 }
 
 # Fixed car geometry, in car lengths (u along the car, v up, origin at the body centre).
