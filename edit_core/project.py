@@ -18,17 +18,15 @@ projections on-manifold and editable at some cost in fidelity. The pipeline's de
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+from edit_core.features import FeatureExtractor
 from edit_core.models.base import Generator
 
 MODES = ("encoder", "optimize", "hybrid")
-
-Features = Callable[[Tensor], list[Tensor]]
 
 
 @dataclass
@@ -49,7 +47,7 @@ def check_images(G: Generator, images: Tensor, name: str = "images") -> None:
 
 
 def _row_losses(
-    recon: Tensor, images: Tensor, features: Features | None, target_feats: list[Tensor] | None
+    recon: Tensor, images: Tensor, features: FeatureExtractor | None, target_feats: list[Tensor] | None
 ) -> tuple[Tensor, Tensor]:
     """(mean squared pixel error, feature distance) per row; feature distance is NaN without features."""
     pixel = (recon - images).pow(2).flatten(1).mean(1)
@@ -80,7 +78,7 @@ def project(
     images: Tensor,
     mode: str = "hybrid",
     encoder: nn.Module | None = None,
-    features: Features | None = None,
+    features: FeatureExtractor | None = None,
     steps: int = 100,
     lr: float = 0.05,
     feature_weight: float = 0.002,

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from edit_core.features import DiscriminatorFeatures, HOGFeatures, feature_distance
 from edit_core.models import ModelConfig, build_discriminator, build_encoder, build_generator
 from edit_core.project import project
 
@@ -41,6 +42,9 @@ def test_shapes_errors_and_modes(untrained) -> None:
     assert torch.allclose(enc.w, E(images))
     expected = (G.synthesis(enc.w) - images).pow(2).flatten(1).mean(1)
     assert torch.allclose(enc.err_pixel, expected)
+    for extractor in (DiscriminatorFeatures(D), HOGFeatures()):
+        res = project(G, images, mode="hybrid", encoder=E, features=extractor, steps=2)
+        assert torch.allclose(res.err_feature, feature_distance(res.recon, images, extractor))
     plus = project(G, images, mode="hybrid", encoder=E_plus, steps=2, w_plus=True)
     assert plus.w.shape == (5, G.num_ws, CFG.w_dim)
     assert torch.isnan(plus.err_feature).all()  # no feature extractor given
