@@ -1,0 +1,77 @@
+"""Write the demo catalog to disk: original photos (PNG) plus their ground-truth attributes.
+
+Layout (`out` is any folder):
+    out/photos/00000.png ...      original photos, named by row index (ingest this folder)
+    out/attributes.parquet        file, every attribute, every nuisance variable, seed
+`file` is the photo's path relative to `out/photos`, i.e. the ingest manifest's `source_path`.
+Every file is written atomically (temp + os.replace); the Parquet file is written last, so its
+presence means the catalog is complete.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from edit_core.demo_catalog import ATTRIBUTES, NUISANCE, render, sample_attributes
+from tasks.errors import InputError
+from tasks.images import write_png
+from tasks.storage import read_parquet, remove_stale_temps, write_parquet
+
+PHOTOS = "photos"
+ATTRIBUTES_FILE = "attributes.parquet"
+_INDEX_PNG = re.compile(r"^\d+\.png$")
+
+
+def catalog_schema(resolution: int) -> pa.Schema:
+    """Explicit schema of attributes.parquet; the photo resolution rides along as metadata."""
+    fields = [pa.field("file", pa.string())]
+    fields += [pa.field(k, pa.float64()) for k in (*ATTRIBUTES, *NUISANCE)]
+    fields.append(pa.field("seed", pa.int64()))
+    return pa.schema(fields, metadata={"oneedit.resolution": str(resolution)})
+
+
+def photo_name(index: int, n: int) -> str:
+    """File name of row `index` in a catalog of `n` rows (zero-padded, at least 5 digits)."""
+    return f"{index:0{max(5, len(str(max(n - 1, 0))))}d}.png"
+
+
+def write_demo_catalog(out: Path | str, n: int, seed: int = 0, resolution: int = 512, chunk: int = 32) -> Path:
+    """Render `n` demo photos at `resolution` px into `out/photos` and write `out/attributes.parquet`.
+
+    Deterministic in (n, seed, resolution). Index-named PNGs left in `out/photos` by an earlier,
+    larger catalog are removed so that ingesting the folder sees exactly this catalog."""
+    if n < 1 or resolution < 8:
+        raise InputError(f"demo catalog needs n >= 1 and resolution >= 8 (got n={n}, resolution={resolution})")
+    out = Path(out)
+    photos = out / PHOTOS
+    photos.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(photos)
+    remove_stale_temps(out)
+    attrs = sample_attributes(n, seed)
+    files = [photo_name(i, n) for i in range(n)]
+    for s in range(0, n, chunk):
+        images = render({k: v[s : s + chunk] for k, v in attrs.items()}, resolution)
+        for i, image in enumerate(images, start=s):
+            write_png(photos / files[i], image)
+    keep = set(files)
+    for stale in photos.iterdir():
+        if _INDEX_PNG.match(stale.name) and stale.name not in keep:
+            stale.unlink()
+    df = pd.DataFrame({"file": files, **attrs, "seed": np.full(n, seed, np.int64)})
+    path = out / ATTRIBUTES_FILE
+    write_parquet(path, df, catalog_schema(resolution))
+    return path
+
+
+def read_demo_catalog(out: Path | str) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """attributes.parquet as a DataFrame, plus its rows as the renderer's attribute dict."""
+    path = Path(out) / ATTRIBUTES_FILE
+    if not path.is_file():
+        raise InputError(f"no demo catalog at {out} (missing {ATTRIBUTES_FILE})")
+    df = read_parquet(path)
+    return df, {k: df[k].to_numpy(np.float64) for k in (*ATTRIBUTES, *NUISANCE)}
