@@ -35,6 +35,13 @@ def _layer(size: int, seed: int, base: float, coarse: float, fine: float) -> np.
     return base + coarse * _texture(size, 12, seed) + fine * _texture(size, size // 2, seed + 100)
 
 
+def _disc(dx: float, dy: float, size: int) -> np.ndarray:
+    """Anti-aliased disc mask [size, size, 1], radius size/4, centre moved by (dx, dy)."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    dist = np.hypot(xx - size / 2 - dx, yy - size / 2 - dy)
+    return np.clip(0.25 * size - dist + 0.5, 0.0, 1.0)[..., None]
+
+
 def _scene(dx: float, dy: float = 0.0, size: int = PHOTO) -> np.ndarray:
     """Light background with a dark textured disc (a product on a studio backdrop) whose centre and
     texture are moved by (dx, dy) photo px."""
@@ -42,9 +49,7 @@ def _scene(dx: float, dy: float = 0.0, size: int = PHOTO) -> np.ndarray:
     shift = np.float32([[1, 0, dx], [0, 1, dy]])
     foreground = cv2.warpAffine(_layer(size, 1, 0.1, 0.5, 0.2), shift, (size, size), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_REFLECT)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    dist = np.hypot(xx - size / 2 - dx, yy - size / 2 - dy)
-    alpha = np.clip(0.25 * size - dist + 0.5, 0.0, 1.0)[..., None]
+    alpha = _disc(dx, dy, size)
     return background * (1.0 - alpha) + foreground * alpha
 
 
@@ -78,22 +83,23 @@ def _motion_case(k: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return _u8(_scene(0.0)), frames, _u8(_scene(SCALE * k))
 
 
-def _color_case() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Global affine colour change blended in over the sequence, no motion."""
+def _color_case(local: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Affine colour change blended in over the sequence, no motion; on the whole image, or only
+    on the disc (the product is recoloured, the backdrop is not)."""
     photo = _scene(0.0)
-    small = _down(photo)
-    frames = np.stack([_u8(_affine(small, (1 - t / N) * IDENTITY + (t / N) * COLOR)) for t in range(N + 1)])
-    return _u8(photo), frames, _u8(_affine(photo, COLOR))
+    mask = _disc(0.0, 0.0, PHOTO) if local else np.ones((PHOTO, PHOTO, 1), np.float32)
+
+    def recolor(image: np.ndarray, m: np.ndarray, s: float) -> np.ndarray:
+        return image + m * (_affine(image, (1 - s) * IDENTITY + s * COLOR) - image)
+
+    small, small_mask = _down(photo), _down(mask)[..., None]
+    frames = np.stack([_u8(recolor(small, small_mask, t / N)) for t in range(N + 1)])
+    return _u8(photo), frames, _u8(recolor(photo, mask, 1.0))
 
 
 @pytest.fixture(scope="module")
 def motion_case() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return _motion_case(2.0)
-
-
-@pytest.fixture(scope="module")
-def color_case() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return _color_case()
 
 
 def _shift(a: np.ndarray, b: np.ndarray, cx: float, cy: float, half: int = 64) -> tuple[float, float]:
@@ -125,13 +131,14 @@ def test_flow_transfer_beats_naive_on_misaligned_edit(motion_case) -> None:
     assert flow_psnr > naive_psnr + 1.5  # the naive difference leaves a ghost of the old position
 
 
-def test_affine_color_change_is_reproduced_on_photo(color_case) -> None:
-    photo, frames, truth = color_case
+@pytest.mark.parametrize("local", [False, True])
+def test_affine_color_change_is_reproduced_on_photo(local: bool) -> None:
+    photo, frames, truth = _color_case(local)
     out = transfer(photo, frames)
     assert out.shape == photo.shape and out.dtype == np.uint8
     psnr = _psnr(truth, out)
-    assert psnr > 37.0
-    assert psnr > _psnr(truth, upsampled_gan(photo, frames[-1])) + 5.0  # keeps the photo's detail
+    assert psnr > (43.0 if local else 38.0)
+    assert psnr > _psnr(truth, upsampled_gan(photo, frames[-1])) + 8.0  # keeps the photo's detail
 
 
 def _smooth_field(channels: int, amplitude: float, seed: int) -> np.ndarray:
