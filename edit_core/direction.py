@@ -66,7 +66,8 @@ def fit_direction(
     w0, delta_w = w0.detach(), delta_w.detach()
     bases = w0.unsqueeze(0)
     if anchors:
-        anchor_w = G.sample_w(anchors, seed).to(w0)
+        with torch.no_grad():  # G's own z draws, cast first so any dtype of G works
+            anchor_w = G.mapping(G.sample_z(anchors, seed).to(w0))
         if w0.ndim == 2:  # W+: every layer gets the anchor's W code
             anchor_w = anchor_w.unsqueeze(1).expand(-1, w0.shape[0], -1)
         bases = torch.cat([bases, anchor_w])

@@ -115,11 +115,11 @@ def project(
 
     target = images.repeat_interleave(starts, dim=0)
     with torch.no_grad():
-        target_feats = [f.repeat_interleave(starts, dim=0) for f in features(images)] if features else None
+        target_feats = None if features is None else [f.repeat_interleave(starts, dim=0) for f in features(images)]
 
     def total(recon: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         pixel, feat = _row_losses(recon, target, features, target_feats)
-        return (pixel + feature_weight * feat if features else pixel), pixel, feat
+        return (pixel if features is None else pixel + feature_weight * feat), pixel, feat
 
     opt = torch.optim.Adam([w], lr=lr)
     for _ in range(steps):

@@ -26,7 +26,10 @@ class StandInG(nn.Module):
             w = w.mean(1)
         return torch.tanh(w @ self.A.T).reshape(-1, 3, 2, 2)
 
-    def sample_w(self, n: int, seed: int) -> Tensor:
+    def mapping(self, z: Tensor) -> Tensor:
+        return z
+
+    def sample_z(self, n: int, seed: int) -> Tensor:
         return torch.randn(n, self.w_dim, generator=torch.Generator().manual_seed(seed))
 
 
@@ -63,7 +66,7 @@ def test_both_origin_conventions() -> None:
         assert ((w0 + d - o) @ unit_normal(d)).abs() < 0.05 * (w0 + d - o).norm()
     assert (raw - centred).norm() > 0.1 * raw.norm()
     # α does not: for a given Δ*, centring every latent leaves α unchanged
-    w = G.sample_w(8, seed=3)
+    w = G.sample_z(8, seed=3)
     n = unit_normal(centred)
     a_raw = alphas(w, example_target(w0, centred), n)
     a_centred = alphas(w - origin, example_target(w0 - origin, centred), n)
