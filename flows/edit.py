@@ -1,0 +1,25 @@
+"""Flows for steps 4-6: the example edit -> Δ* (direction_flow), then α + transfer (rescale_flow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow
+
+from flows.rescale import rescale_flow
+from oneedit.params import Params
+from oneedit.workspace import Workspace
+from tasks.edit import fit_edit_direction
+
+
+@flow(name="direction")
+def direction_flow(workspace: Path, name: str, form: dict, params: Params) -> dict:
+    """The user's edit of one example -> a globally consistent direction Δ* (§3.1)."""
+    return fit_edit_direction(Workspace.open(workspace), name, form, params)
+
+
+@flow(name="edit")
+def edit_flow(workspace: Path, name: str, form: dict, params: Params) -> dict:
+    """Direction, then every photo moved to the example's final state."""
+    direction_flow(workspace, name, form, params)
+    return rescale_flow(workspace, name, params)

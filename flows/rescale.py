@@ -1,0 +1,26 @@
+"""Flow for steps 5-6: α for every photo at the current strength, transfer mapped over shards, results.
+
+Reads only the stored latents and direction.pt: nothing is projected again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, unmapped
+
+from oneedit.params import Params
+from oneedit.workspace import Workspace
+from tasks.edit import compute_alphas, write_results
+from tasks.transfer import transfer_shard
+
+
+@flow(name="rescale")
+def rescale_flow(workspace: Path, name: str, params: Params) -> dict:
+    """α (§3.2) -> edited originals per shard -> results.parquet."""
+    ws = Workspace.open(workspace)
+    table = compute_alphas(ws, name, params)
+    shards = sorted(table["shard"].unique())
+    parts = transfer_shard.map(unmapped(ws), unmapped(name), shards,
+                               [table[table["shard"] == s] for s in shards], unmapped(params)).result()
+    return write_results(ws, name, table, parts)

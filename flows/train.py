@@ -1,0 +1,28 @@
+"""Flows for steps 1-2: ingest a folder, then train the GAN and the encoder that inverts it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow
+
+from oneedit.params import Params
+from oneedit.workspace import Workspace
+from tasks.train import ingest_photos, train_encoder, train_gan
+
+
+@flow(name="ingest")
+def ingest_flow(source: Path, workspace: Path, params: Params) -> dict:
+    """Photos of `source` -> model-resolution shards + manifest."""
+    return ingest_photos(source, Workspace.open(workspace), params)
+
+
+@flow(name="train")
+def train_flow(workspace: Path, params: Params, source: Path | None = None) -> dict:
+    """(ingest ->) GAN -> encoder."""
+    ws = Workspace.open(workspace)
+    if source is not None:
+        ingest_photos(source, ws, params)
+    gan = train_gan(ws, params)
+    encoder = train_encoder(ws, params)
+    return {"gan": gan, "encoder": encoder}

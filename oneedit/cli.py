@@ -1,0 +1,343 @@
+"""The `oneedit` command: one Typer app, one flow per command, one-line errors.
+
+Every command reads params.yaml (`--params`, default ./params.yaml, else the packaged defaults),
+applies repeatable `--set section.key=value` overrides and validates them before any work, then
+locks the workspace and runs its flow. Bad arguments print `error: ...` and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from typer._click.exceptions import NoArgsIsHelpError
+
+from oneedit.params import Params, load_params
+from oneedit.workspace import Workspace
+from tasks.errors import InputError, OneEditError
+
+# Offline, quiet Prefect with a temporary local server; set before prefect is imported.
+for _key, _value in {
+    "DO_NOT_TRACK": "1",
+    "DVC_NO_ANALYTICS": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+}.items():
+    os.environ.setdefault(_key, _value)
+
+console = Console(stderr=True)
+out = Console()
+
+WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", help="Workspace directory.", show_default=False)]
+NameOpt = Annotated[str, typer.Option("--name", "-n", help="Name of the edit (WS/edits/NAME).", show_default=False)]
+ParamsOpt = Annotated[
+    Path | None, typer.Option("--params", help="params.yaml to read (default ./params.yaml, else built-in defaults).")
+]
+SetOpt = Annotated[
+    list[str] | None, typer.Option("--set", help="Override one parameter: section.key=value (repeatable).")
+]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda | cuda:N (default: runtime.device).")]
+StrengthOpt = Annotated[
+    float | None, typer.Option("--strength", help="Edit strength s (w0' = w0 + s·Δ*); default edit.strength.")
+]
+
+
+class _App(typer.Typer):
+    """Typer app whose every failure is one `error: ...` line (exit 2), never a traceback or usage box."""
+
+    def __call__(self, *args: object, **kwargs: object) -> None:
+        sys.exit(main())
+
+
+app = _App(
+    name="oneedit",
+    help="Edit one photo; the same edit lands, at the same final state, on every photo of a catalog.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI on `argv` (default sys.argv[1:]) and return the exit code."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="oneedit", standalone_mode=False)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        console.print("error: aborted", markup=False, highlight=False)
+        return 130
+    except NoArgsIsHelpError as exc:
+        exc.show()
+        return 2
+    except typer.TyperException as exc:
+        return _fail(exc.format_message())
+    except (OneEditError, ValueError, FileNotFoundError) as exc:
+        return _fail(str(exc))
+    return 0
+
+
+def _fail(message: str) -> int:
+    """Print one `error:` line on stderr; exit code 2."""
+    line = next((s.strip() for s in message.splitlines() if s.strip()), "failed")
+    console.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
+    return 2
+
+
+def _params(params: Path | None, sets: list[str] | None, device: str | None = None,
+            strength: float | None = None) -> Params:
+    """Load + validate params with the command-line overrides; configure torch threads."""
+    overrides = list(sets or [])
+    if device is not None:
+        overrides.append(f"runtime.device={device}")
+    if strength is not None:
+        overrides.append(f"edit.strength={strength}")
+    p = load_params(params, overrides)
+    _check_device(p.runtime.device)
+    import torch
+
+    torch.set_num_threads(p.runtime.threads)
+    return p
+
+
+def _check_device(device: str) -> None:
+    """A CUDA device that is not there is a bad argument, not a crash later."""
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InputError(f"device {device!r} requested but CUDA is not available (use --device cpu or auto)")
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise InputError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) present")
+
+
+@contextmanager
+def _running(ws: Workspace) -> Iterator[None]:
+    """Hold the workspace lock and show progress bars while a flow runs."""
+    from oneedit import progress
+    from tasks.lock import workspace_lock
+
+    with workspace_lock(ws.root, wait=False), progress.live(console):
+        yield
+
+
+@app.command()
+def ingest(
+    src_dir: Annotated[Path, typer.Argument(help="Folder of photos (searched recursively).", show_default=False)],
+    workspace: WorkspaceOpt,
+    params: ParamsOpt = None,
+    set_: SetOpt = None,
+    device: DeviceOpt = None,
+) -> None:
+    """Decode every photo of SRC_DIR into model-resolution shards + a manifest."""
+    p = _params(params, set_, device)
+    if not src_dir.is_dir():
+        raise InputError(f"source folder not found: {src_dir}")
+    ws = Workspace.create(workspace)
+    from flows.train import ingest_flow
+
+    with _running(ws):
+        summary = ingest_flow(src_dir, ws.root, p)
+    out.print(f"ingested {summary['accepted']} photos ({summary['duplicate']} duplicates, "
+              f"{summary['rejected']} rejected) into {ws.ingest}", markup=False)
+
+
+@app.command()
+def train(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = None, device: DeviceOpt = None) -> None:
+    """Train the GAN on the ingested catalog, then the encoder that inverts it."""
+    p = _params(params, set_, device)
+    ws = Workspace.open(workspace)
+    ws.require(ws.manifest, hint="run `oneedit ingest SRC_DIR --workspace WS` first")
+    from flows.train import train_flow
+
+    with _running(ws):
+        train_flow(ws.root, p)
+    out.print(f"models in {ws.models}", markup=False)
+
+
+@app.command()
+def project(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = None, device: DeviceOpt = None) -> None:
+    """Project every photo into latent space (encoder init + optimization), shard by shard."""
+    p = _params(params, set_, device)
+    ws = Workspace.open(workspace)
+    ws.require(ws.manifest, ws.gan, ws.encoder, hint="run `oneedit train --workspace WS` first")
+    from flows.project import project_flow
+
+    with _running(ws):
+        summary = project_flow(ws.root, p)
+    out.print(f"projected {summary['images']} photos into {ws.latents} "
+              f"({summary['skipped']} of {summary['shards']} shards already done)", markup=False)
+
+
+def _example_form(after: Path | None, constraints: Path | None, offset: Path | None) -> dict[str, str]:
+    """Exactly one example form: before/after pair, brush constraints or latent offset."""
+    given = {k: v for k, v in (("after", after), ("constraints", constraints), ("offset", offset)) if v is not None}
+    if len(given) != 1:
+        raise InputError("give exactly one of --after EDITED_IMAGE, --constraints FILE or --offset FILE.npy")
+    (kind, path), = given.items()
+    if not path.is_file():
+        raise InputError(f"--{kind}: file not found: {path}")
+    return {"kind": {"after": "pair", "constraints": "brush", "offset": "offset"}[kind], "path": str(path.resolve())}
+
+
+ExampleOpt = Annotated[str, typer.Option("--example", "-e", help="Catalog photo id, or a path to the photo.",
+                                         show_default=False)]
+AfterOpt = Annotated[Path | None, typer.Option("--after", help="The example photo after your edit (pair form).")]
+ConstraintsOpt = Annotated[
+    Path | None, typer.Option("--constraints", help="Brush edit: JSON with colour/sketch strokes + mask PNGs.")
+]
+OffsetOpt = Annotated[Path | None, typer.Option("--offset", help="Latent offset Δw as a .npy file.")]
+TruthOpt = Annotated[Path | None, typer.Option("--truth", hidden=True,
+                                               help="Demo: JSON {attribute, value} of the example's ground truth.")]
+
+
+def _direction(workspace: Path, name: str, example: str, after: Path | None, constraints: Path | None,
+               offset: Path | None, truth: Path | None) -> tuple[Workspace, dict]:
+    """Shared checks of `edit` and `direction`; returns the opened workspace and the example's form."""
+    form: dict = {**_example_form(after, constraints, offset), "example": example}
+    if truth is not None:
+        form["truth"] = _read_truth(truth)
+    ws = Workspace.open(workspace)
+    ws.edit(name)
+    ws.require(ws.manifest, ws.gan, ws.encoder, hint="run `oneedit train --workspace WS` first")
+    ws.require(ws.latents, hint="run `oneedit project --workspace WS` first")
+    return ws, form
+
+
+def _read_truth(path: Path) -> dict:
+    """The demo example's ground truth: {"attribute": name, "value": number}."""
+    try:
+        truth = json.loads(path.read_text(encoding="utf-8"))
+        return {"attribute": str(truth["attribute"]), "value": float(truth["value"])}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"--truth {path}: expected JSON with attribute and value ({exc})") from None
+
+
+@app.command()
+def edit(
+    workspace: WorkspaceOpt,
+    name: NameOpt,
+    example: ExampleOpt,
+    after: AfterOpt = None,
+    constraints: ConstraintsOpt = None,
+    offset: OffsetOpt = None,
+    truth: TruthOpt = None,
+    strength: StrengthOpt = None,
+    params: ParamsOpt = None,
+    set_: SetOpt = None,
+    device: DeviceOpt = None,
+) -> None:
+    """Edit one example; the same edit, at the same final state, lands on every photo."""
+    p = _params(params, set_, device, strength)
+    ws, form = _direction(workspace, name, example, after, constraints, offset, truth)
+    from flows.edit import edit_flow
+
+    with _running(ws):
+        summary = edit_flow(ws.root, name, form, p)
+    _print_edit(ws, name, summary)
+
+
+@app.command()
+def direction(
+    workspace: WorkspaceOpt,
+    name: NameOpt,
+    example: ExampleOpt,
+    after: AfterOpt = None,
+    constraints: ConstraintsOpt = None,
+    offset: OffsetOpt = None,
+    truth: TruthOpt = None,
+    params: ParamsOpt = None,
+    set_: SetOpt = None,
+    device: DeviceOpt = None,
+) -> None:
+    """Only the first half of `edit`: the example edit and its direction Δ* (then `rescale` applies it)."""
+    p = _params(params, set_, device)
+    ws, form = _direction(workspace, name, example, after, constraints, offset, truth)
+    from flows.edit import direction_flow
+
+    with _running(ws):
+        direction_flow(ws.root, name, form, p)
+    out.print(f"direction in {ws.edit(name).direction}", markup=False)
+
+
+@app.command()
+def rescale(
+    workspace: WorkspaceOpt,
+    name: NameOpt,
+    strength: StrengthOpt = None,
+    params: ParamsOpt = None,
+    set_: SetOpt = None,
+    device: DeviceOpt = None,
+) -> None:
+    """Apply an edit at a new strength: every α recomputed from the stored latents, every photo re-rendered."""
+    p = _params(params, set_, device, strength)
+    ws = Workspace.open(workspace)
+    ws.require(ws.edit(name).direction, hint=f"run `oneedit edit --workspace WS --name {name} ...` first")
+    from flows.rescale import rescale_flow
+
+    with _running(ws):
+        summary = rescale_flow(ws.root, name, p)
+    _print_edit(ws, name, summary)
+
+
+@app.command()
+def report(workspace: WorkspaceOpt, name: NameOpt, params: ParamsOpt = None, set_: SetOpt = None) -> None:
+    """Write the static HTML report of an edit: before/after grid, α histogram, final state, metrics."""
+    p = _params(params, set_)
+    ws = Workspace.open(workspace)
+    ws.require(ws.edit(name).results, hint=f"run `oneedit edit --workspace WS --name {name} ...` first")
+    from flows.report import report_flow
+
+    with _running(ws):
+        index = report_flow(ws.root, name, p)
+    out.print(f"report: {index}", markup=False)
+
+
+@app.command("demo-catalog")
+def demo_catalog(
+    out_dir: Annotated[Path, typer.Argument(help="Where to write photos/, attributes.parquet, example/.")],
+    params: ParamsOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Render the demo catalog (ground-truth attributes) and its example before/after pair."""
+    p = _params(params, set_)
+    from flows.demo import catalog_flow
+    from oneedit import progress
+
+    with progress.live(console):
+        pair = catalog_flow(out_dir, p)
+    out.print(f"catalog in {out_dir}; example pair {pair['before']} -> {pair['after']}", markup=False)
+
+
+@app.command()
+def demo(
+    workspace: Annotated[Path, typer.Option("--workspace", "-w", help="Workspace directory.")] = Path("workspace"),
+    params: ParamsOpt = None,
+    set_: SetOpt = None,
+    device: DeviceOpt = None,
+) -> None:
+    """The whole pipeline on a generated catalog: catalog, ingest, train, project, edit, report."""
+    p = _params(params, set_, device)
+    ws = Workspace.create(workspace)
+    from flows.demo import demo_flow
+
+    with _running(ws):
+        summary = demo_flow(ws.root, p)
+    for stage, seconds in summary["timings"].items():
+        out.print(f"  {stage:<10} {seconds:7.1f} s", markup=False)
+    out.print(f"demo done in {sum(summary['timings'].values()):.0f} s; report: {summary['report']}", markup=False)
+
+
+def _print_edit(ws: Workspace, name: str, summary: dict) -> None:
+    counts = ", ".join(f"{v} {k}" for k, v in summary["status"].items())
+    out.print(f"edit {name!r}: {counts}; results in {ws.edit(name).results}", markup=False)

@@ -1,0 +1,158 @@
+"""One end-to-end run of the flows on a tiny catalog with tiny models; checks the outputs' contents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from edit_core import demo_catalog
+from edit_core.alphas import alphas_at_strength
+from flows.edit import edit_flow
+from flows.project import project_flow
+from flows.report import report_flow
+from flows.rescale import rescale_flow
+from flows.train import ingest_flow, train_flow
+from oneedit.params import Params, load_params
+from oneedit.workspace import Workspace
+from tasks.images import write_png
+from tasks.project import load_latents
+from tasks.storage import read_json, read_parquet
+
+TINY = Path(__file__).parent / "tiny_params.yaml"
+N = 36
+
+
+def tiny_params(*overrides: str) -> Params:
+    return load_params(TINY, list(overrides))
+
+
+def make_catalog(src: Path) -> dict:
+    """N square renders, 2 non-square photos, one corrupt file; returns the example pair."""
+    attrs = demo_catalog.sample_attributes(N, seed=1)
+    images = demo_catalog.render(attrs, 96)
+    for i, im in enumerate(images):
+        write_png(src / f"car-{i:03d}.png", im)
+    write_png(src / "wide.png", cv2.resize(images[1], (144, 96)))
+    write_png(src / "tall.png", cv2.resize(images[2], (80, 120)))
+    (src / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    example = {k: v[:1] for k, v in attrs.items()}
+    after = src.parent / "after.png"
+    write_png(after, demo_catalog.render_edited(example, "hue", 0.6, 96)[0])
+    return {"kind": "pair", "example": str(src / "car-000.png"), "path": str(after),
+            "truth": {"attribute": "hue", "value": 0.6}}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("e2e")
+    src = root / "photos"
+    src.mkdir()
+    form = make_catalog(src)
+    p = tiny_params()
+    ws = Workspace.create(root / "ws")
+    ingest_flow(src, ws.root, p)
+    train_flow(ws.root, p)
+    projected = project_flow(ws.root, p)
+    (src / "car-005.png").unlink()  # an original that disappears before the edit
+    summary = edit_flow(ws.root, "hue", form, p)
+    index = report_flow(ws.root, "hue", p)
+    return {"ws": ws, "src": src, "params": p, "projected": projected, "summary": summary, "index": index}
+
+
+def test_statuses_account_for_every_photo(run: dict) -> None:
+    ws: Workspace = run["ws"]
+    manifest = read_parquet(ws.manifest)
+    results = read_parquet(ws.edit("hue").results)
+    assert len(results) == len(manifest) == N + 3
+    assert list(results["source_path"]) == list(manifest["source_path"])
+    assert set(results["status"]) <= {"edited", "flagged", "rejected"}
+    by_path = results.set_index("source_path")
+    assert by_path.loc["broken.jpg", "status"] == "rejected" and by_path.loc["broken.jpg", "reason"]
+    assert by_path.loc["car-005.png", "status"] == "rejected"
+    assert "original unavailable" in by_path.loc["car-005.png", "reason"]
+    done = results[results["status"] != "rejected"]
+    assert len(done) == N + 1
+    assert (done["t_transfer"] > 0).all() and (done["t_render"] > 0).all()
+    assert run["summary"]["status"] == results["status"].value_counts().to_dict()
+
+
+def test_alpha_satisfies_its_definition(run: dict) -> None:
+    ws: Workspace = run["ws"]
+    state = torch.load(ws.edit("hue").direction, weights_only=True)
+    latents = load_latents(ws)
+    target = state["w0"] + run["params"].edit.strength * state["delta_star"]
+    n = state["delta_star"] / state["delta_star"].norm()
+    expected = (target.reshape(1, -1) - torch.from_numpy(latents["w"]).reshape(len(latents["w"]), -1)) @ n.reshape(-1)
+    results = read_parquet(ws.edit("hue").results).drop_duplicates("id").set_index("id")
+    got = results.loc[latents["ids"], "alpha"].to_numpy()
+    np.testing.assert_allclose(got, expected.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(results.loc[latents["ids"], "distance_before"].to_numpy(), -got, rtol=1e-4, atol=1e-5)
+    assert results["distance_after"].abs().max() < 1e-4  # every photo lands on the example's hyperplane
+    np.testing.assert_allclose(results.loc[latents["ids"], "err_pixel"], latents["err_pixel"], rtol=1e-6)
+
+
+def test_edited_photos_keep_original_resolution(run: dict) -> None:
+    ws: Workspace = run["ws"]
+    results = read_parquet(ws.edit("hue").results)
+    done = results[results["status"] != "rejected"]
+    images = ws.edit("hue").images
+    assert sorted(p.stem for p in images.glob("*.png")) == sorted(done["id"].unique())
+    for r in done.itertuples():
+        edited = cv2.imread(str(images / f"{r.id}.png"))
+        original = cv2.imread(str(run["src"] / r.source_path))
+        assert edited.shape == original.shape, r.source_path
+    sizes = {cv2.imread(str(images / f"{i}.png")).shape[:2] for i in done["id"]}
+    assert {(96, 96), (96, 144), (120, 80)} <= sizes
+    some = done["id"].iloc[0]
+    assert not np.array_equal(cv2.imread(str(images / f"{some}.png")),
+                              cv2.imread(str(run["src"] / done["source_path"].iloc[0])))
+
+
+def test_spec_direction_and_report(run: dict) -> None:
+    paths = run["ws"].edit("hue")
+    spec = read_json(paths.spec)
+    assert spec["kind"] == "pair" and spec["example_id"] and spec["truth"]["attribute"] == "hue"
+    assert {p.name for p in (paths.root / "example").glob("*.png")} >= {"before.png", "after.png"}
+    html = Path(run["index"]).read_text()
+    assert html.count("<img") >= 4 and "alpha_hist.png" in html and "final_state.png" in html
+    for name in ("alpha_hist.png", "final_state.png", "final_state_attribute.png"):
+        assert cv2.imread(str(paths.report / name)) is not None
+    metrics = read_json(paths.root / "metrics.json")
+    assert metrics["images"] == N + 3 and metrics["distance_after_max_abs"] < 1e-4
+    assert len(pd.read_csv(paths.root / "alphas.csv")) == N + 1
+
+
+def test_rerun_skips_finished_shards(run: dict) -> None:
+    ws: Workspace = run["ws"]
+    assert run["projected"]["skipped"] == 0 and run["projected"]["shards"] == len(ws.ingest_shards())
+    again = project_flow(ws.root, run["params"])
+    assert again["skipped"] == again["shards"] == run["projected"]["shards"]
+
+
+def test_rescale_projects_nothing_and_moves_alpha(run: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    import edit_core.project
+    import tasks.project
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("rescale must not project")
+
+    monkeypatch.setattr(tasks.project, "project_images", forbidden)
+    monkeypatch.setattr(edit_core.project, "project", forbidden)
+    monkeypatch.setattr(tasks.project.project_shard, "fn", forbidden)
+    ws: Workspace = run["ws"]
+    paths = ws.edit("hue")
+    before = read_parquet(paths.results).drop_duplicates("id").set_index("id")
+    stamp = {p.name: p.stat().st_mtime_ns for p in ws.latents.glob("*.h5")}
+    rescale_flow(ws.root, "hue", tiny_params("edit.strength=1.5"))
+    after = read_parquet(paths.results).drop_duplicates("id").set_index("id")
+    done = before["status"] != "rejected"
+    state = torch.load(paths.direction, weights_only=True)
+    expected = alphas_at_strength(torch.tensor(before.loc[done, "alpha"].to_numpy()), state["delta_star"].double(),
+                                  1.0, 1.5)
+    np.testing.assert_allclose(after.loc[done, "alpha"].to_numpy(), expected.numpy(), rtol=1e-4, atol=1e-5)
+    assert {p.name: p.stat().st_mtime_ns for p in ws.latents.glob("*.h5")} == stamp
