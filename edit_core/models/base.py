@@ -48,8 +48,9 @@ class ModelConfig:
 
 
 def channels_at(width: int, res: int) -> int:
-    """Channels of a feature map at spatial size `res`: 4x width at 4-8 px, 2x at 16 px, width above."""
-    return width * min(4, max(1, 32 // res))
+    """Channels of a feature map at `res` px: width at 32 px, doubling per level below (capped at 4x width),
+    halving per level above (at least 8), so every level costs about the same FLOPs on CPU."""
+    return max(8, min(4 * width, width * 32 // res))
 
 
 def levels(resolution: int) -> list[int]:

@@ -1,0 +1,191 @@
+"""Step 1: train a GAN on the catalog (non-saturating logistic loss + lazy R1, EMA of G).
+
+Resumable: models, EMA, optimizers, step, the private RNG state and the loss history all live in the
+checkpoint, and a run continued from a checkpoint is identical to an uninterrupted one. Progress
+(losses, throughput, uint8 sample grids) goes to `on_progress` and the returned history; the engine
+writes no image files.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from edit_core.checkpoint import CheckpointMismatch, load_checkpoint, save_checkpoint
+from edit_core.imageops import resolve_device, to_tensor, to_uint8
+from edit_core.models import ModelConfig, build_discriminator, build_generator
+
+
+class ImageSource(Protocol):
+    """len() and __getitem__(sorted unique int indices) -> uint8 [N, R, R, 3]; a numpy array works."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, idx: np.ndarray) -> np.ndarray: ...
+
+
+ProgressFn = Callable[[dict], None]
+
+
+@dataclass
+class GanTrainConfig:
+    """Optimisation settings; defaults are the `make demo` budget (64 px style model, 2 CPU cores)."""
+
+    steps: int = 1500
+    batch_size: int = 32
+    lr: float = 0.002
+    betas: tuple[float, float] = (0.0, 0.99)
+    r1_gamma: float = 1.0
+    r1_every: int = 4  # lazy R1: applied every k steps with weight k
+    ema_beta: float = 0.995  # per step, ramped up from 0 over the first steps
+    sample_every: int = 250
+    ckpt_every: int = 250
+    log_every: int = 25
+    seed: int = 0
+
+
+def sample_indices(n: int, batch_size: int, gen: torch.Generator) -> np.ndarray:
+    """Sorted unique random indices into a source of n images (sorted + unique suits HDF5 reads)."""
+    return torch.randperm(n, generator=gen)[: min(batch_size, n)].sort().values.numpy()
+
+
+def image_grid(images: Tensor, cols: int) -> np.ndarray:
+    """[N, 3, R, R] in [-1, 1] -> one uint8 [rows*R, cols*R, 3] grid (row-major)."""
+    imgs = to_uint8(images)
+    n, r, _, c = imgs.shape
+    rows = -(-n // cols)
+    grid = np.zeros((rows * r, cols * r, c), dtype=np.uint8)
+    for i, img in enumerate(imgs):
+        grid[(i // cols) * r: (i // cols + 1) * r, (i % cols) * r: (i % cols + 1) * r] = img
+    return grid
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, model: nn.Module, beta: float) -> None:
+    """ema <- beta * ema + (1 - beta) * model (parameters); buffers are copied."""
+    for p_ema, p in zip(ema.parameters(), model.parameters(), strict=True):
+        p_ema.lerp_(p, 1.0 - beta)
+    for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
+        b_ema.copy_(b)
+
+
+def d_loss(D: nn.Module, real: Tensor, fake: Tensor, r1_weight: float) -> tuple[Tensor, Tensor]:
+    """Logistic D loss softplus(D(fake)) + softplus(-D(real)), plus r1_weight/2 * ||grad_x D(real)||^2.
+
+    Returns (total loss, R1 penalty); R1 is 0 when r1_weight is 0 (lazy regularization off-steps).
+    """
+    real = real.detach().requires_grad_(r1_weight > 0)
+    logits_real = D(real)
+    loss = F.softplus(D(fake)).mean() + F.softplus(-logits_real).mean()
+    if r1_weight == 0:
+        return loss, torch.zeros((), device=real.device)
+    (grad,) = torch.autograd.grad(logits_real.sum(), real, create_graph=True)
+    r1 = grad.pow(2).sum(dim=(1, 2, 3)).mean()
+    return loss + 0.5 * r1_weight * r1, r1.detach()
+
+
+def g_loss(D: nn.Module, fake: Tensor) -> Tensor:
+    """Non-saturating G loss softplus(-D(G(z)))."""
+    return F.softplus(-D(fake)).mean()
+
+
+def check_resume(ckpt: dict, path: Path, kind: str, model: dict) -> None:
+    """A checkpoint can only be resumed by the same kind of run on the same model config."""
+    if ckpt.get("kind") != kind or ckpt["config"] != model:
+        raise CheckpointMismatch(f"{path}: cannot resume, checkpoint has {ckpt.get('kind')} {ckpt['config']}, "
+                                 f"run wants {kind} {model}")
+
+
+def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt_path: str | Path,
+              device: str | torch.device = "auto", on_progress: ProgressFn | None = None) -> dict:
+    """Train G and D on `data` until `train.steps`, resuming from `ckpt_path` if it exists.
+
+    Returns the history: lists `step`, `loss_G`, `loss_D`, `r1`, `img_per_s` (one entry per log) and
+    `samples`, a list of (step, uint8 grid of G_ema on 16 fixed z) made during this call.
+    """
+    device = resolve_device(device)
+    ckpt_path = Path(ckpt_path)
+    G = build_generator(model, seed=train.seed).to(device)
+    D = build_discriminator(model, seed=train.seed + 1).to(device)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    lazy = train.r1_every / (train.r1_every + 1)  # lazy-regularization correction of D's Adam
+    opt_G = torch.optim.Adam(G.parameters(), lr=train.lr, betas=train.betas)
+    opt_D = torch.optim.Adam(D.parameters(), lr=train.lr * lazy,
+                             betas=(train.betas[0] ** lazy, train.betas[1] ** lazy))
+    gen = torch.Generator().manual_seed(train.seed)
+    history: dict = {"step": [], "loss_G": [], "loss_D": [], "r1": [], "img_per_s": []}
+    step = 0
+    if ckpt_path.exists():
+        ckpt = load_checkpoint(ckpt_path, device)
+        check_resume(ckpt, ckpt_path, "gan", model.to_dict())
+        G.load_state_dict(ckpt["G"])
+        G_ema.load_state_dict(ckpt["G_ema"])
+        D.load_state_dict(ckpt["D"])
+        opt_G.load_state_dict(ckpt["opt_G"])
+        opt_D.load_state_dict(ckpt["opt_D"])
+        gen.set_state(ckpt["rng"])
+        history, step = ckpt["history"], ckpt["step"]
+    history["samples"] = []
+    fixed_z = G.sample_z(16, train.seed)
+
+    def save() -> None:
+        save_checkpoint(ckpt_path, kind="gan", config=model, G=G.state_dict(), G_ema=G_ema.state_dict(),
+                        D=D.state_dict(), opt_G=opt_G.state_dict(), opt_D=opt_D.state_dict(),
+                        rng=gen.get_state(), step=step, train=asdict(train),
+                        history={k: v for k, v in history.items() if k != "samples"})
+
+    def add_samples() -> np.ndarray:
+        with torch.no_grad():
+            grid = image_grid(G_ema(fixed_z), cols=4)
+        history["samples"].append((step, grid))
+        return grid
+
+    G.train()
+    D.train()
+    t0, seen = time.perf_counter(), 0
+    while step < train.steps:
+        real = to_tensor(data[sample_indices(len(data), train.batch_size, gen)], device)
+        z = torch.randn(real.shape[0], model.z_dim, generator=gen).to(device)
+        fake = G(z)
+
+        D.requires_grad_(True)
+        r1_weight = train.r1_gamma * train.r1_every if step % train.r1_every == 0 else 0.0
+        loss_D, r1 = d_loss(D, real, fake.detach(), r1_weight)
+        opt_D.zero_grad(set_to_none=True)
+        loss_D.backward()
+        opt_D.step()
+
+        D.requires_grad_(False)
+        loss_G = g_loss(D, fake)
+        opt_G.zero_grad(set_to_none=True)
+        loss_G.backward()
+        opt_G.step()
+
+        update_ema(G_ema, G, min(train.ema_beta, (1 + step) / (10 + step)))
+        step += 1
+        seen += real.shape[0]
+
+        logged, sampled = step % train.log_every == 0, step % train.sample_every == 0
+        if logged or sampled or step == train.steps:
+            event = {"step": step, "steps": train.steps, "loss_G": loss_G.item(), "loss_D": loss_D.item(),
+                     "r1": r1.item(), "img_per_s": seen / (time.perf_counter() - t0)}
+            for key in ("step", "loss_G", "loss_D", "r1", "img_per_s"):
+                history[key].append(event[key])
+            if sampled or step == train.steps:
+                event["samples"] = add_samples()
+            if on_progress is not None:
+                on_progress(event)
+        if step % train.ckpt_every == 0 or step == train.steps:
+            save()
+    if not history["samples"]:
+        add_samples()
+    return history
