@@ -17,7 +17,7 @@ import numpy as np
 
 ATTRIBUTES: dict[str, tuple[float, float]] = {
     "hue": (0.0, 0.7),  # body paint hue as a fraction of the colour wheel (red .. blue, no wrap)
-    "size": (0.55, 0.85),  # car length as a fraction of the frame width
+    "size": (0.5, 0.8),  # car length as a fraction of the frame width
     "rotation": (-15.0, 15.0),  # in-plane rotation in degrees, counter-clockwise
     "roof_height": (0.10, 0.26),  # cabin height above the body, in car lengths
     "wheel_size": (0.075, 0.125),  # wheel radius, in car lengths
@@ -51,6 +51,11 @@ _HUB_RGB = np.array([0.62, 0.63, 0.66], np.float32)
 _GLASS_RGB = np.array([0.14, 0.18, 0.24], np.float32)
 _LAMP_RGB = np.array([0.99, 0.96, 0.8], np.float32)
 _BODY_SAT, _BODY_VAL = 0.8, 0.88
+# Fine detail, present only well above the 64 px training resolution: backdrop weave (cycles per frame) and paint flake
+# (cycles per car length, direction in radians).
+_WEAVE_FREQ, _WEAVE_AMP = 128.0, 0.02
+_FLAKE = ((70.0, 0.35), (80.0, 1.4), (90.0, 2.44))
+_FLAKE_AMP = 0.08
 
 
 def sample_attributes(n: int, seed: int) -> dict[str, np.ndarray]:
@@ -98,6 +103,13 @@ def hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
     return v[..., None] - (v * s)[..., None] * f
 
 
+def _detail_gain(freq: np.ndarray, res: int) -> np.ndarray:
+    """Box-filter response of a sinusoid of `freq` cycles per frame rendered at `res` pixels; zero at
+    and above Nyquist. Fine detail thus appears in high-resolution photos only and averages out
+    when they are downsampled, keeping every resolution consistent."""
+    return np.where(freq < res / 2, np.sinc(freq / res), 0.0).astype(np.float32)
+
+
 def _coverage(sd: np.ndarray, pix: np.ndarray) -> np.ndarray:
     """Anti-aliased coverage of the region sd < 0: a linear ramp one pixel wide."""
     return np.clip(0.5 - sd / pix, 0.0, 1.0)
@@ -139,6 +151,10 @@ def _render_chunk(p: dict[str, np.ndarray], res: int) -> np.ndarray:
     # Backdrop: studio sweep (two tones blended across a soft horizon) with a brightness tilt.
     t = 1.0 / (1.0 + np.exp(-(y - p["horizon"]) / 0.06))
     val = p["bg_top"] + t * (p["bg_bottom"] - p["bg_top"]) + p["bg_tilt"] * x
+    bg_gain = _detail_gain(np.float32(_WEAVE_FREQ), res)
+    if bg_gain > 0:  # fabric weave of the backdrop: only where the resolution can carry it
+        weave = np.sin(2 * np.pi * _WEAVE_FREQ * x + p["tex_phase_u"]) + np.sin(2 * np.pi * _WEAVE_FREQ * y + p["tex_phase_v"])
+        val = val + (0.5 * _WEAVE_AMP * bg_gain) * weave
     img = hsv_to_rgb(np.broadcast_to(p["bg_hue"], val.shape), np.broadcast_to(p["bg_sat"], val.shape), val)
 
     # Object frame: rotate about the car's centre, scale to car lengths.
@@ -167,6 +183,12 @@ def _render_chunk(p: dict[str, np.ndarray], res: int) -> np.ndarray:
     lam = 0.86 + 0.16 * p["light_strength"] * (np.sin(light) * 2.0 * u + np.cos(light) * nv)
     lam = lam * (1.0 + p["texture"] * np.sin(2 * np.pi * 5.0 * u + p["tex_phase_u"]) * np.sin(
         2 * np.pi * 4.0 * v + p["tex_phase_v"]))
+    for k, (freq, angle) in enumerate(_FLAKE):  # fine metallic flake, band-limited like the weave
+        gain = _detail_gain(freq / p["size"], res)
+        if np.any(gain > 0):
+            phase = p["tex_phase_u"] * (k + 1) + p["tex_phase_v"]
+            wave = np.sin(2 * np.pi * freq * (np.cos(angle) * u + np.sin(angle) * v) + phase)
+            lam = lam * (1.0 + (_FLAKE_AMP / len(_FLAKE)) * gain * wave)
     paint = hsv_to_rgb(p["hue"], np.full_like(p["hue"], _BODY_SAT), np.full_like(p["hue"], _BODY_VAL))
     body_rgb = np.clip(paint * lam[..., None], 0.0, 1.0)
     spec = 0.25 * p["light_strength"] * np.exp(-(((v - 0.05) / 0.025) ** 2))

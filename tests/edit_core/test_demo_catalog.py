@@ -51,7 +51,7 @@ def test_object_fills_a_good_part_of_the_frame_and_stays_inside():
     hsv = np.stack([cv2.cvtColor(im.astype(np.uint8), cv2.COLOR_RGB2HSV) for im in x])
     car = (hsv[..., 1] > 100) | (hsv[..., 2] < 90)
     frac = car.mean(axis=(1, 2))
-    assert 0.08 < frac.min() and frac.max() < 0.6
+    assert 0.05 < frac.min() and frac.max() < 0.5
 
 
 def test_same_row_same_object_at_any_resolution():
@@ -60,7 +60,7 @@ def test_same_row_same_object_at_any_resolution():
     hi = render(a, 512)
     down = np.stack([cv2.resize(im, (64, 64), interpolation=cv2.INTER_AREA) for im in hi]).astype(np.float64)
     err = np.abs(down - lo)
-    assert err.mean() < 1.0  # grey levels
+    assert err.mean() < 1.0  # grey levels (measured ~0.2)
     assert np.percentile(err, 99) < 10.0
 
 
