@@ -139,8 +139,10 @@ def _sd_trapezoid(u: np.ndarray, v: np.ndarray, r1: float, r2: np.ndarray | floa
 
 def _mix(img: np.ndarray, rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Alpha-composite colour `rgb` (broadcastable to img) with coverage `alpha` [B, H, W]."""
-    a = alpha[..., None]
-    return img + a * (rgb - img)
+    d = rgb - img
+    d *= alpha[..., None]
+    d += img
+    return d
 
 
 def _render_chunk(p: dict[str, np.ndarray], res: int) -> np.ndarray:
@@ -155,7 +157,8 @@ def _render_chunk(p: dict[str, np.ndarray], res: int) -> np.ndarray:
     if bg_gain > 0:  # fabric weave of the backdrop: only where the resolution can carry it
         weave = np.sin(2 * np.pi * _WEAVE_FREQ * x + p["tex_phase_u"]) + np.sin(2 * np.pi * _WEAVE_FREQ * y + p["tex_phase_v"])
         val = val + (0.5 * _WEAVE_AMP * bg_gain) * weave
-    img = hsv_to_rgb(np.broadcast_to(p["bg_hue"], val.shape), np.broadcast_to(p["bg_sat"], val.shape), val)
+    tint = hsv_to_rgb(p["bg_hue"], p["bg_sat"], np.ones_like(p["bg_hue"]))  # HSV -> RGB is linear in V
+    img = val[..., None] * tint
 
     # Object frame: rotate about the car's centre, scale to car lengths.
     theta = np.deg2rad(p["rotation"])
