@@ -1,0 +1,176 @@
+"""Models and data the benchmarks run on: the pipeline's workspace when it has them, else bench-trained.
+
+Demo models: WS/models/gan.pt + encoder.pt (trained by `oneedit demo` / `oneedit train`) when both
+exist; otherwise the engine trains them here (params.model / gan / encoder on the demo catalog
+rendered at model resolution) into WS/bench/models/demo-<params digest>/, resumable and reused.
+Fashion-MNIST models are always bench-trained (WS/bench/models/fmnist-<digest>/) with their own,
+bounded budget (`FmnistBudget`). Catalog latents: WS/latents when the workspace models are used and
+have been projected; otherwise the first images of the catalog are projected here with params.project.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from edit_core.checkpoint import load_discriminator, load_encoder, load_generator
+from edit_core.demo_catalog import ATTRIBUTES, NUISANCE, render, sample_attributes
+from edit_core.features import DiscriminatorFeatures, FeatureExtractor, HOGFeatures
+from edit_core.imageops import to_tensor
+from edit_core.models import ModelConfig
+from edit_core.models.base import Generator
+from edit_core.project import Projection, project
+from edit_core.train_encoder import EncoderTrainConfig, train_encoder
+from edit_core.train_gan import GanTrainConfig, train_gan
+from oneedit.params import Params
+from oneedit.workspace import Workspace
+from tasks.catalog import read_demo_catalog
+from tasks.fashion_mnist import load_fashion_mnist
+
+HELD_OUT_SEED_OFFSET = 1_000_003  # demo rows the GAN never saw: sample_attributes(n, catalog.seed + offset)
+
+
+@dataclass
+class Models:
+    """A trained generator, its discriminator's features and the encoder, plus where they came from."""
+
+    G: Generator
+    E: nn.Module
+    features: FeatureExtractor
+    gan_path: Path
+    source: str  # "workspace" | "bench-trained"
+
+    def describe(self) -> dict:
+        """JSON-able description (config, checkpoint paths and hash, source)."""
+        sha = hashlib.sha256(self.gan_path.read_bytes()).hexdigest()
+        return {"source": self.source, "gan": str(self.gan_path), "gan_sha256": sha[:16],
+                "config": self.G.config.to_dict()}
+
+
+@dataclass(frozen=True)
+class FmnistBudget:
+    """The Fashion-MNIST model's bounded training budget (bench-only; the pipeline never trains it)."""
+
+    resolution: int = 32
+    width: int = 16
+    train_images: int = 6000
+    gan_steps: int = 400
+    encoder_steps: int = 200
+    batch_size: int = 32
+
+
+def features_for(params: Params, gan_path: Path, device: torch.device) -> FeatureExtractor:
+    """The projection loss's feature space, as the pipeline builds it (params.project.features)."""
+    if params.project.features == "hog":
+        return HOGFeatures()
+    return DiscriminatorFeatures(load_discriminator(gan_path, device))
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def train_models(data: np.ndarray, model: ModelConfig, gan: GanTrainConfig, encoder: EncoderTrainConfig,
+                 folder: Path, device: torch.device) -> Path:
+    """Train G/D then E on `data` into folder/gan.pt, encoder.pt (resumed or reused when finished)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    train_gan(data, model, gan, folder / "gan.pt", device)
+    train_encoder(data, folder / "gan.pt", encoder, folder / "encoder.pt", device)
+    return folder
+
+
+def load_models(folder: Path, params: Params, device: torch.device, source: str) -> Models:
+    """gan.pt + encoder.pt of a folder as `Models`."""
+    gan_path = folder / "gan.pt"
+    return Models(G=load_generator(gan_path, device), E=load_encoder(folder / "encoder.pt", device).eval(),
+                  features=features_for(params, gan_path, device), gan_path=gan_path, source=source)
+
+
+def catalog_rows(ws_root: Path, params: Params) -> dict[str, np.ndarray]:
+    """The demo catalog's attribute rows: WS/catalog/attributes.parquet if the demo wrote it, else regenerated."""
+    if (ws_root / "catalog" / "attributes.parquet").is_file():
+        return read_demo_catalog(ws_root / "catalog")[1]
+    return sample_attributes(params.catalog.size, params.catalog.seed)
+
+
+def held_out_rows(n: int, params: Params) -> dict[str, np.ndarray]:
+    """n demo rows drawn with another seed than the catalog (photos the GAN was not trained on)."""
+    return sample_attributes(n, params.catalog.seed + HELD_OUT_SEED_OFFSET)
+
+
+def rows_slice(rows: dict[str, np.ndarray], index: np.ndarray | slice) -> dict[str, np.ndarray]:
+    """Some rows of an attribute dict."""
+    return {k: np.asarray(rows[k])[index] for k in (*ATTRIBUTES, *NUISANCE)}
+
+
+def demo_models(ws_root: Path, params: Params, device: torch.device) -> Models:
+    """The workspace's models when trained, else models trained here from params (see module doc)."""
+    ws = Workspace(ws_root)
+    if ws.gan.is_file() and ws.encoder.is_file():
+        return load_models(ws.models, params, device, "workspace")
+    d = params.to_dict()
+    folder = ws_root / "bench" / "models" / f"demo-{_digest(d['catalog'], d['model'], d['gan'], d['encoder'])}"
+    if not (folder / "encoder.pt").is_file() or not (folder / "done").is_file():
+        data = render(catalog_rows(ws_root, params), params.model.resolution)
+        train_models(data, ModelConfig(**params.model.model_dump()), GanTrainConfig(**params.gan.model_dump()),
+                     EncoderTrainConfig(**params.encoder.model_dump()), folder, device)
+        (folder / "done").write_text("trained\n")
+    return load_models(folder, params, device, "bench-trained")
+
+
+def fashion_mnist_images(split: str, n: int, resolution: int) -> np.ndarray:
+    """First n Fashion-MNIST images of a split: grey -> RGB uint8 [n, R, R, 3] at `resolution`."""
+    grey = load_fashion_mnist(split)[0][:n]
+    interp = cv2.INTER_AREA if resolution < grey.shape[1] else cv2.INTER_LINEAR
+    resized = np.stack([cv2.resize(g, (resolution, resolution), interpolation=interp) for g in grey])
+    return np.repeat(resized[..., None], 3, axis=-1)
+
+
+def fmnist_models(ws_root: Path, params: Params, budget: FmnistBudget, device: torch.device) -> Models:
+    """A small GAN + encoder trained here on Fashion-MNIST within `budget` (reused when finished)."""
+    model = ModelConfig(**{**params.model.model_dump(), "resolution": budget.resolution, "width": budget.width})
+    gan = GanTrainConfig(**{**params.gan.model_dump(), "steps": budget.gan_steps, "batch_size": budget.batch_size})
+    enc = EncoderTrainConfig(**{**params.encoder.model_dump(), "steps": budget.encoder_steps,
+                                "batch_size": budget.batch_size})
+    folder = ws_root / "bench" / "models" / f"fmnist-{_digest(asdict(budget), model.to_dict(), asdict(gan), asdict(enc))}"
+    if not (folder / "done").is_file():
+        data = fashion_mnist_images("train", budget.train_images, budget.resolution)
+        train_models(data, model, gan, enc, folder, device)
+        (folder / "done").write_text("trained\n")
+    return load_models(folder, params, device, "bench-trained")
+
+
+def project_kwargs(params: Params) -> dict:
+    """params.project as keyword arguments of `edit_core.project.project`."""
+    p = params.project
+    return {"mode": p.mode, "steps": p.steps, "lr": p.lr, "feature_weight": p.feature_weight,
+            "w_plus": p.w_plus, "starts": p.starts, "seed": p.seed}
+
+
+def project_batched(m: Models, images: np.ndarray, batch_size: int, **kw: object) -> Projection:
+    """Project uint8 images in batches with `project` (keyword overrides on top of the caller's)."""
+    parts = []
+    for s in range(0, len(images), batch_size):
+        x = to_tensor(images[s : s + batch_size], m.G.device)
+        parts.append(project(m.G, x, encoder=m.E, features=m.features, **kw))
+    return Projection(*(torch.cat([getattr(p, f) for p in parts]) for f in ("w", "recon", "err_pixel", "err_feature")))
+
+
+def catalog_latents(ws_root: Path, m: Models, params: Params, n: int) -> tuple[Tensor, str]:
+    """Latents of the first n catalog photos: WS/latents (the pipeline's) if usable, else projected here."""
+    ws = Workspace(ws_root)
+    if m.source == "workspace" and ws.latents.is_dir() and any(ws.latents.glob("shard-*.h5")):
+        from tasks.project import load_latents
+
+        w = load_latents(ws)["w"][:n]
+        return torch.from_numpy(w).to(m.G.device), "workspace latents"
+    images = render(rows_slice(catalog_rows(ws_root, params), slice(0, n)), m.G.resolution)
+    result = project_batched(m, images, params.project.batch_size, **project_kwargs(params))
+    return result.w, "projected by the bench (params.project)"

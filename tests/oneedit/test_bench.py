@@ -1,0 +1,92 @@
+"""`oneedit bench`: every benchmark writes its documented keys, finite, on a tiny config.
+
+The tiny models are barely trained, so attribute numbers carry no meaning here; the assertions that
+do are about the method and the measurement itself: α puts every catalog latent on the example's
+hyperplane (zero spread along n, unlike Δw / Δ*), and the ground-truth ideal edit scores far below
+the unedited catalog (the estimator + target chain can tell a consistent edit from none).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from oneedit.bench import bench_app
+
+TINY = ["model.resolution=16", "model.width=8", "gan.steps=2", "gan.batch_size=4", "encoder.steps=2",
+        "encoder.batch_size=4", "catalog.size=16", "project.steps=2", "project.batch_size=8",
+        "edit.direction.steps=2", "transfer.frames=2"]
+EXTRA = {
+    "consistency": ["--images", "10", "--examples", "2", "--attributes", "hue,size,rotation"],
+    "linearity": ["--images", "10", "--examples", "1"],
+    "transfer": ["--images", "2", "--photo-res", "64", "--attributes", "hue"],
+    "projection": ["--images", "4", "--fmnist-gan-steps", "2", "--fmnist-encoder-steps", "2",
+                   "--fmnist-resolution", "16", "--fmnist-width", "8", "--fmnist-train-images", "32"],
+    "speed": ["--loop-images", "2", "--steps", "1", "--project-sizes", "4", "--render-sizes", "10,20",
+              "--transfer-images", "2", "--photo-res", "64"],
+}
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One workspace for every benchmark, so the tiny models are trained once (under WS/bench/)."""
+    return tmp_path_factory.mktemp("bench-ws")
+
+
+def run(name: str, ws: Path) -> dict:
+    """Run `bench NAME` on the tiny config and return its JSON."""
+    out = ws / f"{name}.json"
+    sets = [a for s in TINY for a in ("--set", s)]
+    result = CliRunner().invoke(bench_app, [name, "--out", str(out), "--workspace", str(ws), *sets, *EXTRA[name]])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return json.loads(out.read_text())
+
+
+def assert_finite(data: dict, keys: list[str]) -> None:
+    for key in keys:
+        assert isinstance(data[key], (int, float)) and math.isfinite(data[key]), (key, data[key])
+
+
+def test_consistency(workspace: Path) -> None:
+    data = run("consistency", workspace)
+    assert_finite(data, ["before_mae", "naive_mae", "direction_only_mae", "ours_mae", "ideal_mae",
+                         "ours_over_before", "ours_over_naive"])
+    assert len(data["runs"]) == 6 and set(data["per_attribute"]) == {"hue", "size", "rotation"}
+    spread = data["summary"]
+    assert spread["ours_latent_spread"]["mean"] < 1e-4 * spread["before_latent_spread"]["mean"]
+    assert spread["naive_latent_spread"]["mean"] > 0.5 * spread["before_latent_spread"]["mean"]
+    assert data["ideal_mae"] < 0.5 * data["before_mae"]
+    assert data["meta"]["machine"]["torch"] and data["meta"]["argv"]
+
+
+def test_linearity(workspace: Path) -> None:
+    data = run("linearity", workspace)
+    assert_finite(data, ["r2_naive", "r2_ours"])
+    assert 0.0 <= data["r2_naive"] <= 1.0 and 0.0 <= data["r2_ours"] <= 1.0
+
+
+def test_transfer(workspace: Path) -> None:
+    data = run("transfer", workspace)
+    assert_finite(data, ["flow_psnr", "naive_psnr", "gan_psnr", "flow_ssim", "naive_ssim", "gan_ssim",
+                         "flow_outside_change", "transfer_s_per_image"])
+    assert data["identity_outside_change"] == 0.0
+
+
+def test_projection(workspace: Path) -> None:
+    data = run("projection", workspace)
+    assert_finite(data, ["encoder", "optimize", "hybrid", "optimize_equal_time"])
+    assert set(data["settings"]) == {"demo_model_on_demo", "demo_model_on_fmnist", "fmnist_model_on_demo",
+                                     "fmnist_model_on_fmnist"}
+
+
+def test_speed(workspace: Path) -> None:
+    data = run("speed", workspace)
+    keys = ["batched_img_steps_per_s", "loop_img_steps_per_s", "transfer_s_per_image", "direction_fit_s",
+            "peak_rss_mb", "matmul_gflops", "projection_fraction_of_matmul_rate"]
+    assert_finite(data, keys)
+    assert all(data[k] > 0 for k in keys)
+    assert set(data["scaling_alpha_render"]) == {"10", "20"}
