@@ -30,14 +30,22 @@ WORK_RES = 64
 _CANON_W, _CANON_H = 32, 20  # canonical car-frame grid (along, across the car)
 _CANON_SPAN_U, _CANON_SPAN_V = 0.75, 0.5  # half-extents of that grid, in units of the estimated length
 _CAL_N, _CAL_SEED, _RIDGE = 3000, 20261122, 1e-3
+_MOMENT_SCALE = 10.0
 _CLEAN_FRACTION, _MAX_BLUR = 0.3, 1.2
 _GEOMETRY = ("size", "roof_height", "wheel_size")
 
 
 def estimate_attributes(images: np.ndarray) -> dict[str, np.ndarray]:
-    """uint8 [N, H, W, 3] RGB images (any square size) -> attribute name -> float64 [N] estimates."""
-    feats = _measure(images)
-    cal = _calibration(min(int(np.asarray(images).shape[1]), WORK_RES))
+    """uint8 [N, H, W, 3] RGB images (any square size) -> attribute name -> float64 [N] estimates.
+
+    The first call per input resolution class fits the read-out (a few seconds), later calls reuse it."""
+    arr = np.asarray(images)
+    if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] != 3 or arr.shape[1] != arr.shape[2]:
+        raise ValueError(f"expected square uint8 images [N, R, R, 3], got {arr.dtype} {arr.shape}")
+    if len(arr) == 0:
+        return {k: np.zeros(0) for k in ATTRIBUTES}
+    feats = _measure(arr)
+    cal = _calibration(min(arr.shape[1], WORK_RES))
     out = {
         "hue": cal["hue"][0] * feats["hue"] + cal["hue"][1],
         "rotation": cal["rotation"][0] * feats["rotation"] + cal["rotation"][1],
@@ -49,10 +57,8 @@ def estimate_attributes(images: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _to_work_res(images: np.ndarray) -> np.ndarray:
-    """uint8 NHWC -> float32 NHWC in [0, 1] at WORK_RES."""
-    arr = np.asarray(images)
-    if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] != 3:
-        raise ValueError(f"expected uint8 images [N, H, W, 3], got {arr.dtype} {arr.shape}")
+    """uint8 [N, R, R, 3] -> float32 NHWC in [0, 1] at WORK_RES."""
+    arr = images
     if arr.shape[1:3] != (WORK_RES, WORK_RES):
         interp = cv2.INTER_AREA if arr.shape[1] > WORK_RES else cv2.INTER_LINEAR
         arr = np.stack([cv2.resize(im, (WORK_RES, WORK_RES), interpolation=interp) for im in arr])
@@ -115,8 +121,10 @@ def _measure(images: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _design(feats: dict[str, np.ndarray]) -> np.ndarray:
-    """Design matrix of the geometry read-out: bias, moment features (and squares), canonical masks."""
-    mom = feats["moments"]
+    """Design matrix of the geometry read-out: bias, moment features (and squares), canonical masks.
+
+    Moment features are scaled up so the ridge penalty (uniform over columns) barely shrinks them."""
+    mom = feats["moments"] * _MOMENT_SCALE
     return np.concatenate([np.ones((len(mom), 1)), mom, mom**2, feats["canon"]], axis=1)
 
 
