@@ -28,12 +28,12 @@ class EncoderTrainConfig:
     """Optimisation settings; defaults are the `make demo` budget."""
 
     steps: int = 600
-    batch_size: int = 32
+    batch_size: int = 16
     lr: float = 0.002
     betas: tuple[float, float] = (0.9, 0.99)
     pixel_weight: float = 1.0
     feature_weight: float = 0.1
-    latent_weight: float = 1.0
+    latent_weight: float = 0.1  # measured: 0.1 reconstructs and recovers w better than 1.0
     w_plus: bool = False
     sample_every: int = 200
     ckpt_every: int = 200

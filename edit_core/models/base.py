@@ -24,7 +24,7 @@ class ModelConfig:
     resolution: int = 64  # 32 | 64 | 128 (any power of two >= 8 builds; small ones are for tests)
     z_dim: int = 64
     w_dim: int = 64  # dcgan: w_dim == z_dim, mapping is the identity
-    width: int = 32  # base channel width
+    width: int = 16  # channels at 32 px (see channels_at); 16 fits the 2-core CPU demo budget
     mapping_layers: int = 4  # style only
     channels: int = 3
 

@@ -22,8 +22,8 @@ TINY_MODEL = ModelConfig(backbone="style", resolution=TINY_RESOLUTION, z_dim=16,
                          mapping_layers=2)
 TINY_GAN = GanTrainConfig(steps=600, batch_size=16, lr=0.003, r1_every=16, sample_every=600, ckpt_every=600,
                           log_every=100, seed=0)
-TINY_ENCODER = EncoderTrainConfig(steps=300, batch_size=16, lr=0.003, sample_every=300, ckpt_every=300,
-                                  log_every=100, seed=0)
+TINY_ENCODER = EncoderTrainConfig(steps=400, batch_size=16, lr=0.003, latent_weight=0.1, sample_every=400,
+                                  ckpt_every=400, log_every=100, seed=0)
 
 
 @dataclass
@@ -46,7 +46,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
     """A tiny style GAN (16 px, w_dim 16, 5 ws in W+), its discriminator and a W encoder.
 
     Trained once per test session on 512 demo-catalog renders (toy cars) at 16 px: 600 GAN steps and
-    300 encoder steps, batch 16, on one CPU thread (about 40 s of CPU time; one thread because on a
+    400 encoder steps, batch 16, on one CPU thread (about 45 s of CPU time; one thread because on a
     shared machine two OpenMP threads are several times slower). Small, but a real model: its
     samples are car-like blobs with the catalog's colours, and E(x) reconstructs catalog images
     clearly better than the mean w does (see test_train_encoder), so it can compare projection
