@@ -1,0 +1,77 @@
+"""Flows beyond one run: incremental update (new photos only) and scheduled retraining.
+
+`update_flow`: photos added to the source since the last run are ingested (new shards appended),
+projected (finished shards skipped by fingerprint) and every saved edit is re-applied, which
+transfers only the new shards. Models and directions stay as they are.
+
+`retrain_flow`: ingest the new photos, fine-tune (or retrain) the GAN and the encoder on the grown
+catalog, re-project, re-fit every saved edit's direction from WS/edits/NAME/spec.json (a direction
+belongs to one generator) and re-apply it, then optionally commit the outputs with DVC.
+`serve_retraining` runs it on a cron schedule (docs/SCALE_OUT.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from prefect import flow
+
+from flows.edit import edit_flow
+from flows.project import project_flow
+from flows.rescale import rescale_flow
+from flows.train import ingest_flow, train_flow
+from oneedit.params import Params
+from oneedit.runners import gpu_annotation, on_runner, shared_cluster
+from oneedit.workspace import Workspace
+from tasks.retrain import dvc_commit, finetune_encoder, finetune_gan, saved_edits
+
+WEEKLY = "0 3 * * 0"
+
+
+@flow(name="update")
+def update_flow(workspace: Path, source: Path, params: Params) -> dict:
+    """New photos only: ingest -> project (new shards) -> every saved edit re-applied (new shards)."""
+    with shared_cluster(params) as params:
+        run = params.runtime
+        ingested = on_runner(ingest_flow, run)(source, workspace, params)
+        projected = on_runner(project_flow, run)(workspace, params)
+        edits = {name: on_runner(rescale_flow, run)(workspace, name, params)
+                 for name in saved_edits(Workspace.open(workspace))}
+    return {"ingest": ingested, "project": projected, "edits": edits}
+
+
+@flow(name="retrain")
+def retrain_flow(workspace: Path, source: Path, params: Params, mode: Literal["finetune", "retrain"] = "finetune",
+                 steps: int = 200, dvc: bool = False) -> dict:
+    """Ingest -> fine-tune (`steps` more) or retrain G and E -> project -> re-fit + re-apply every edit (-> DVC)."""
+    ws = Workspace.open(workspace)
+    with shared_cluster(params) as params:
+        run = params.runtime
+        ingested = on_runner(ingest_flow, run)(source, workspace, params)
+        if mode == "finetune":
+            with gpu_annotation(run.gpu_resource):
+                gan = finetune_gan.submit(ws, params, steps).result()
+                encoder = finetune_encoder.submit(ws, params, steps).result()
+            models = {"gan": gan, "encoder": encoder}
+        else:
+            models = on_runner(train_flow, run)(workspace, params)
+        projected = on_runner(project_flow, run)(workspace, params)
+        edits = {name: on_runner(edit_flow, run)(workspace, name, form, params)
+                 for name, form in saved_edits(ws).items()}
+    committed = dvc_commit(ws) if dvc else "skipped: dvc=False"
+    return {"ingest": ingested, "models": models, "project": projected, "edits": edits, "dvc": committed}
+
+
+def serve_retraining(workspace: Path, source: Path, params: Params, cron: str = WEEKLY,
+                     mode: Literal["finetune", "retrain"] = "finetune", steps: int = 200, dvc: bool = True,
+                     name: str = "oneedit-retrain") -> None:
+    """Serve `retrain_flow` on a cron schedule (default Sundays 03:00) until interrupted.
+
+    Needs a Prefect server: `prefect server start` and PREFECT_API_URL pointing at it. A Dask
+    LocalCluster (`task_runner: dask`, no address) is started once and lives as long as the server.
+    """
+    with shared_cluster(params) as params:
+        parameters = {"workspace": str(Path(workspace).resolve()), "source": str(Path(source).resolve()),
+                      "params": params.to_dict(), "mode": mode, "steps": steps, "dvc": dvc}
+        on_runner(retrain_flow, params.runtime).serve(name=name, cron=cron, parameters=parameters)
