@@ -59,7 +59,7 @@ class FmnistBudget:
     """The Fashion-MNIST model's bounded training budget (bench-only; the pipeline never trains it)."""
 
     resolution: int = 32
-    width: int = 16
+    width: int = 8
     train_images: int = 6000
     gan_steps: int = 400
     encoder_steps: int = 200
@@ -164,13 +164,19 @@ def project_batched(m: Models, images: np.ndarray, batch_size: int, **kw: object
 
 
 def catalog_latents(ws_root: Path, m: Models, params: Params, n: int) -> tuple[Tensor, str]:
-    """Latents of the first n catalog photos: WS/latents (the pipeline's) if usable, else projected here."""
+    """Latents of the first n catalog photos: WS/latents (the pipeline's) if usable, else projected here
+    (cached under WS/bench/latents/ by models, catalog, params.project and n)."""
     ws = Workspace(ws_root)
     if m.source == "workspace" and ws.latents.is_dir() and any(ws.latents.glob("shard-*.h5")):
         from tasks.project import load_latents
 
         w = load_latents(ws)["w"][:n]
         return torch.from_numpy(w).to(m.G.device), "workspace latents"
-    images = render(rows_slice(catalog_rows(ws_root, params), slice(0, n)), m.G.resolution)
-    result = project_batched(m, images, params.project.batch_size, **project_kwargs(params))
-    return result.w, "projected by the bench (params.project)"
+    d = params.to_dict()
+    cache = ws_root / "bench" / "latents" / f"catalog-{_digest(m.describe(), d['catalog'], d['project'], n)}.pt"
+    if not cache.is_file():
+        images = render(rows_slice(catalog_rows(ws_root, params), slice(0, n)), m.G.resolution)
+        w = project_batched(m, images, params.project.batch_size, **project_kwargs(params)).w.cpu()
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(w, cache)
+    return torch.load(cache, weights_only=True).to(m.G.device), "projected by the bench (params.project), cached"

@@ -28,6 +28,7 @@ EXTRA = {
                    "--fmnist-resolution", "16", "--fmnist-width", "8", "--fmnist-train-images", "32"],
     "speed": ["--loop-images", "2", "--steps", "1", "--project-sizes", "4", "--render-sizes", "10,20",
               "--transfer-images", "2", "--photo-res", "64"],
+    "memory": ["--sizes", "8,16"],
 }
 
 
@@ -90,3 +91,9 @@ def test_speed(workspace: Path) -> None:
     assert_finite(data, keys)
     assert all(data[k] > 0 for k in keys)
     assert set(data["scaling_alpha_render"]) == {"10", "20"}
+
+
+def test_memory(workspace: Path) -> None:
+    data = run("memory", workspace)
+    assert set(data["peak_rss_mb"]) == {"8", "16"} and all(v > 0 for v in data["peak_rss_mb"].values())
+    assert_finite(data, ["growth_ratio"])
