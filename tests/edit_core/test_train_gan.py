@@ -7,7 +7,7 @@ import torch
 from edit_core.checkpoint import CheckpointMismatch, load_checkpoint
 from edit_core.imageops import to_tensor
 from edit_core.models import ModelConfig, build_generator
-from edit_core.train_gan import GanTrainConfig, image_grid, train_gan
+from edit_core.train_gan import GanTrainConfig, attribute_probe, image_grid, train_gan
 
 CFG = ModelConfig(resolution=8, z_dim=8, w_dim=8, width=4, mapping_layers=1)
 FAST = GanTrainConfig(steps=4, batch_size=4, r1_every=2, sample_every=2, ckpt_every=2, log_every=1, seed=0)
@@ -68,3 +68,14 @@ def test_tiny_gan_learned_the_catalog(tiny_models) -> None:
         untrained_d = nearest(untrained(untrained.sample_z(64, seed=5)))
     assert trained_d < 0.6 * untrained_d
     assert to_tensor(tiny_models.images_uint8).shape == real.shape
+
+
+def test_attribute_probe_scores_a_linearly_readable_attribute() -> None:
+    G = build_generator(CFG).eval()
+
+    def estimate(images: np.ndarray) -> dict[str, np.ndarray]:
+        return {"brightness": images.mean(axis=(1, 2, 3)), "noise": np.random.default_rng(0).random(len(images))}
+
+    r2 = attribute_probe(G, estimate, n_train=200, n_test=100, seed=0, batch_size=64)
+    assert set(r2) == {"brightness", "noise"}
+    assert r2["brightness"] > 0.5 and r2["noise"] < 0.2
