@@ -218,7 +218,7 @@ def _read_truth(path: Path) -> dict:
     """The demo example's ground truth: {"attribute": name, "value": number}."""
     try:
         truth = json.loads(path.read_text(encoding="utf-8"))
-        return {"attribute": str(truth["attribute"]), "value": float(truth["value"])}
+        return {**truth, "attribute": str(truth["attribute"]), "value": float(truth["value"])}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"--truth {path}: expected JSON with attribute and value ({exc})") from None
 
@@ -333,9 +333,10 @@ def demo(
 
     with _running(ws):
         summary = demo_flow(ws.root, p)
-    for stage, seconds in summary["timings"].items():
-        out.print(f"  {stage:<10} {seconds:7.1f} s", markup=False)
-    out.print(f"demo done in {sum(summary['timings'].values()):.0f} s; report: {summary['report']}", markup=False)
+    for stage, t in summary["timings"].items():
+        out.print(f"  {stage:<10} {t['wall']:7.1f} s  (cpu {t['cpu']:7.1f} s)", markup=False)
+    total = sum(t["wall"] for t in summary["timings"].values())
+    out.print(f"demo done in {total:.0f} s; report: {summary['report']}", markup=False)
 
 
 def _print_edit(ws: Workspace, name: str, summary: dict) -> None:

@@ -29,7 +29,7 @@ class Section(BaseModel):
 class CatalogParams(Section):
     """The demo catalog (ground-truth renders)."""
 
-    size: int = Field(1000, ge=8, le=1_000_000)
+    size: int = Field(1000, ge=1, le=1_000_000)
     resolution: int = Field(512, ge=32, le=4096)
     seed: int = 0
 
@@ -38,7 +38,7 @@ class DemoParams(Section):
     """The demo's example edit: one catalog photo re-rendered with one attribute set to a new value."""
 
     example: int = Field(0, ge=0)
-    attribute: str = "hue"
+    attribute: Literal["hue", "size", "rotation", "roof_height", "wheel_size"] = "hue"
     value: float = 0.6
 
 

@@ -37,9 +37,9 @@ class Tracker:
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task, n)
 
-    def update(self, completed: float, description: str | None = None) -> None:
+    def update(self, completed: float, total: float | None = None) -> None:
         if self._progress is not None and self._task is not None:
-            kw = {"description": description} if description else {}
+            kw = {"total": total} if total is not None else {}
             self._progress.update(self._task, completed=completed, **kw)
 
 
@@ -68,7 +68,7 @@ def live(console: Console | None = None) -> Iterator[Progress]:
 
 @contextmanager
 def track(description: str, total: float | None) -> Iterator[Tracker]:
-    """A bar for one step; it stays on screen, completed, when the step ends."""
+    """A bar for one step (total None: a spinner until done); it stays on screen, completed, when the step ends."""
     with _lock:
         progress = _active
     if progress is None:
@@ -76,5 +76,5 @@ def track(description: str, total: float | None) -> Iterator[Tracker]:
         return
     task = progress.add_task(description, total=total)
     yield Tracker(progress, task)
-    if total is not None:
-        progress.update(task, completed=total)
+    done = next(t.total for t in progress.tasks if t.id == task) if total is None else total
+    progress.update(task, total=done or 1, completed=done or 1)

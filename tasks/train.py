@@ -37,9 +37,9 @@ LOSS_SCHEMA = pa.schema([("model", pa.string()), ("step", pa.int64()), ("metric"
 @task(cache_policy=NO_CACHE, persist_result=False)
 def ingest_photos(source: Path, ws: Workspace, params: Params) -> dict:
     """Decode SRC into WS/ingest (incremental) and remember where the originals live."""
-    with progress.track(f"ingest {source}", total=None) as bar:
+    with progress.track(f"ingest {source} (hash, decode)", total=None) as bar:
         summary = ingest(source, ws.ingest, params.model.resolution, params.runtime.shard_size,
-                         on_progress=lambda e: bar.update(e["decoded"]))
+                         on_progress=lambda e: bar.update(e["hashed"] + e["decoded"], total=e["files"] + e["to_decode"]))
     write_json(ws.source, {"source": str(Path(source).resolve())})
     return summary
 

@@ -1,0 +1,60 @@
+"""Demo-only tasks: render the catalog (ground truth) and make the example's before/after pair.
+
+The "after" photo is a real edited photo: the example's own attribute row rendered again with one
+attribute changed (demo.attribute = demo.value), so the pair path runs end to end.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from edit_core.demo_catalog import ATTRIBUTES, render_edited
+from oneedit import progress
+from oneedit.params import Params
+from tasks.catalog import ATTRIBUTES_FILE, PHOTOS, read_demo_catalog, write_demo_catalog
+from tasks.errors import InputError
+from tasks.images import write_png
+from tasks.storage import atomic_path, read_parquet, write_json
+
+
+def catalog_is_current(out: Path, params: Params) -> bool:
+    """True when `out` already holds exactly the catalog these params describe."""
+    if not (out / ATTRIBUTES_FILE).is_file():
+        return False
+    df = read_parquet(out / ATTRIBUTES_FILE)
+    c = params.catalog
+    return (len(df) == c.size and bool((df["seed"] == c.seed).all())
+            and all((out / PHOTOS / f).is_file() for f in df["file"]))
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def write_catalog(out: Path, params: Params) -> Path:
+    """out/photos/*.png + out/attributes.parquet (skipped when already there)."""
+    c = params.catalog
+    if not catalog_is_current(out, params):
+        with progress.track(f"render {c.size} demo photos ({c.resolution} px)", total=None):
+            write_demo_catalog(out, c.size, seed=c.seed, resolution=c.resolution)
+    return out / PHOTOS
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def example_pair(out: Path, params: Params) -> dict:
+    """out/example/before.png (the catalog photo itself), after.png and truth.json."""
+    d = params.demo
+    df, attrs = read_demo_catalog(out)
+    if d.example >= len(df):
+        raise InputError(f"demo.example = {d.example}, but the catalog has {len(df)} photos")
+    lo, hi = ATTRIBUTES[d.attribute]
+    if not lo <= d.value <= hi:
+        raise InputError(f"demo.value = {d.value} is outside {d.attribute}'s range [{lo}, {hi}]")
+    row = {k: v[d.example : d.example + 1] for k, v in attrs.items()}
+    example = out / "example"
+    with atomic_path(example / "before.png") as tmp:
+        tmp.write_bytes((out / PHOTOS / df["file"].iloc[d.example]).read_bytes())
+    write_png(example / "after.png", render_edited(row, d.attribute, d.value, params.catalog.resolution)[0])
+    truth = {"attribute": d.attribute, "value": d.value, "before": float(row[d.attribute][0])}
+    write_json(example / "truth.json", truth)
+    return {"before": example / "before.png", "after": example / "after.png", "truth": truth}
