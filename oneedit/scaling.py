@@ -102,7 +102,7 @@ def write_models(ws, params) -> None:
     save_checkpoint(ws.encoder, kind="encoder", config=cfg, E=E.state_dict(), w_plus=False)
 
 
-def run(n_images: int, workdir: Path, shard_size: int, batch_size: int, distinct: int | None) -> dict:
+def run(n_images: int, workdir: Path, shard_size: int, batch_size: int, distinct: int | None, width: int) -> dict:
     """The measured pipeline (call in a fresh process): render -> ingest -> project, shard by shard."""
     sampler = RssSampler()
     import torch
@@ -115,7 +115,7 @@ def run(n_images: int, workdir: Path, shard_size: int, batch_size: int, distinct
     torch.set_num_threads(1)
     params = load_params(None, [f"model.resolution={RESOLUTION}", "project.mode=encoder", "project.features=hog",
                                 "runtime.device=cpu", f"runtime.shard_size={shard_size}",
-                                f"project.batch_size={batch_size}"])
+                                f"project.batch_size={batch_size}", f"model.width={width}"])
     photos, ws = workdir / "photos", Workspace.create(workdir / "ws")
     seconds: dict[str, float] = {}
     with sampler.phase("imports"):
@@ -131,20 +131,22 @@ def run(n_images: int, workdir: Path, shard_size: int, batch_size: int, distinct
     sampler.stop()
     peaks = {k: round(v, 1) for k, v in sampler.peaks.items() if k in seconds or k == "imports"}
     return {"n_images": n_images, "shards": len(ws.ingest_shards()), "shard_size": shard_size,
-            "project_mode": "encoder", "project_features": "hog", "resolution": RESOLUTION, "peak_rss_mib": peaks,
+            "project_mode": "encoder", "project_features": "hog", "resolution": RESOLUTION,
+            "model_width": width, "peak_rss_mib": peaks,
             "ru_maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "seconds": seconds}
 
 
 def measure_streaming_memory(n_images: int, workdir: Path | str, shard_size: int = 256, batch_size: int = 64,
-                             distinct: int | None = 1000, timeout_s: float | None = None) -> dict:
+                             distinct: int | None = 1000, width: int = 32, timeout_s: float | None = None) -> dict:
     """Peak RSS per phase (MiB) of rendering, ingesting and projecting `n_images` photos in a fresh process.
 
-    `workdir` receives photos/ and ws/ (and keeps them); the numbers come back as a dict.
+    `workdir` receives photos/ and ws/ (and keeps them); `width` is the models' base channel width
+    (params model.width); the numbers come back as a dict.
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "oneedit.scaling", str(n_images), str(workdir), "--shard-size", str(shard_size),
-               "--batch-size", str(batch_size), "--distinct", str(distinct or 0)]
+               "--batch-size", str(batch_size), "--distinct", str(distinct or 0), "--width", str(width)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=timeout_s, env=env,
                           cwd=Path(__file__).resolve().parents[1])
@@ -159,8 +161,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shard-size", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--distinct", type=int, default=1000, help="distinct renders (0: render every photo)")
+    parser.add_argument("--width", type=int, default=32, help="model base channel width")
     a = parser.parse_args(argv)
-    print(json.dumps(run(a.n_images, a.workdir, a.shard_size, a.batch_size, a.distinct or None)))
+    print(json.dumps(run(a.n_images, a.workdir, a.shard_size, a.batch_size, a.distinct or None, a.width)))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from flows.retrain import retrain_flow, update_flow
 from flows.train import ingest_flow, train_flow
 from oneedit.params import Params, load_params
 from oneedit.runners import on_runner, shared_cluster
+from oneedit.scaling import write_catalog
 from oneedit.workspace import Workspace
 from tasks.images import write_png
 from tasks.storage import read_h5, read_json, read_parquet, sha256_file
@@ -35,8 +36,9 @@ FIRST = 20  # photos of the first run: shards of 16 + 4 (tiny params)
 
 
 def tiny(*overrides: str) -> Params:
-    """E's tiny end-to-end params with 2-step training (only the plumbing is under test here)."""
-    return load_params(TINY, ["gan.steps=2", "encoder.steps=2", *overrides])
+    """E's tiny end-to-end params, 2-step training (only the plumbing is under test), 2 torch threads
+    (not Dask's default of 1, so the workers' setting is checked)."""
+    return load_params(TINY, ["gan.steps=2", "encoder.steps=2", "runtime.threads=2", *overrides])
 
 
 def add_photos(src: Path, start: int, n: int) -> list[str]:
@@ -163,3 +165,10 @@ def test_retrain_finetunes_reprojects_refits_and_commits(base: dict) -> None:
 
     rerun = tasks.train.train_gan.fn(ws, p)  # the fine-tuned model counts as current for `oneedit train`
     assert rerun == read_json(ws.models / "gan.json") and sha256_file(ws.gan) == direction["gan_sha256"]
+
+
+def test_memory_benchmark_catalog_is_unique_files(tmp_path: Path) -> None:
+    """The benchmark reuses `distinct` renders, yet every photo file differs (ingest sees no duplicates)."""
+    write_catalog(tmp_path, 30, distinct=4, chunk=8)
+    files = sorted(tmp_path.rglob("*.png"))
+    assert len(files) == 30 and len({sha256_file(f) for f in files}) == 30 and len(list(tmp_path.iterdir())) == 4
