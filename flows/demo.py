@@ -13,6 +13,7 @@ from flows.project import project_flow
 from flows.report import report_flow
 from flows.train import ingest_flow, train_flow
 from oneedit.params import Params
+from oneedit.runners import on_runner
 from tasks.demo import example_pair, write_catalog
 
 DEMO_EDIT = "demo"
@@ -38,11 +39,11 @@ def demo_flow(workspace: Path, params: Params) -> dict:
     """catalog -> ingest -> train -> project -> edit (pair) -> report, timed per stage."""
     catalog = workspace / "catalog"
     t: dict[str, dict[str, float]] = {}
-    pair = _timed(t, "catalog", catalog_flow, catalog, params)
-    _timed(t, "ingest", ingest_flow, catalog / "photos", workspace, params)
-    _timed(t, "train", train_flow, workspace, params)
-    _timed(t, "project", project_flow, workspace, params)
+    pair = _timed(t, "catalog", on_runner(catalog_flow, params.runtime), catalog, params)
+    _timed(t, "ingest", on_runner(ingest_flow, params.runtime), catalog / "photos", workspace, params)
+    _timed(t, "train", on_runner(train_flow, params.runtime), workspace, params)
+    _timed(t, "project", on_runner(project_flow, params.runtime), workspace, params)
     form = {"kind": "pair", "example": str(pair["before"]), "path": str(pair["after"]), "truth": pair["truth"]}
-    _timed(t, "edit", edit_flow, workspace, DEMO_EDIT, form, params)
-    report = _timed(t, "report", report_flow, workspace, DEMO_EDIT, params)
+    _timed(t, "edit", on_runner(edit_flow, params.runtime), workspace, DEMO_EDIT, form, params)
+    report = _timed(t, "report", on_runner(report_flow, params.runtime), workspace, DEMO_EDIT, params)
     return {"timings": t, "report": str(report)}

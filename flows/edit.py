@@ -8,6 +8,7 @@ from prefect import flow
 
 from flows.rescale import rescale_flow
 from oneedit.params import Params
+from oneedit.runners import on_runner
 from oneedit.workspace import Workspace
 from tasks.edit import fit_edit_direction
 
@@ -21,5 +22,5 @@ def direction_flow(workspace: Path, name: str, form: dict, params: Params) -> di
 @flow(name="edit")
 def edit_flow(workspace: Path, name: str, form: dict, params: Params) -> dict:
     """Direction, then every photo moved to the example's final state."""
-    direction_flow(workspace, name, form, params)
-    return rescale_flow(workspace, name, params)
+    on_runner(direction_flow, params.runtime)(workspace, name, form, params)
+    return on_runner(rescale_flow, params.runtime)(workspace, name, params)

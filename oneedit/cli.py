@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from typer._click.exceptions import NoArgsIsHelpError
 
-from oneedit.params import Params, load_params
+from oneedit.params import Params, RuntimeParams, load_params
 from oneedit.workspace import Workspace
 from tasks.errors import InputError, OneEditError
 
@@ -28,11 +29,15 @@ for _key, _value in {
     "DO_NOT_TRACK": "1",
     "DVC_NO_ANALYTICS": "1",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }.items():
     os.environ.setdefault(_key, _value)
 
+if TYPE_CHECKING:
+    from prefect import Flow
+
+F = TypeVar("F", bound="Flow")
 console = Console(stderr=True)
 out = Console()
 
@@ -69,6 +74,7 @@ app = _App(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI on `argv` (default sys.argv[1:]) and return the exit code."""
     command = typer.main.get_command(app)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         command.main(args=argv, prog_name="oneedit", standalone_mode=False)
     except typer.Exit as exc:
@@ -84,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     except (OneEditError, ValueError, FileNotFoundError) as exc:
         return _fail(str(exc))
     return 0
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C: locks released, temp files removed, Prefect's server stopped."""
+    raise KeyboardInterrupt
 
 
 def _fail(message: str) -> int:
@@ -121,14 +132,41 @@ def _check_device(device: str) -> None:
             raise InputError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) present")
 
 
+def on_runner(flow: F, runtime: RuntimeParams) -> F:
+    """The flow with the task runner params ask for (runtime.task_runner, runtime.workers); imported lazily."""
+    from oneedit.runners import on_runner as with_runner
+
+    return with_runner(flow, runtime)
+
+
 @contextmanager
 def _running(ws: Workspace) -> Iterator[None]:
-    """Hold the workspace lock and show progress bars while a flow runs."""
+    """Hold the workspace lock and show progress bars while a flow runs (Prefect's console quiet)."""
     from oneedit import progress
     from tasks.lock import workspace_lock
 
-    with workspace_lock(ws.root, wait=False), progress.live(console):
+    with workspace_lock(ws.root, wait=False), _quiet_prefect_console(), progress.live(console):
         yield
+
+
+@contextmanager
+def _quiet_prefect_console() -> Iterator[None]:
+    """Prefect's console handlers only show CRITICAL (a failed task is our one `error:` line, not three
+    tracebacks); the run logs still reach the Prefect API."""
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger(), *(logging.getLogger(n) for n in list(logging.root.manager.loggerDict))]
+    handlers = {h for lg in loggers for h in getattr(lg, "handlers", []) if isinstance(h, PrefectConsoleHandler)}
+    levels = {h: h.level for h in handlers}
+    for h in handlers:
+        h.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for h, level in levels.items():
+            h.setLevel(level)
 
 
 @app.command()
@@ -147,7 +185,7 @@ def ingest(
     from flows.train import ingest_flow
 
     with _running(ws):
-        summary = ingest_flow(src_dir, ws.root, p)
+        summary = on_runner(ingest_flow, p.runtime)(src_dir, ws.root, p)
     out.print(f"ingested {summary['accepted']} photos ({summary['duplicate']} duplicates, "
               f"{summary['rejected']} rejected) into {ws.ingest}", markup=False)
 
@@ -161,7 +199,7 @@ def train(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = None
     from flows.train import train_flow
 
     with _running(ws):
-        train_flow(ws.root, p)
+        on_runner(train_flow, p.runtime)(ws.root, p)
     out.print(f"models in {ws.models}", markup=False)
 
 
@@ -172,9 +210,12 @@ def project(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = No
     ws = Workspace.open(workspace)
     ws.require(ws.manifest, ws.gan, ws.encoder, hint="run `oneedit train --workspace WS` first")
     from flows.project import project_flow
+    from tasks.train import check_models
+
+    check_models(ws, p)
 
     with _running(ws):
-        summary = project_flow(ws.root, p)
+        summary = on_runner(project_flow, p.runtime)(ws.root, p)
     out.print(f"projected {summary['images']} photos into {ws.latents} "
               f"({summary['skipped']} of {summary['shards']} shards already done)", markup=False)
 
@@ -202,7 +243,7 @@ TruthOpt = Annotated[Path | None, typer.Option("--truth", hidden=True,
 
 
 def _direction(workspace: Path, name: str, example: str, after: Path | None, constraints: Path | None,
-               offset: Path | None, truth: Path | None) -> tuple[Workspace, dict]:
+               offset: Path | None, truth: Path | None, p: Params) -> tuple[Workspace, dict]:
     """Shared checks of `edit` and `direction`; returns the opened workspace and the example's form."""
     form: dict = {**_example_form(after, constraints, offset), "example": example}
     if truth is not None:
@@ -211,6 +252,11 @@ def _direction(workspace: Path, name: str, example: str, after: Path | None, con
     ws.edit(name)
     ws.require(ws.manifest, ws.gan, ws.encoder, hint="run `oneedit train --workspace WS` first")
     ws.require(ws.latents, hint="run `oneedit project --workspace WS` first")
+    from tasks.edit import check_example_form
+    from tasks.train import check_models
+
+    check_models(ws, p)
+    check_example_form(ws, form)
     return ws, form
 
 
@@ -239,11 +285,11 @@ def edit(
 ) -> None:
     """Edit one example; the same edit, at the same final state, lands on every photo."""
     p = _params(params, set_, device, strength)
-    ws, form = _direction(workspace, name, example, after, constraints, offset, truth)
+    ws, form = _direction(workspace, name, example, after, constraints, offset, truth, p)
     from flows.edit import edit_flow
 
     with _running(ws):
-        summary = edit_flow(ws.root, name, form, p)
+        summary = on_runner(edit_flow, p.runtime)(ws.root, name, form, p)
     _print_edit(ws, name, summary)
 
 
@@ -262,11 +308,11 @@ def direction(
 ) -> None:
     """Only the first half of `edit`: the example edit and its direction Δ* (then `rescale` applies it)."""
     p = _params(params, set_, device)
-    ws, form = _direction(workspace, name, example, after, constraints, offset, truth)
+    ws, form = _direction(workspace, name, example, after, constraints, offset, truth, p)
     from flows.edit import direction_flow
 
     with _running(ws):
-        direction_flow(ws.root, name, form, p)
+        on_runner(direction_flow, p.runtime)(ws.root, name, form, p)
     out.print(f"direction in {ws.edit(name).direction}", markup=False)
 
 
@@ -284,9 +330,12 @@ def rescale(
     ws = Workspace.open(workspace)
     ws.require(ws.edit(name).direction, hint=f"run `oneedit edit --workspace WS --name {name} ...` first")
     from flows.rescale import rescale_flow
+    from tasks.train import check_models
+
+    check_models(ws, p)
 
     with _running(ws):
-        summary = rescale_flow(ws.root, name, p)
+        summary = on_runner(rescale_flow, p.runtime)(ws.root, name, p)
     _print_edit(ws, name, summary)
 
 
@@ -299,7 +348,7 @@ def report(workspace: WorkspaceOpt, name: NameOpt, params: ParamsOpt = None, set
     from flows.report import report_flow
 
     with _running(ws):
-        index = report_flow(ws.root, name, p)
+        index = on_runner(report_flow, p.runtime)(ws.root, name, p)
     out.print(f"report: {index}", markup=False)
 
 
@@ -315,7 +364,7 @@ def demo_catalog(
     from oneedit import progress
 
     with progress.live(console):
-        pair = catalog_flow(out_dir, p)
+        pair = on_runner(catalog_flow, p.runtime)(out_dir, p)
     out.print(f"catalog in {out_dir}; example pair {pair['before']} -> {pair['after']}", markup=False)
 
 
@@ -332,7 +381,7 @@ def demo(
     from flows.demo import demo_flow
 
     with _running(ws):
-        summary = demo_flow(ws.root, p)
+        summary = on_runner(demo_flow, p.runtime)(ws.root, p)
     for stage, t in summary["timings"].items():
         out.print(f"  {stage:<10} {t['wall']:7.1f} s  (cpu {t['cpu']:7.1f} s)", markup=False)
     total = sum(t["wall"] for t in summary["timings"].values())

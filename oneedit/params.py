@@ -45,23 +45,23 @@ class DemoParams(Section):
 class ModelParams(Section):
     """Generator / discriminator / encoder architecture (edit_core.models.ModelConfig)."""
 
-    backbone: Literal["style", "dcgan"] = "dcgan"
+    backbone: Literal["style", "dcgan"] = "style"
     resolution: Literal[8, 16, 32, 64, 128] = 64
     z_dim: int = Field(64, ge=2, le=1024)
     w_dim: int = Field(64, ge=2, le=1024)
-    width: int = Field(32, ge=4, le=1024)
+    width: int = Field(16, ge=4, le=1024)
     mapping_layers: int = Field(4, ge=1, le=16)
 
 
 class GanParams(Section):
     """GAN training (edit_core.train_gan.GanTrainConfig)."""
 
-    steps: int = Field(1000, ge=1)
-    batch_size: int = Field(32, ge=2, le=4096)
+    steps: int = Field(1200, ge=1)
+    batch_size: int = Field(16, ge=2, le=4096)
     lr: float = Field(0.002, gt=0, le=1)
     betas: tuple[float, float] = (0.0, 0.99)
     r1_gamma: float = Field(1.0, ge=0)
-    r1_every: int = Field(4, ge=1)
+    r1_every: int = Field(16, ge=1)
     ema_beta: float = Field(0.995, ge=0, lt=1)
     sample_every: int = Field(250, ge=1)
     ckpt_every: int = Field(250, ge=1)
@@ -72,13 +72,13 @@ class GanParams(Section):
 class EncoderParams(Section):
     """Encoder training against the frozen generator (edit_core.train_encoder.EncoderTrainConfig)."""
 
-    steps: int = Field(400, ge=1)
-    batch_size: int = Field(32, ge=2, le=4096)
+    steps: int = Field(600, ge=1)
+    batch_size: int = Field(16, ge=2, le=4096)
     lr: float = Field(0.002, gt=0, le=1)
     betas: tuple[float, float] = (0.9, 0.99)
     pixel_weight: float = Field(1.0, ge=0)
     feature_weight: float = Field(0.1, ge=0)
-    latent_weight: float = Field(1.0, ge=0)
+    latent_weight: float = Field(0.1, ge=0)
     w_plus: bool = False
     sample_every: int = Field(200, ge=1)
     ckpt_every: int = Field(200, ge=1)
@@ -91,7 +91,7 @@ class ProjectParams(Section):
 
     mode: Literal["encoder", "optimize", "hybrid"] = "hybrid"
     features: Literal["discriminator", "hog"] = "discriminator"
-    steps: int = Field(20, ge=0, le=100_000)
+    steps: int = Field(10, ge=0, le=100_000)
     lr: float = Field(0.05, gt=0, le=10)
     feature_weight: float = Field(0.002, ge=0)
     w_plus: bool = False

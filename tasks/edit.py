@@ -28,7 +28,7 @@ from oneedit import progress
 from oneedit.params import Params
 from oneedit.workspace import EditPaths, Workspace
 from tasks.errors import InputError
-from tasks.images import write_png
+from tasks.images import read_photo, write_png
 from tasks.ingest import Rejected, decode
 from tasks.project import feature_extractor, load_latents
 from tasks.storage import atomic_path, read_h5, read_parquet, sha256_file, write_json, write_parquet
@@ -75,6 +75,47 @@ def resolve_example(ws: Workspace, example: str, resolution: int) -> dict:
     i = int(np.flatnonzero(latents["ids"] == example_id)[0])
     images = read_h5(ws.ingest / str(latents["shard"][i]), ["images"])["images"]
     return {"id": example_id, "thumb": images[int(latents["index"][i])], "w": latents["w"][i]}
+
+
+def example_size(ws: Workspace, example: str) -> tuple[int, int]:
+    """(height, width) of the example's original photo; a one-line error if it is neither id nor file."""
+    manifest = read_parquet(ws.manifest)
+    row = manifest[(manifest["id"] == example) & (manifest["status"] == "accepted")]
+    if len(row):
+        return int(row["height"].iloc[0]), int(row["width"].iloc[0])
+    if Path(example).is_file():
+        return photo_size(Path(example), "--example")
+    raise InputError(f"--example {example!r} is neither a catalog photo id nor an image file")
+
+
+def photo_size(path: Path, what: str) -> tuple[int, int]:
+    """(height, width) of an image file after EXIF orientation, or a one-line error."""
+    try:
+        return read_photo(path).shape[:2]
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{what} {path}: not a readable image ({str(exc).splitlines()[0]})") from None
+
+
+def check_example_form(ws: Workspace, form: dict) -> None:
+    """Before any work: the example exists and the after photo / brush masks have the example's size."""
+    size = example_size(ws, form["example"])
+    if form["kind"] == "pair":
+        after = photo_size(Path(form["path"]), "--after")
+        if after != size:
+            raise InputError(f"--after {form['path']}: size {after[1]}x{after[0]} differs from the example's "
+                             f"{size[1]}x{size[0]}; the after photo must be the example, edited")
+    elif form["kind"] == "brush":
+        try:
+            spec = json.loads(Path(form["path"]).read_text(encoding="utf-8"))
+            masks = [v for stroke in ("color", "sketch") if isinstance(spec.get(stroke), dict)
+                     for k, v in spec[stroke].items() if k in ("mask", "edges")]
+        except (OSError, ValueError, AttributeError) as exc:
+            raise InputError(f"--constraints {form['path']}: {str(exc).splitlines()[0]}") from None
+        for name in masks:
+            mask = photo_size(Path(form["path"]).parent / str(name), "--constraints mask")
+            if mask != size:
+                raise InputError(f"--constraints mask {name}: size {mask[1]}x{mask[0]} differs from the example's "
+                                 f"{size[1]}x{size[0]}; draw strokes on the example photo itself")
 
 
 def read_brush(path: Path, resolution: int, device: torch.device) -> BrushConstraints:

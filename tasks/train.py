@@ -17,6 +17,7 @@ import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from edit_core.checkpoint import load_checkpoint
 from edit_core.imageops import resolve_device
 from edit_core.models import ModelConfig
 from edit_core.train_encoder import EncoderTrainConfig
@@ -26,6 +27,7 @@ from edit_core.train_gan import train_gan as fit_gan
 from oneedit import progress
 from oneedit.params import Params
 from oneedit.workspace import Workspace
+from tasks.errors import InputError
 from tasks.images import write_png
 from tasks.ingest import ingest
 from tasks.storage import read_h5, read_json, sha256_file, write_json, write_parquet
@@ -42,6 +44,17 @@ def ingest_photos(source: Path, ws: Workspace, params: Params) -> dict:
                          on_progress=lambda e: bar.update(e["hashed"] + e["decoded"], total=e["files"] + e["to_decode"]))
     write_json(ws.source, {"source": str(Path(source).resolve())})
     return summary
+
+
+def check_models(ws: Workspace, params: Params) -> None:
+    """Before any work: params.model must describe the trained generator (else retrain or fix params)."""
+    config = load_checkpoint(ws.gan)["config"]
+    for key, value in params.model.model_dump().items():
+        if key == "mapping_layers" and config.get("backbone") != "style":
+            continue
+        if key in config and config[key] != value:
+            raise InputError(f"params model.{key}={value}, but {ws.gan} was trained with {key}={config[key]}: "
+                             "run `oneedit train` again or fix params")
 
 
 def catalog_images(ws: Workspace) -> np.ndarray:
