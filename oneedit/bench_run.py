@@ -23,6 +23,7 @@ from edit_core.estimators import estimate_attributes
 from edit_core.imageops import resolve_device
 from oneedit import bench_edit, bench_models, bench_perf
 from oneedit.params import Params, load_params
+from oneedit.scaling import measure_streaming_memory
 from tasks.errors import InputError
 from tasks.storage import write_json
 from tasks.transfer import edit_photo, render_frames
@@ -259,9 +260,9 @@ def memory(out: Path, workspace: Path, params: Path | None, set_: list[str] | No
     """Peak RSS of streaming ingest + projection at two catalog sizes (oneedit.scaling)."""
     started = time.perf_counter()
     p, _ = _setup(params, set_)
-    from oneedit.scaling import measure_streaming_memory
-
-    runs = {str(n): measure_streaming_memory(n, workspace / "bench" / "memory" / str(n))
+    runs = {str(n): measure_streaming_memory(n, workspace / "bench" / "memory" / str(n),
+                                             shard_size=p.runtime.shard_size, batch_size=p.project.batch_size,
+                                             width=p.model.width)
             for n in (int(s) for s in sizes.split(","))}
     peaks = {n: max(r["peak_rss_mib"].get(k, 0.0) for k in ("ingest", "project")) for n, r in runs.items()}
     smallest, largest = min(peaks, key=int), max(peaks, key=int)
