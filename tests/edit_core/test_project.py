@@ -83,3 +83,12 @@ def test_validation(untrained) -> None:
         project(G, images, mode="hybrid")
     with pytest.raises(ValueError, match="w_plus"):
         project(G, images, mode="encoder", encoder=E_plus)
+
+
+def test_hybrid_beats_encoder_and_optimize_on_a_trained_model(tiny_models) -> None:
+    m = tiny_models
+    images = m.images[:8]
+    kw = dict(encoder=m.E, steps=15, lr=0.05)
+    err = {mode: project(m.G, images, mode=mode, **kw).err_pixel.mean() for mode in ("encoder", "optimize", "hybrid")}
+    assert err["hybrid"] < err["encoder"]
+    assert err["hybrid"] < err["optimize"]
