@@ -155,7 +155,7 @@ class ReportParams(Section):
 
     grid: int = Field(12, ge=1, le=200)
     thumb: int = Field(160, ge=32, le=1024)
-    estimate: int = Field(300, ge=1, le=1_000_000)
+    estimate: int = Field(300, ge=0, le=1_000_000)  # 0: no attribute measurement
 
 
 class RuntimeParams(Section):

@@ -192,7 +192,7 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
                                                     "signed distance to the example's hyperplane: before (x), after (y)",
                                                     target=0.0))
     plots = [("alpha_hist.png", "α histogram"), ("final_state.png", "final state in latent space")]
-    if "truth" in spec and len(done):
+    if "truth" in spec and len(done) and params.report.estimate:
         attr, value = spec["truth"]["attribute"], float(spec["truth"]["value"])
         picked = _sample(done["id"], params.report.estimate, done["alpha"])
         before = estimate_attributes(np.stack([cv2.resize(read_photo(sources[i]), (64, 64), interpolation=cv2.INTER_AREA)

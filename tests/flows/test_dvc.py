@@ -35,7 +35,7 @@ def repo(tmp_path: Path) -> Path:
     (repo / "data").mkdir(parents=True)
     shutil.copy(REPO / "dvc.yaml", repo / "dvc.yaml")
     shutil.copy(REPO / "data" / ".gitignore", repo / "data" / ".gitignore")
-    params = load_params(Path(__file__).parent / "tiny_params.yaml").to_dict()
+    params = load_params(Path(__file__).parent / "tiny_params.yaml", ["report.estimate=0"]).to_dict()
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return repo
 
