@@ -11,12 +11,16 @@ from oneedit.params import Params
 from oneedit.runners import on_runner
 from oneedit.workspace import Workspace
 from tasks.edit import fit_edit_direction
+from tasks.storage import remove_stale_temps
 
 
 @flow(name="direction")
 def direction_flow(workspace: Path, name: str, form: dict, params: Params) -> dict:
     """The user's edit of one example -> a globally consistent direction Δ* (§3.1)."""
-    return fit_edit_direction(Workspace.open(workspace), name, form, params)
+    ws = Workspace.open(workspace)
+    for folder in (ws.edit(name).root, ws.edit(name).root / "example"):
+        remove_stale_temps(folder)
+    return fit_edit_direction(ws, name, form, params)
 
 
 @flow(name="edit")

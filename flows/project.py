@@ -9,12 +9,14 @@ from prefect import flow, unmapped
 from oneedit.params import Params
 from oneedit.workspace import Workspace
 from tasks.project import project_shard
+from tasks.storage import remove_stale_temps
 
 
 @flow(name="project")
 def project_flow(workspace: Path, params: Params) -> dict:
     """Every ingest shard -> its latents shard (finished shards are skipped)."""
     ws = Workspace.open(workspace)
+    remove_stale_temps(ws.latents)
     shards = project_shard.map(unmapped(ws), ws.ingest_shards(), unmapped(params)).result()
     return {"shards": len(shards), "skipped": sum(s["skipped"] for s in shards),
             "images": sum(s["images"] for s in shards)}

@@ -12,6 +12,7 @@ from prefect import flow, unmapped
 from oneedit.params import Params
 from oneedit.workspace import Workspace
 from tasks.edit import compute_alphas, write_results
+from tasks.storage import remove_stale_temps
 from tasks.transfer import transfer_shard
 
 
@@ -19,6 +20,9 @@ from tasks.transfer import transfer_shard
 def rescale_flow(workspace: Path, name: str, params: Params) -> dict:
     """α (§3.2) -> edited originals per shard -> results.parquet."""
     ws = Workspace.open(workspace)
+    paths = ws.edit(name)
+    for folder in (paths.root, paths.images, paths.parts):
+        remove_stale_temps(folder)
     table = compute_alphas(ws, name, params)
     shards = sorted(table["shard"].unique())
     parts = transfer_shard.map(unmapped(ws), unmapped(name), shards,
