@@ -18,7 +18,7 @@ from tasks.storage import remove_stale_temps
 def direction_flow(workspace: Path, name: str, form: dict, params: Params) -> dict:
     """The user's edit of one example -> a globally consistent direction Δ* (§3.1)."""
     ws = Workspace.open(workspace)
-    for folder in (ws.edit(name).root, ws.edit(name).root / "example"):
+    for folder in (ws.edit(name).root, ws.edit(name).example):
         remove_stale_temps(folder)
     return fit_edit_direction(ws, name, form, params)
 

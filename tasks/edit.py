@@ -198,7 +198,7 @@ def fit_edit_direction(ws: Workspace, name: str, form: dict, params: Params) -> 
     for key, image in {**{k: v for k, v in example.items() if k != "id"},
                        "render_before": renders[0], "render_user_edit": renders[1],
                        "render_direction": renders[2]}.items():
-        write_png(paths.root / "example" / f"{key}.png", image)
+        write_png(paths.example / f"{key}.png", image)
     state = {"delta_star": delta_star.detach().cpu(), "n": unit_normal(delta_star).detach().cpu(),
              "w0": edit.w0.detach().cpu(), "w0_edited": edit.w0_edited.detach().cpu(),
              "gan_sha256": sha256_file(ws.gan), "kind": edit.kind}

@@ -205,7 +205,7 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
                                target=value))
         plots.append(("final_state_attribute.png", f"final state: measured {attr}"))
 
-    example = [f"../example/{p.name}" for p in sorted((paths.root / "example").glob("*.png"))]
+    example = [f"../example/{p.name}" for p in sorted(paths.example.glob("*.png"))]
     write_json(paths.root / "metrics.json", metrics)
     with atomic_path(paths.root / "alphas.csv") as tmp:
         done[["id", "alpha", "distance_before", "distance_after"]].to_csv(tmp, index=False)
