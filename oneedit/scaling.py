@@ -44,9 +44,12 @@ class RssSampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
+    def rss_mib(self) -> float:
+        """The current RSS (MiB)."""
+        return self._proc.memory_info().rss / 2**20
+
     def _sample(self) -> None:
-        mib = self._proc.memory_info().rss / 2**20
-        self.peaks[self._phase] = max(self.peaks.get(self._phase, 0.0), mib)
+        self.peaks[self._phase] = max(self.peaks.get(self._phase, 0.0), self.rss_mib())
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
@@ -121,9 +124,16 @@ def run(n_images: int, workdir: Path, shard_size: int, batch_size: int, distinct
     with sampler.phase("imports"):
         write_models(ws, params)
         torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # its one-time import of torch._dynamo (~250 MB)
+    after_shard: list[float] = []  # RSS after each projected shard: flat if nothing accumulates
+
+    def project_all() -> None:
+        for shard in ws.ingest_shards():
+            project_shard.fn(ws, shard, params)
+            after_shard.append(round(sampler.rss_mib(), 1))
+
     for name, step in (("render", lambda: write_catalog(photos, n_images, distinct)),
                        ("ingest", lambda: ingest_photos.fn(photos, ws, params)),
-                       ("project", lambda: [project_shard.fn(ws, s, params) for s in ws.ingest_shards()])):
+                       ("project", project_all)):
         start = time.perf_counter()
         with sampler.phase(name):
             step()
@@ -133,6 +143,7 @@ def run(n_images: int, workdir: Path, shard_size: int, batch_size: int, distinct
     return {"n_images": n_images, "shards": len(ws.ingest_shards()), "shard_size": shard_size,
             "project_mode": "encoder", "project_features": "hog", "resolution": RESOLUTION,
             "model_width": width, "peak_rss_mib": peaks,
+            "rss_after_shard_mib": after_shard[:: max(1, len(after_shard) // 20)] + after_shard[-1:],
             "ru_maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "seconds": seconds}
 
 
