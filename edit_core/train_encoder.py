@@ -45,7 +45,7 @@ def train_encoder(data: ImageSource, gan_ckpt: str | Path, train: EncoderTrainCo
                   device: str | torch.device = "auto", on_progress: ProgressFn | None = None) -> dict:
     """Train E against the EMA generator of `gan_ckpt`, resuming from `ckpt_path` if it exists.
 
-    Returns the history: lists `step`, `loss`, `pixel`, `feature`, `latent`, `img_per_s` and
+    Returns the history: lists `step`, `loss`, `pixel`, `feature`, `latent` (`img_per_s` only in events) and
     `samples`, a list of (step, uint8 grid: 8 catalog images above their reconstructions G(E(x))).
     """
     device = resolve_device(device)
@@ -57,7 +57,7 @@ def train_encoder(data: ImageSource, gan_ckpt: str | Path, train: EncoderTrainCo
     E.w_avg.copy_(G.mean_w())
     opt = torch.optim.Adam(E.parameters(), lr=train.lr, betas=train.betas)
     gen = torch.Generator().manual_seed(train.seed)
-    history: dict = {"step": [], "loss": [], "pixel": [], "feature": [], "latent": [], "img_per_s": []}
+    history: dict = {"step": [], "loss": [], "pixel": [], "feature": [], "latent": []}  # no wall-clock values
     step = 0
     if ckpt_path.exists():
         ckpt = load_checkpoint(ckpt_path, device)
@@ -65,14 +65,14 @@ def train_encoder(data: ImageSource, gan_ckpt: str | Path, train: EncoderTrainCo
         E.load_state_dict(ckpt["E"])
         opt.load_state_dict(ckpt["opt"])
         gen.set_state(ckpt["rng"])
-        history, step = ckpt["history"], ckpt["step"]
+        history, step = {k: v for k, v in ckpt["history"].items() if k != "img_per_s"}, ckpt["step"]
     history["samples"] = []
     shown = to_tensor(data[sample_indices(len(data), 8, torch.Generator().manual_seed(train.seed))], device)
 
     def save() -> None:
         save_checkpoint(ckpt_path, kind="encoder", config=model, E=E.state_dict(), w_plus=train.w_plus,
                         opt=opt.state_dict(), rng=gen.get_state(), step=step, train=asdict(train),
-                        gan_ckpt=str(gan_ckpt), history={k: v for k, v in history.items() if k != "samples"})
+                        gan_ckpt=Path(gan_ckpt).name, history={k: v for k, v in history.items() if k != "samples"})
 
     def add_samples() -> np.ndarray:
         E.eval()
@@ -107,7 +107,7 @@ def train_encoder(data: ImageSource, gan_ckpt: str | Path, train: EncoderTrainCo
             event = {"step": step, "steps": train.steps, "loss": loss.item(), "pixel": pixel.item(),
                      "feature": feature.item(), "latent": latent.item(),
                      "img_per_s": seen / (time.perf_counter() - t0)}
-            for key in ("step", "loss", "pixel", "feature", "latent", "img_per_s"):
+            for key in ("step", "loss", "pixel", "feature", "latent"):
                 history[key].append(event[key])
             if sampled or step == train.steps:
                 event["samples"] = add_samples()

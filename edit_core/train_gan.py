@@ -109,7 +109,7 @@ def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt
               device: str | torch.device = "auto", on_progress: ProgressFn | None = None) -> dict:
     """Train G and D on `data` until `train.steps`, resuming from `ckpt_path` if it exists.
 
-    Returns the history: lists `step`, `loss_G`, `loss_D`, `r1`, `img_per_s` (one entry per log) and
+    Returns the history: lists `step`, `loss_G`, `loss_D`, `r1` (one entry per log; `img_per_s` only in events) and
     `samples`, a list of (step, uint8 grid of G_ema on 16 fixed z) made during this call.
     """
     device = resolve_device(device)
@@ -122,7 +122,7 @@ def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt
     opt_D = torch.optim.Adam(D.parameters(), lr=train.lr * lazy,
                              betas=(train.betas[0] ** lazy, train.betas[1] ** lazy))
     gen = torch.Generator().manual_seed(train.seed)
-    history: dict = {"step": [], "loss_G": [], "loss_D": [], "r1": [], "img_per_s": []}
+    history: dict = {"step": [], "loss_G": [], "loss_D": [], "r1": []}  # no wall-clock values: saved in the ckpt
     step = 0
     if ckpt_path.exists():
         ckpt = load_checkpoint(ckpt_path, device)
@@ -133,7 +133,7 @@ def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt
         opt_G.load_state_dict(ckpt["opt_G"])
         opt_D.load_state_dict(ckpt["opt_D"])
         gen.set_state(ckpt["rng"])
-        history, step = ckpt["history"], ckpt["step"]
+        history, step = {k: v for k, v in ckpt["history"].items() if k != "img_per_s"}, ckpt["step"]
     history["samples"] = []
     fixed_z = G.sample_z(16, train.seed)
 
@@ -178,7 +178,7 @@ def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt
         if logged or sampled or step == train.steps:
             event = {"step": step, "steps": train.steps, "loss_G": loss_G.item(), "loss_D": loss_D.item(),
                      "r1": r1.item(), "img_per_s": seen / (time.perf_counter() - t0)}
-            for key in ("step", "loss_G", "loss_D", "r1", "img_per_s"):
+            for key in ("step", "loss_G", "loss_D", "r1"):
                 history[key].append(event[key])
             if sampled or step == train.steps:
                 event["samples"] = add_samples()

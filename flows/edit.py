@@ -8,7 +8,7 @@ from prefect import flow
 
 from flows.rescale import rescale_flow
 from oneedit.params import Params
-from oneedit.runners import on_runner
+from oneedit.runners import gpu_annotation, on_runner
 from oneedit.workspace import Workspace
 from tasks.edit import fit_edit_direction
 from tasks.storage import remove_stale_temps
@@ -20,7 +20,8 @@ def direction_flow(workspace: Path, name: str, form: dict, params: Params) -> di
     ws = Workspace.open(workspace)
     for folder in (ws.edit(name).root, ws.edit(name).example):
         remove_stale_temps(folder)
-    return fit_edit_direction(ws, name, form, params)
+    with gpu_annotation(params.runtime.gpu_resource):
+        return fit_edit_direction.submit(ws, name, form, params).result()
 
 
 @flow(name="edit")

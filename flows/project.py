@@ -7,6 +7,7 @@ from pathlib import Path
 from prefect import flow, unmapped
 
 from oneedit.params import Params
+from oneedit.runners import gpu_annotation
 from oneedit.workspace import Workspace
 from tasks.project import project_shard
 from tasks.storage import remove_stale_temps
@@ -17,6 +18,7 @@ def project_flow(workspace: Path, params: Params) -> dict:
     """Every ingest shard -> its latents shard (finished shards are skipped)."""
     ws = Workspace.open(workspace)
     remove_stale_temps(ws.latents)
-    shards = project_shard.map(unmapped(ws), ws.ingest_shards(), unmapped(params)).result()
+    with gpu_annotation(params.runtime.gpu_resource):
+        shards = project_shard.map(unmapped(ws), ws.ingest_shards(), unmapped(params)).result()
     return {"shards": len(shards), "skipped": sum(s["skipped"] for s in shards),
             "images": sum(s["images"] for s in shards)}

@@ -10,6 +10,7 @@ from pathlib import Path
 from prefect import flow, unmapped
 
 from oneedit.params import Params
+from oneedit.runners import gpu_annotation
 from oneedit.workspace import Workspace
 from tasks.edit import compute_alphas, write_results
 from tasks.storage import remove_stale_temps
@@ -25,6 +26,7 @@ def rescale_flow(workspace: Path, name: str, params: Params) -> dict:
         remove_stale_temps(folder)
     table = compute_alphas(ws, name, params)
     shards = sorted(table["shard"].unique())
-    parts = transfer_shard.map(unmapped(ws), unmapped(name), shards,
-                               [table[table["shard"] == s] for s in shards], unmapped(params)).result()
+    with gpu_annotation(params.runtime.gpu_resource):
+        parts = transfer_shard.map(unmapped(ws), unmapped(name), shards,
+                                   [table[table["shard"] == s] for s in shards], unmapped(params)).result()
     return write_results(ws, name, table, parts)

@@ -7,6 +7,7 @@ from pathlib import Path
 from prefect import flow
 
 from oneedit.params import Params
+from oneedit.runners import gpu_annotation
 from oneedit.workspace import Workspace
 from tasks.train import ingest_photos, train_encoder, train_gan
 
@@ -23,6 +24,7 @@ def train_flow(workspace: Path, params: Params, source: Path | None = None) -> d
     ws = Workspace.open(workspace)
     if source is not None:
         ingest_photos(source, ws, params)
-    gan = train_gan(ws, params)
-    encoder = train_encoder(ws, params)
+    with gpu_annotation(params.runtime.gpu_resource):
+        gan = train_gan.submit(ws, params).result()
+        encoder = train_encoder.submit(ws, params).result()
     return {"gan": gan, "encoder": encoder}

@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from typer._click.exceptions import NoArgsIsHelpError
 
+from oneedit.bench import bench_app
 from oneedit.params import Params, RuntimeParams, load_params
 from oneedit.workspace import Workspace
 from tasks.errors import InputError, OneEditError
@@ -53,6 +54,12 @@ DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto | cpu | cu
 StrengthOpt = Annotated[
     float | None, typer.Option("--strength", help="Edit strength s (w0' = w0 + s·Δ*); default edit.strength.")
 ]
+DaskAddressOpt = Annotated[
+    str | None, typer.Option("--dask-address", help="Run the tasks on the Dask scheduler at tcp://HOST:PORT.")
+]
+DaskLocalOpt = Annotated[
+    int | None, typer.Option("--dask-local", min=1, help="Run the tasks on a local Dask cluster of N processes.")
+]
 
 
 class _App(typer.Typer):
@@ -69,6 +76,7 @@ app = _App(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(bench_app, name="bench")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,9 +113,15 @@ def _fail(message: str) -> int:
 
 
 def _params(params: Path | None, sets: list[str] | None, device: str | None = None,
-            strength: float | None = None) -> Params:
+            strength: float | None = None, dask_address: str | None = None, dask_local: int | None = None) -> Params:
     """Load + validate params with the command-line overrides; configure torch threads."""
     overrides = list(sets or [])
+    if dask_address is not None and dask_local is not None:
+        raise InputError("give --dask-address or --dask-local, not both")
+    if dask_address is not None:
+        overrides += ["runtime.task_runner=dask", f"runtime.dask_address={dask_address}"]
+    if dask_local is not None:
+        overrides += ["runtime.task_runner=dask", "runtime.dask_address=", f"runtime.workers={dask_local}"]
     if device is not None:
         overrides.append(f"runtime.device={device}")
     if strength is not None:
@@ -137,6 +151,15 @@ def on_runner(flow: F, runtime: RuntimeParams) -> F:
     from oneedit.runners import on_runner as with_runner
 
     return with_runner(flow, runtime)
+
+
+@contextmanager
+def _cluster(p: Params) -> Iterator[Params]:
+    """The params to run with: a Dask LocalCluster is started for the whole command when they ask for one."""
+    from oneedit.runners import shared_cluster
+
+    with shared_cluster(p) as running:
+        yield running
 
 
 @contextmanager
@@ -184,29 +207,31 @@ def ingest(
     ws = Workspace.create(workspace)
     from flows.train import ingest_flow
 
-    with _running(ws):
+    with _running(ws), _cluster(p) as p:
         summary = on_runner(ingest_flow, p.runtime)(src_dir, ws.root, p)
     out.print(f"ingested {summary['accepted']} photos ({summary['duplicate']} duplicates, "
               f"{summary['rejected']} rejected) into {ws.ingest}", markup=False)
 
 
 @app.command()
-def train(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = None, device: DeviceOpt = None) -> None:
+def train(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = None, device: DeviceOpt = None,
+          dask_address: DaskAddressOpt = None, dask_local: DaskLocalOpt = None) -> None:
     """Train the GAN on the ingested catalog, then the encoder that inverts it."""
-    p = _params(params, set_, device)
+    p = _params(params, set_, device, dask_address=dask_address, dask_local=dask_local)
     ws = Workspace.open(workspace)
     ws.require(ws.manifest, hint="run `oneedit ingest SRC_DIR --workspace WS` first")
     from flows.train import train_flow
 
-    with _running(ws):
+    with _running(ws), _cluster(p) as p:
         on_runner(train_flow, p.runtime)(ws.root, p)
     out.print(f"models in {ws.models}", markup=False)
 
 
 @app.command()
-def project(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = None, device: DeviceOpt = None) -> None:
+def project(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = None, device: DeviceOpt = None,
+            dask_address: DaskAddressOpt = None, dask_local: DaskLocalOpt = None) -> None:
     """Project every photo into latent space (encoder init + optimization), shard by shard."""
-    p = _params(params, set_, device)
+    p = _params(params, set_, device, dask_address=dask_address, dask_local=dask_local)
     ws = Workspace.open(workspace)
     ws.require(ws.manifest, ws.gan, ws.encoder, hint="run `oneedit train --workspace WS` first")
     from flows.project import project_flow
@@ -214,7 +239,7 @@ def project(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = No
 
     check_models(ws, p)
 
-    with _running(ws):
+    with _running(ws), _cluster(p) as p:
         summary = on_runner(project_flow, p.runtime)(ws.root, p)
     out.print(f"projected {summary['images']} photos into {ws.latents} "
               f"({summary['skipped']} of {summary['shards']} shards already done)", markup=False)
@@ -282,13 +307,15 @@ def edit(
     params: ParamsOpt = None,
     set_: SetOpt = None,
     device: DeviceOpt = None,
+    dask_address: DaskAddressOpt = None,
+    dask_local: DaskLocalOpt = None,
 ) -> None:
     """Edit one example; the same edit, at the same final state, lands on every photo."""
-    p = _params(params, set_, device, strength)
+    p = _params(params, set_, device, strength, dask_address, dask_local)
     ws, form = _direction(workspace, name, example, after, constraints, offset, truth, p)
     from flows.edit import edit_flow
 
-    with _running(ws):
+    with _running(ws), _cluster(p) as p:
         summary = on_runner(edit_flow, p.runtime)(ws.root, name, form, p)
     _print_edit(ws, name, summary)
 
@@ -305,13 +332,15 @@ def direction(
     params: ParamsOpt = None,
     set_: SetOpt = None,
     device: DeviceOpt = None,
+    dask_address: DaskAddressOpt = None,
+    dask_local: DaskLocalOpt = None,
 ) -> None:
     """Only the first half of `edit`: the example edit and its direction Δ* (then `rescale` applies it)."""
-    p = _params(params, set_, device)
+    p = _params(params, set_, device, dask_address=dask_address, dask_local=dask_local)
     ws, form = _direction(workspace, name, example, after, constraints, offset, truth, p)
     from flows.edit import direction_flow
 
-    with _running(ws):
+    with _running(ws), _cluster(p) as p:
         on_runner(direction_flow, p.runtime)(ws.root, name, form, p)
     out.print(f"direction in {ws.edit(name).direction}", markup=False)
 
@@ -324,9 +353,11 @@ def rescale(
     params: ParamsOpt = None,
     set_: SetOpt = None,
     device: DeviceOpt = None,
+    dask_address: DaskAddressOpt = None,
+    dask_local: DaskLocalOpt = None,
 ) -> None:
     """Apply an edit at a new strength: every α recomputed from the stored latents, every photo re-rendered."""
-    p = _params(params, set_, device, strength)
+    p = _params(params, set_, device, strength, dask_address, dask_local)
     ws = Workspace.open(workspace)
     ws.require(ws.edit(name).direction, hint=f"run `oneedit edit --workspace WS --name {name} ...` first")
     from flows.rescale import rescale_flow
@@ -334,7 +365,7 @@ def rescale(
 
     check_models(ws, p)
 
-    with _running(ws):
+    with _running(ws), _cluster(p) as p:
         summary = on_runner(rescale_flow, p.runtime)(ws.root, name, p)
     _print_edit(ws, name, summary)
 
@@ -347,7 +378,7 @@ def report(workspace: WorkspaceOpt, name: NameOpt, params: ParamsOpt = None, set
     ws.require(ws.edit(name).results, hint=f"run `oneedit edit --workspace WS --name {name} ...` first")
     from flows.report import report_flow
 
-    with _running(ws):
+    with _running(ws), _cluster(p) as p:
         index = on_runner(report_flow, p.runtime)(ws.root, name, p)
     out.print(f"report: {index}", markup=False)
 
@@ -374,18 +405,79 @@ def demo(
     params: ParamsOpt = None,
     set_: SetOpt = None,
     device: DeviceOpt = None,
+    dask_address: DaskAddressOpt = None,
+    dask_local: DaskLocalOpt = None,
 ) -> None:
     """The whole pipeline on a generated catalog: catalog, ingest, train, project, edit, report."""
-    p = _params(params, set_, device)
+    p = _params(params, set_, device, dask_address=dask_address, dask_local=dask_local)
     ws = Workspace.create(workspace)
     from flows.demo import demo_flow
 
-    with _running(ws):
+    with _running(ws), _cluster(p) as p:
         summary = on_runner(demo_flow, p.runtime)(ws.root, p)
     for stage, t in summary["timings"].items():
         out.print(f"  {stage:<10} {t['wall']:7.1f} s  (cpu {t['cpu']:7.1f} s)", markup=False)
     total = sum(t["wall"] for t in summary["timings"].values())
     out.print(f"demo done in {total:.0f} s; report: {summary['report']}", markup=False)
+
+
+SourceArg = Annotated[Path, typer.Argument(help="The catalog's photo folder (as first ingested).", show_default=False)]
+
+
+@app.command()
+def update(
+    src_dir: SourceArg,
+    workspace: WorkspaceOpt,
+    params: ParamsOpt = None,
+    set_: SetOpt = None,
+    device: DeviceOpt = None,
+    dask_address: DaskAddressOpt = None,
+    dask_local: DaskLocalOpt = None,
+) -> None:
+    """Photos added to SRC_DIR since the last run: ingest, project and apply every saved edit to them alone."""
+    p = _params(params, set_, device, dask_address=dask_address, dask_local=dask_local)
+    ws = Workspace.open(workspace)
+    ws.require(ws.gan, ws.encoder, hint="run `oneedit train --workspace WS` first")
+    from flows.retrain import update_flow
+
+    with _running(ws), _cluster(p) as p:
+        summary = on_runner(update_flow, p.runtime)(ws.root, src_dir, p)
+    done = summary["project"]["shards"] - summary["project"]["skipped"]
+    out.print(f"{summary['ingest']['new']} new photos; {done} shards projected; edits re-applied: "
+              f"{', '.join(summary['edits']) or 'none'}", markup=False)
+
+
+@app.command()
+def retrain(
+    src_dir: SourceArg,
+    workspace: WorkspaceOpt,
+    mode: Annotated[str, typer.Option("--mode", help="finetune (resume, --steps more) | retrain (from scratch)")] = (
+        "finetune"),
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Fine-tuning steps for G/D and for E.")] = 200,
+    dvc: Annotated[bool, typer.Option("--dvc/--no-dvc", help="Commit the outputs with DVC afterwards.")] = False,
+    cron: Annotated[str | None, typer.Option("--cron", help="Serve on this schedule instead of running once "
+                                                            "(needs PREFECT_API_URL), e.g. '0 3 * * 0'.")] = None,
+    params: ParamsOpt = None,
+    set_: SetOpt = None,
+    device: DeviceOpt = None,
+    dask_address: DaskAddressOpt = None,
+    dask_local: DaskLocalOpt = None,
+) -> None:
+    """New photos -> fine-tune or retrain G and E -> re-project -> re-fit and re-apply every saved edit."""
+    if mode not in ("finetune", "retrain"):
+        raise InputError(f"--mode must be finetune or retrain, got {mode!r}")
+    p = _params(params, set_, device, dask_address=dask_address, dask_local=dask_local)
+    ws = Workspace.open(workspace)
+    ws.require(ws.gan, ws.encoder, hint="run `oneedit train --workspace WS` first")
+    from flows.retrain import retrain_flow, serve_retraining
+
+    if cron is not None:
+        serve_retraining(ws.root, src_dir, p, cron=cron, mode=mode, steps=steps, dvc=dvc)
+        return
+    with _running(ws), _cluster(p) as p:
+        summary = on_runner(retrain_flow, p.runtime)(ws.root, src_dir, p, mode=mode, steps=steps, dvc=dvc)
+    out.print(f"{summary['ingest']['new']} new photos; models {mode}d; edits re-fitted: "
+              f"{', '.join(summary['edits']) or 'none'}; {summary['dvc']}", markup=False)
 
 
 def _print_edit(ws: Workspace, name: str, summary: dict) -> None:

@@ -162,7 +162,9 @@ class RuntimeParams(Section):
     """Where and how the flows run."""
 
     device: str = "auto"
-    task_runner: Literal["threads"] = "threads"
+    task_runner: Literal["threads", "dask"] = "threads"
+    dask_address: str = Field("", pattern=r"^$|^(tcp|tls|ucx|inproc)://\S+$")
+    gpu_resource: bool = False
     workers: int = Field(2, ge=1, le=256)
     threads: int = Field(2, ge=1, le=256)
     shard_size: int = Field(256, ge=1, le=1_000_000)

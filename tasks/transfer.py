@@ -64,10 +64,14 @@ def edit_photo(photo: np.ndarray, frames: np.ndarray, params: Params) -> np.ndar
     return out
 
 
-def part_fingerprint(ws: Workspace, name: str, shard: str, params: Params) -> str:
-    """Inputs of one shard's edited photos: direction, latents, manifest, strength, transfer params."""
-    parts = [TRANSFER_VERSION, sha256_file(ws.edit(name).direction), sha256_file(ws.latents / shard),
-             sha256_file(ws.manifest), read_json(ws.source), params.edit.strength, params.to_dict()["transfer"]]
+def part_fingerprint(ws: Workspace, name: str, shard: str, table: pd.DataFrame, params: Params) -> str:
+    """Inputs of one shard's edited photos: direction, latents, these photos' α, flag and original path,
+    strength, transfer params (not the whole manifest: photos added to the catalog leave the shard done)."""
+    sources = source_paths(ws)
+    rows = [[i, float(a), bool(f), str(sources.get(i, ""))]
+            for i, a, f in zip(table["id"], table["alpha"], table["flagged"], strict=True)]
+    parts = [TRANSFER_VERSION, sha256_file(ws.edit(name).direction), sha256_file(ws.latents / shard), rows,
+             params.edit.strength, params.to_dict()["transfer"]]
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
@@ -97,7 +101,7 @@ def transfer_shard(ws: Workspace, name: str, shard: str, table: pd.DataFrame, pa
     """Edit every original photo of one shard; returns id, status, reason, t_render, t_transfer."""
     paths = ws.edit(name)
     part = paths.parts / Path(shard).with_suffix(".parquet").name
-    fingerprint = part_fingerprint(ws, name, shard, params)
+    fingerprint = part_fingerprint(ws, name, shard, table, params)
     if part.exists():
         done = read_parquet(part)
         edited = done[done["status"] != "rejected"]["id"]

@@ -333,9 +333,6 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-@pytest.mark.xfail(strict=True, reason="project/transfer never call storage.remove_stale_temps: temp files of "
-                                      "killed writers pile up in latents/ and edits/NAME/images/ "
-                                      "(docs/reliability-integration.patch)")
 def test_rerun_removes_temp_files_of_killed_writers(tree: Tree) -> None:
     """A rerun after a SIGKILL deletes the dead writer's hidden temp file (DVC would cache it otherwise)."""
     ws = Workspace.open(tree.copy("stale"))
