@@ -19,6 +19,7 @@ import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -561,9 +562,20 @@ def _locked_writer(ws: str, tag: str, log: str, wait: float) -> None:
             time.sleep(0.02)
 
 
+def _hold(ws: str, ready: Any, release: Any | None) -> None:
+    """Take the workspace lock, say so, and keep it until `release` is set (or 60 s)."""
+    with workspace_lock(ws):
+        ready.set()
+        if release is None:
+            time.sleep(60)
+        else:
+            release.wait(10)
+
+
+# `spawn`, not `fork`: the suite runs threads (Prefect's test server, Dask) that a fork would copy.
 def test_lock_serialises_two_processes(tmp_path: Path) -> None:
     log = tmp_path / "log"
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_locked_writer, args=(str(tmp_path), t, str(log), 10.0)) for t in "ab"]
     for p in procs:
         p.start()
@@ -576,15 +588,9 @@ def test_lock_serialises_two_processes(tmp_path: Path) -> None:
 
 
 def test_lock_refuses_with_holder_pid_then_waits(tmp_path: Path) -> None:
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")
     ready, release = ctx.Event(), ctx.Event()
-
-    def hold() -> None:
-        with workspace_lock(tmp_path):
-            ready.set()
-            release.wait(10)
-
-    holder = ctx.Process(target=hold)
+    holder = ctx.Process(target=_hold, args=(str(tmp_path), ready, release))
     holder.start()
     try:
         assert ready.wait(10)
@@ -602,15 +608,9 @@ def test_lock_refuses_with_holder_pid_then_waits(tmp_path: Path) -> None:
 
 
 def test_lock_is_released_when_the_holder_dies(tmp_path: Path) -> None:
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")
     ready = ctx.Event()
-
-    def hold_forever() -> None:
-        with workspace_lock(tmp_path):
-            ready.set()
-            time.sleep(60)
-
-    p = ctx.Process(target=hold_forever)
+    p = ctx.Process(target=_hold, args=(str(tmp_path), ready, None))
     p.start()
     assert ready.wait(10)
     p.kill()
