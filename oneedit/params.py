@@ -29,7 +29,7 @@ class Section(BaseModel):
 class CatalogParams(Section):
     """The demo catalog (ground-truth renders)."""
 
-    size: int = Field(1000, ge=1, le=1_000_000)
+    size: int = Field(400, ge=1, le=1_000_000)
     resolution: int = Field(512, ge=32, le=4096)
     seed: int = 0
 
