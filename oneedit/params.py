@@ -56,7 +56,7 @@ class ModelParams(Section):
 class GanParams(Section):
     """GAN training (edit_core.train_gan.GanTrainConfig)."""
 
-    steps: int = Field(1200, ge=1)
+    steps: int = Field(600, ge=1)
     batch_size: int = Field(16, ge=2, le=4096)
     lr: float = Field(0.002, gt=0, le=1)
     betas: tuple[float, float] = (0.0, 0.99)
@@ -72,7 +72,7 @@ class GanParams(Section):
 class EncoderParams(Section):
     """Encoder training against the frozen generator (edit_core.train_encoder.EncoderTrainConfig)."""
 
-    steps: int = Field(600, ge=1)
+    steps: int = Field(300, ge=1)
     batch_size: int = Field(16, ge=2, le=4096)
     lr: float = Field(0.002, gt=0, le=1)
     betas: tuple[float, float] = (0.9, 0.99)
