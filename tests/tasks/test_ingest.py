@@ -13,7 +13,6 @@ import multiprocessing as mp
 import os
 import resource
 import struct
-import tempfile
 import threading
 import time
 import zlib
@@ -31,25 +30,7 @@ from tasks.errors import InputError, OutputWriteError, WorkspaceLocked
 from tasks.ingest import decode, ingest
 from tasks.lock import workspace_lock
 from tasks.storage import read_h5, read_parquet, sha256_file, write_json
-
-
-def _permissions_enforced() -> bool:
-    """False as root (CAP_DAC_OVERRIDE): chmod 000 files and read-only folders stay accessible."""
-    with tempfile.TemporaryDirectory() as d:
-        probe = Path(d, "probe")
-        probe.write_bytes(b"")
-        probe.chmod(0)
-        try:
-            probe.open("rb").close()
-        except PermissionError:
-            return True
-        return False
-
-
-needs_permissions = pytest.mark.skipif(
-    not _permissions_enforced(), reason="running as root: permission bits are not enforced"
-)
-
+from tests.tasks.permissions import needs_permissions
 
 R = 16
 SHARD = 8

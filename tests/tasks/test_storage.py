@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import subprocess
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -32,25 +31,7 @@ from tasks.storage import (
     write_json,
     write_parquet,
 )
-
-
-def _permissions_enforced() -> bool:
-    """False as root (CAP_DAC_OVERRIDE): chmod 000 files and read-only folders stay accessible."""
-    with tempfile.TemporaryDirectory() as d:
-        probe = Path(d, "probe")
-        probe.write_bytes(b"")
-        probe.chmod(0)
-        try:
-            probe.open("rb").close()
-        except PermissionError:
-            return True
-        return False
-
-
-needs_permissions = pytest.mark.skipif(
-    not _permissions_enforced(), reason="running as root: permission bits are not enforced"
-)
-
+from tests.tasks.permissions import needs_permissions
 
 SCHEMA = pa.schema([("id", pa.string()), ("x", pa.int64()), ("y", pa.float32())])
 
