@@ -20,7 +20,7 @@ from edit_core.checkpoint import load_checkpoint, load_discriminator, load_gener
 from edit_core.features import DiscriminatorFeatures, feature_distance
 from edit_core.imageops import resolve_device, to_tensor
 from edit_core.models import build_encoder
-from edit_core.train_gan import ImageSource, ProgressFn, check_resume, image_grid, sample_indices
+from edit_core.train_gan import ImageSource, ProgressFn, after_step, check_resume, image_grid, sample_indices
 
 
 @dataclass
@@ -102,19 +102,8 @@ def train_encoder(data: ImageSource, gan_ckpt: str | Path, train: EncoderTrainCo
         step += 1
         seen += x.shape[0]
 
-        logged, sampled = step % train.log_every == 0, step % train.sample_every == 0
-        if logged or sampled or step == train.steps:
-            event = {"step": step, "steps": train.steps, "loss": loss.item(), "pixel": pixel.item(),
-                     "feature": feature.item(), "latent": latent.item(),
-                     "img_per_s": seen / (time.perf_counter() - t0)}
-            for key in ("step", "loss", "pixel", "feature", "latent"):
-                history[key].append(event[key])
-            if sampled or step == train.steps:
-                event["samples"] = add_samples()
-            if on_progress is not None:
-                on_progress(event)
-        if step % train.ckpt_every == 0 or step == train.steps:
-            save()
+        after_step(step, train, {"loss": loss, "pixel": pixel, "feature": feature, "latent": latent},
+                   seen / (time.perf_counter() - t0), history, add_samples, save, on_progress)
     if not history["samples"]:
         add_samples()
     return history

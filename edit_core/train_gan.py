@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -105,6 +105,26 @@ def check_resume(ckpt: dict, path: Path, kind: str, model: dict) -> None:
                                  f"run wants {kind} {model}")
 
 
+def after_step(step: int, train: Any, losses: dict[str, Tensor], img_per_s: float,
+               history: dict[str, list], add_samples: Callable[[], np.ndarray], save: Callable[[], None],
+               on_progress: ProgressFn | None) -> None:
+    """Shared tail of the GAN and encoder loops (`train`: either config): log losses every `log_every` steps, add a sample grid every
+    `sample_every`, report progress, and checkpoint every `ckpt_every` (always on the last step)."""
+    last = step == train.steps
+    sampled = step % train.sample_every == 0 or last
+    if step % train.log_every == 0 or sampled:
+        event = {"step": step, "steps": train.steps, **{k: v.item() for k, v in losses.items()},
+                 "img_per_s": img_per_s}
+        for key in ("step", *losses):
+            history[key].append(event[key])
+        if sampled:
+            event["samples"] = add_samples()
+        if on_progress is not None:
+            on_progress(event)
+    if step % train.ckpt_every == 0 or last:
+        save()
+
+
 def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt_path: str | Path,
               device: str | torch.device = "auto", on_progress: ProgressFn | None = None) -> dict:
     """Train G and D on `data` until `train.steps`, resuming from `ckpt_path` if it exists.
@@ -174,18 +194,8 @@ def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt
         step += 1
         seen += real.shape[0]
 
-        logged, sampled = step % train.log_every == 0, step % train.sample_every == 0
-        if logged or sampled or step == train.steps:
-            event = {"step": step, "steps": train.steps, "loss_G": loss_G.item(), "loss_D": loss_D.item(),
-                     "r1": r1.item(), "img_per_s": seen / (time.perf_counter() - t0)}
-            for key in ("step", "loss_G", "loss_D", "r1"):
-                history[key].append(event[key])
-            if sampled or step == train.steps:
-                event["samples"] = add_samples()
-            if on_progress is not None:
-                on_progress(event)
-        if step % train.ckpt_every == 0 or step == train.steps:
-            save()
+        after_step(step, train, {"loss_G": loss_G, "loss_D": loss_D, "r1": r1},
+                   seen / (time.perf_counter() - t0), history, add_samples, save, on_progress)
     if not history["samples"]:
         add_samples()
     return history
