@@ -1,6 +1,6 @@
 """`oneedit bench NAME --out FILE.json`: benchmarks that reproduce the papers' tables on our data.
 
-One command per benchmark (projection, consistency, linearity, transfer, speed, memory), with the
+One command per benchmark (probe, projection, consistency, linearity, transfer, speed, memory), with the
 same --workspace / --params / --set options as the rest of the CLI. This module only parses the
 command line (it stays light to import, for the CLI's start-up); `oneedit.bench_run` does the work.
 BENCHMARKS.md documents every benchmark and its JSON keys.
@@ -58,6 +58,19 @@ def transfer(out: OutOpt, workspace: WorkspaceOpt = Path("workspace"), params: P
     from oneedit import bench_run
 
     bench_run.transfer(out, workspace, params, set_, images, examples, attributes, seed, photo_res)
+
+
+@bench_app.command()
+def probe(out: OutOpt,
+          gan: Annotated[list[Path], typer.Option("--gan", help="GAN checkpoint(s) to probe (repeatable).")],
+          params: ParamsOpt = None, set_: SetOpt = None,
+          train: Annotated[int, typer.Option("--train", help="Samples the probe is fitted on.", min=10)] = 2000,
+          test: Annotated[int, typer.Option("--test", help="Held-out samples it is scored on.", min=10)] = 1000,
+          seed: SeedOpt = 0) -> None:
+    """Held-out R² of a linear probe w -> each demo attribute (issue 2's backbone criterion, goal >= 0.9)."""
+    from oneedit import bench_run
+
+    bench_run.probe(out, gan, params, set_, train, test, seed)
 
 
 @bench_app.command()

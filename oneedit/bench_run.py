@@ -18,9 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from edit_core.alphas import alphas, example_target, unit_normal
+from edit_core.checkpoint import load_checkpoint, load_generator
 from edit_core.demo_catalog import ATTRIBUTES, render
 from edit_core.estimators import estimate_attributes
 from edit_core.imageops import resolve_device
+from edit_core.train_gan import attribute_probe
 from oneedit import bench_edit, bench_models, bench_perf
 from oneedit.params import Params, load_params
 from oneedit.scaling import measure_streaming_memory
@@ -87,6 +89,39 @@ def _others(w, rows: dict[str, np.ndarray], example: int):
     """Catalog latents and rows without the example itself."""
     keep = np.arange(len(w)) != example
     return w[keep], bench_models.rows_slice(rows, np.flatnonzero(keep))
+
+
+PROBE_GOAL = 0.9  # issue 2: every attribute linearly readable from w of the default backbone
+
+
+def probe(out: Path, gans: list[Path], params: Path | None, set_: list[str] | None, n_train: int, n_test: int,
+          seed: int) -> None:
+    """Linear-probe R² (w -> attribute) of each GAN checkpoint, next to the estimators' own R² on renders.
+
+    The estimators' R² against the renders' ground truth (held-out rows, at the model's resolution)
+    is the ceiling: a probe cannot read an attribute more reliably than `estimate_attributes` measures it.
+    """
+    started = time.perf_counter()
+    p, device = _setup(params, set_)
+    rows = bench_models.held_out_rows(n_test, p)
+    ceilings: dict[int, dict[str, float]] = {}
+    models = []
+    for path in gans:
+        ckpt = load_checkpoint(path, "cpu")
+        G = load_generator(path, device)
+        if G.resolution not in ceilings:
+            estimated = estimate_attributes(render(rows, G.resolution))
+            ceilings[G.resolution] = {a: float(np.corrcoef(estimated[a], rows[a])[0, 1] ** 2) for a in ATTRIBUTES}
+        r2 = attribute_probe(G, estimate_attributes, n_train, n_test, seed=seed)
+        batch = ckpt["train"]["batch_size"]
+        models.append({"path": str(path), "config": ckpt["config"], "step": ckpt["step"], "batch_size": batch,
+                       "images_seen": ckpt["step"] * batch, "r2": r2, "min_r2": min(r2.values()),
+                       "meets_goal": min(r2.values()) >= PROBE_GOAL,
+                       "estimator_r2_on_renders": ceilings[G.resolution]})
+        print(f"{path} ({ckpt['config']['backbone']}, step {ckpt['step']}): "
+              + " ".join(f"{k} {v:.3f}" for k, v in r2.items()))
+    _write(out, "probe", p, started, {"goal": PROBE_GOAL, "models": models, "n_train": n_train, "n_test": n_test,
+                                      "seed": seed})
 
 
 def consistency(out: Path, workspace: Path, params: Path | None, set_: list[str] | None, images: int,

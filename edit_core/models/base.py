@@ -141,9 +141,9 @@ class Generator(nn.Module):
         return w
 
     def sample_z(self, n: int, seed: int) -> Tensor:
-        """n draws of N(0, I) from a private CPU generator (same values on every device)."""
+        """n draws of N(0, I) from a private CPU generator (same values on every device), in G's dtype."""
         gen = torch.Generator().manual_seed(seed)
-        return torch.randn(n, self.z_dim, generator=gen).to(self.device)
+        return torch.randn(n, self.z_dim, generator=gen).to(self.device, next(self.parameters()).dtype)
 
     @torch.no_grad()
     def sample_w(self, n: int, seed: int) -> Tensor:

@@ -76,6 +76,12 @@ def test_sample_w_is_seeded_and_mean_w_follows_the_weights() -> None:
     assert not torch.equal(G.mean_w(n=256), m)
 
 
+def test_sampling_follows_the_generators_dtype() -> None:
+    G = build_generator(ModelConfig(**SMALL)).double()
+    assert G.sample_w(3, seed=0).dtype == torch.float64 and G.mean_w(n=16).dtype == torch.float64
+    torch.testing.assert_close(G.sample_z(3, seed=0).float(), build_generator(ModelConfig(**SMALL)).sample_z(3, seed=0))
+
+
 def test_encoder_outputs_w_or_w_plus_starting_at_its_mean() -> None:
     cfg = ModelConfig(**SMALL)
     x = torch.zeros(2, 3, 16, 16)

@@ -16,7 +16,7 @@ def untrained():
     E_plus = build_encoder(CFG, w_plus=True, seed=2).double().eval()
     D = build_discriminator(CFG, seed=3).double().eval()
     with torch.no_grad():
-        images = G.synthesis(G.mapping(G.sample_z(5, 7).double()))
+        images = G.synthesis(G.mapping(G.sample_z(5, 7)))
     return G, E, E_plus, D, images
 
 
@@ -68,7 +68,7 @@ def test_more_starts_never_lose_and_optimization_improves(untrained) -> None:
 
 def test_init_overrides_the_first_start(untrained) -> None:
     G, E, _, _, images = untrained
-    w = G.mapping(G.sample_z(5, 11).double()).detach()
+    w = G.mapping(G.sample_z(5, 11)).detach()
     res = project(G, images, mode="hybrid", encoder=E, steps=0, init=w)
     assert torch.equal(res.w, w)
 

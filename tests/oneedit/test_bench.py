@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from edit_core.demo_catalog import ATTRIBUTES, render, sample_attributes
+from edit_core.models import ModelConfig
+from edit_core.train_gan import GanTrainConfig, train_gan
 from oneedit.bench import bench_app
 
 TINY = ["model.resolution=16", "model.width=8", "gan.steps=2", "gan.batch_size=4", "encoder.steps=2",
@@ -29,6 +32,7 @@ EXTRA = {
     "speed": ["--loop-images", "2", "--steps", "1", "--project-sizes", "4", "--render-sizes", "10,20",
               "--transfer-images", "2", "--photo-res", "64"],
     "memory": ["--sizes", "8,16"],
+    "probe": ["--train", "40", "--test", "20"],
 }
 
 
@@ -38,11 +42,12 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("bench-ws")
 
 
-def run(name: str, ws: Path) -> dict:
+def run(name: str, ws: Path, *args: str) -> dict:
     """Run `bench NAME` on the tiny config and return its JSON."""
     out = ws / f"{name}.json"
     sets = [a for s in TINY for a in ("--set", s)]
-    result = CliRunner().invoke(bench_app, [name, "--out", str(out), "--workspace", str(ws), *sets, *EXTRA[name]])
+    where = list(args) or ["--workspace", str(ws)]
+    result = CliRunner().invoke(bench_app, [name, "--out", str(out), *where, *sets, *EXTRA[name]])
     assert result.exit_code == 0, result.output + repr(result.exception)
     return json.loads(out.read_text())
 
@@ -97,3 +102,16 @@ def test_memory(workspace: Path) -> None:
     data = run("memory", workspace)
     assert set(data["peak_rss_mb"]) == {"8", "16"} and all(v > 0 for v in data["peak_rss_mb"].values())
     assert_finite(data, ["growth_ratio"])
+
+
+def test_probe(workspace: Path, tmp_path: Path) -> None:
+    cfg = ModelConfig(resolution=16, width=8, z_dim=8, w_dim=8, mapping_layers=1)
+    ckpt = tmp_path / "gan.pt"
+    train_gan(render(sample_attributes(8, 0), 16), cfg, GanTrainConfig(steps=1, batch_size=4), ckpt, "cpu")
+    data = run("probe", workspace, "--gan", str(ckpt), "--gan", str(ckpt))
+    assert data["goal"] == 0.9 and len(data["models"]) == 2
+    model = data["models"][0]
+    assert set(model["r2"]) == set(ATTRIBUTES) and model["step"] == 1 and model["images_seen"] == 4
+    assert model["meets_goal"] == (model["min_r2"] >= 0.9) and model["min_r2"] == min(model["r2"].values())
+    # Ceiling: even at 16 px the estimators read hue and rotation from the renders themselves.
+    assert model["estimator_r2_on_renders"]["hue"] > 0.9 and model["estimator_r2_on_renders"]["rotation"] > 0.8
