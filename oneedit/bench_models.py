@@ -4,7 +4,8 @@ Demo models: WS/models/gan.pt + encoder.pt (trained by `oneedit demo` / `oneedit
 exist; otherwise the engine trains them here (params.model / gan / encoder on the demo catalog
 rendered at model resolution) into WS/bench/models/demo-<params digest>/, resumable and reused.
 Fashion-MNIST models are always bench-trained (WS/bench/models/fmnist-<digest>/) with their own,
-bounded budget (`FmnistBudget`). Catalog latents: WS/latents when the workspace models are used and
+bounded budget (`FmnistBudget`). Probe GANs (`bench probe`, one per backbone) are trained on a larger
+draw of the demo catalog (WS/bench/models/probe-<backbone>-<digest>/gan.pt, resumable). Catalog latents: WS/latents when the workspace models are used and
 have been projected; otherwise the first images of the catalog are projected here with params.project.
 """
 
@@ -35,6 +36,7 @@ from tasks.catalog import read_demo_catalog
 from tasks.fashion_mnist import load_fashion_mnist
 
 HELD_OUT_SEED_OFFSET = 1_000_003  # demo rows the GAN never saw: sample_attributes(n, catalog.seed + offset)
+PROBE_SEED_OFFSET = 1  # the probe GANs' training rows: sample_attributes(n, catalog.seed + 1)
 
 
 @dataclass
@@ -84,6 +86,22 @@ def train_models(data: np.ndarray, model: ModelConfig, gan: GanTrainConfig, enco
     train_gan(data, model, gan, folder / "gan.pt", device)
     train_encoder(data, folder / "gan.pt", encoder, folder / "encoder.pt", device)
     return folder
+
+
+def probe_gans(ws_root: Path, params: Params, backbones: list[str], train_images: int, device: torch.device) -> list[Path]:
+    """One GAN per backbone (params.model with that backbone, params.gan) trained on `train_images` demo renders
+    at model resolution; a finished or interrupted run in WS/bench/models/probe-... is reused or resumed."""
+    rows = sample_attributes(train_images, params.catalog.seed + PROBE_SEED_OFFSET)
+    data = render(rows, params.model.resolution)
+    paths = []
+    for backbone in backbones:
+        model = ModelConfig(**{**params.model.model_dump(), "backbone": backbone})
+        gan = GanTrainConfig(**params.gan.model_dump())
+        folder = ws_root / "bench" / "models" / f"probe-{backbone}-{_digest(model.to_dict(), asdict(gan), train_images, params.catalog.seed)}"
+        folder.mkdir(parents=True, exist_ok=True)
+        train_gan(data, model, gan, folder / "gan.pt", device)
+        paths.append(folder / "gan.pt")
+    return paths
 
 
 def load_models(folder: Path, params: Params, device: torch.device, source: str) -> Models:

@@ -22,6 +22,7 @@ from edit_core.checkpoint import load_checkpoint, load_generator
 from edit_core.demo_catalog import ATTRIBUTES, render
 from edit_core.estimators import estimate_attributes
 from edit_core.imageops import resolve_device
+from edit_core.models import GENERATORS
 from edit_core.train_gan import attribute_probe
 from oneedit import bench_edit, bench_models, bench_perf
 from oneedit.params import Params, load_params
@@ -94,15 +95,25 @@ def _others(w, rows: dict[str, np.ndarray], example: int):
 PROBE_GOAL = 0.9  # issue 2: every attribute linearly readable from w of the default backbone
 
 
-def probe(out: Path, gans: list[Path], params: Path | None, set_: list[str] | None, n_train: int, n_test: int,
-          seed: int) -> None:
-    """Linear-probe R² (w -> attribute) of each GAN checkpoint, next to the estimators' own R² on renders.
+def probe(out: Path, workspace: Path, params: Path | None, set_: list[str] | None, gans: list[Path] | None,
+          backbones: str, train_images: int, n_train: int, n_test: int, seed: int) -> None:
+    """Linear-probe R² (w -> attribute) of each GAN, next to the estimators' own R² on renders.
+
+    The GANs are `gans`, or else one per backbone trained (resumed, reused) with params.model / gan on
+    `train_images` demo renders (`bench_models.probe_gans`).
 
     The estimators' R² against the renders' ground truth (held-out rows, at the model's resolution)
     is the ceiling: a probe cannot read an attribute more reliably than `estimate_attributes` measures it.
     """
     started = time.perf_counter()
     p, device = _setup(params, set_)
+    gans_given = bool(gans)
+    if not gans:
+        names = [b.strip() for b in backbones.split(",") if b.strip()]
+        unknown = [b for b in names if b not in GENERATORS]
+        if unknown or not names:
+            raise InputError(f"--backbones: unknown {unknown or 'empty list'}; known: {sorted(GENERATORS)}")
+        gans = bench_models.probe_gans(workspace, p, names, train_images, device)
     rows = bench_models.held_out_rows(n_test, p)
     ceilings: dict[int, dict[str, float]] = {}
     models = []
@@ -121,7 +132,7 @@ def probe(out: Path, gans: list[Path], params: Path | None, set_: list[str] | No
         print(f"{path} ({ckpt['config']['backbone']}, step {ckpt['step']}): "
               + " ".join(f"{k} {v:.3f}" for k, v in r2.items()))
     _write(out, "probe", p, started, {"goal": PROBE_GOAL, "models": models, "n_train": n_train, "n_test": n_test,
-                                      "seed": seed})
+                                      "seed": seed, "train_images": None if gans_given else train_images})
 
 
 def consistency(out: Path, workspace: Path, params: Path | None, set_: list[str] | None, images: int,

@@ -104,14 +104,27 @@ def test_memory(workspace: Path) -> None:
     assert_finite(data, ["growth_ratio"])
 
 
-def test_probe(workspace: Path, tmp_path: Path) -> None:
+def test_probe_trains_one_gan_per_backbone_and_reuses_it(workspace: Path) -> None:
+    data = run("probe", workspace, "--workspace", str(workspace), "--backbones", "style,dcgan",
+               "--train-images", "16")
+    assert data["goal"] == 0.9 and [m["config"]["backbone"] for m in data["models"]] == ["style", "dcgan"]
+    for model in data["models"]:
+        assert set(model["r2"]) == set(ATTRIBUTES) and model["step"] == 2 and model["images_seen"] == 8
+        assert model["meets_goal"] == (model["min_r2"] >= 0.9) and model["min_r2"] == min(model["r2"].values())
+        # The ceiling: even at 16 px the estimators read hue and rotation from the renders themselves.
+        assert model["estimator_r2_on_renders"]["hue"] > 0.9 and model["estimator_r2_on_renders"]["rotation"] > 0.8
+    stamps = [Path(m["path"]).stat().st_mtime_ns for m in data["models"]]
+    again = run("probe", workspace, "--workspace", str(workspace), "--backbones", "style,dcgan", "--train-images", "16")
+    assert [Path(m["path"]).stat().st_mtime_ns for m in again["models"]] == stamps  # finished runs are not retrained
+    assert [m["r2"] for m in again["models"]] == [m["r2"] for m in data["models"]]  # seeded
+
+
+def test_probe_reads_given_checkpoints_and_rejects_unknown_backbones(workspace: Path, tmp_path: Path) -> None:
     cfg = ModelConfig(resolution=16, width=8, z_dim=8, w_dim=8, mapping_layers=1)
     ckpt = tmp_path / "gan.pt"
     train_gan(render(sample_attributes(8, 0), 16), cfg, GanTrainConfig(steps=1, batch_size=4), ckpt, "cpu")
-    data = run("probe", workspace, "--gan", str(ckpt), "--gan", str(ckpt))
-    assert data["goal"] == 0.9 and len(data["models"]) == 2
-    model = data["models"][0]
-    assert set(model["r2"]) == set(ATTRIBUTES) and model["step"] == 1 and model["images_seen"] == 4
-    assert model["meets_goal"] == (model["min_r2"] >= 0.9) and model["min_r2"] == min(model["r2"].values())
-    # Ceiling: even at 16 px the estimators read hue and rotation from the renders themselves.
-    assert model["estimator_r2_on_renders"]["hue"] > 0.9 and model["estimator_r2_on_renders"]["rotation"] > 0.8
+    data = run("probe", workspace, "--gan", str(ckpt))
+    assert [m["path"] for m in data["models"]] == [str(ckpt)] and data["train_images"] is None
+    result = CliRunner().invoke(bench_app, ["probe", "--out", str(tmp_path / "x.json"), "--backbones", "stylegan9"])
+    assert result.exit_code != 0 and "stylegan9" in str(result.exception) + result.output
+    assert not (tmp_path / "x.json").exists()
