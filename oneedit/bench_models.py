@@ -5,8 +5,8 @@ exist; otherwise the engine trains them here (params.model / gan / encoder on th
 rendered at model resolution) into WS/bench/models/demo-<params digest>/, resumable and reused.
 Fashion-MNIST models are always bench-trained (WS/bench/models/fmnist-<digest>/) with their own,
 bounded budget (`FmnistBudget`). Probe GANs (`bench probe`, one per backbone) are trained on a larger
-draw of the demo catalog (WS/bench/models/probe-<backbone>-<digest>/gan.pt, resumable). Catalog latents: WS/latents when the workspace models are used and
-have been projected; otherwise the first images of the catalog are projected here with params.project.
+draw of the demo catalog (WS/bench/models/probe-<backbone>-<digest>/gan.pt, resumable). Catalog
+latents: WS/latents when the workspace models are used and have been projected; otherwise the first images of the catalog are projected here with params.project.
 """
 
 from __future__ import annotations
@@ -90,14 +90,17 @@ def train_models(data: np.ndarray, model: ModelConfig, gan: GanTrainConfig, enco
 
 def probe_gans(ws_root: Path, params: Params, backbones: list[str], train_images: int, device: torch.device) -> list[Path]:
     """One GAN per backbone (params.model with that backbone, params.gan) trained on `train_images` demo renders
-    at model resolution; a finished or interrupted run in WS/bench/models/probe-... is reused or resumed."""
+    at model resolution. The folder WS/bench/models/probe-<backbone>-<digest> leaves gan.steps out of the digest:
+    a finished run is reused, an interrupted or shorter one is resumed up to gan.steps (nothing in training
+    depends on the total, so that equals one uninterrupted run)."""
     rows = sample_attributes(train_images, params.catalog.seed + PROBE_SEED_OFFSET)
     data = render(rows, params.model.resolution)
     paths = []
     for backbone in backbones:
         model = ModelConfig(**{**params.model.model_dump(), "backbone": backbone})
         gan = GanTrainConfig(**params.gan.model_dump())
-        folder = ws_root / "bench" / "models" / f"probe-{backbone}-{_digest(model.to_dict(), asdict(gan), train_images, params.catalog.seed)}"
+        digest = _digest(model.to_dict(), {**asdict(gan), "steps": None}, train_images, params.catalog.seed)
+        folder = ws_root / "bench" / "models" / f"probe-{backbone}-{digest}"
         folder.mkdir(parents=True, exist_ok=True)
         train_gan(data, model, gan, folder / "gan.pt", device)
         paths.append(folder / "gan.pt")

@@ -47,7 +47,7 @@ def run(name: str, ws: Path, *args: str) -> dict:
     out = ws / f"{name}.json"
     sets = [a for s in TINY for a in ("--set", s)]
     where = list(args) or ["--workspace", str(ws)]
-    result = CliRunner().invoke(bench_app, [name, "--out", str(out), *where, *sets, *EXTRA[name]])
+    result = CliRunner().invoke(bench_app, [name, "--out", str(out), *sets, *where, *EXTRA[name]])
     assert result.exit_code == 0, result.output + repr(result.exception)
     return json.loads(out.read_text())
 
@@ -117,6 +117,9 @@ def test_probe_trains_one_gan_per_backbone_and_reuses_it(workspace: Path) -> Non
     again = run("probe", workspace, "--workspace", str(workspace), "--backbones", "style,dcgan", "--train-images", "16")
     assert [Path(m["path"]).stat().st_mtime_ns for m in again["models"]] == stamps  # finished runs are not retrained
     assert [m["r2"] for m in again["models"]] == [m["r2"] for m in data["models"]]  # seeded
+    longer = run("probe", workspace, "--workspace", str(workspace), "--backbones", "style", "--train-images", "16",
+                 "--set", "gan.steps=3")
+    assert longer["models"][0]["path"] == data["models"][0]["path"] and longer["models"][0]["step"] == 3  # resumed
 
 
 def test_probe_reads_given_checkpoints_and_rejects_unknown_backbones(workspace: Path, tmp_path: Path) -> None:
