@@ -100,7 +100,7 @@ def g_loss(D: nn.Module, fake: Tensor) -> Tensor:
 
 def check_resume(ckpt: dict, path: Path, kind: str, model: dict) -> None:
     """A checkpoint can only be resumed by the same kind of run on the same model config."""
-    if ckpt.get("kind") != kind or ckpt["config"] != model:
+    if ckpt.get("kind") != kind or ModelConfig.from_dict(ckpt["config"]).to_dict() != model:  # keys added later: defaults
         raise CheckpointMismatch(f"{path}: cannot resume, checkpoint has {ckpt.get('kind')} {ckpt['config']}, "
                                  f"run wants {kind} {model}")
 

@@ -51,6 +51,7 @@ class ModelParams(Section):
     w_dim: int = Field(64, ge=2, le=1024)
     width: int = Field(16, ge=4, le=1024)
     mapping_layers: int = Field(4, ge=1, le=16)
+    mapping_lr_mul: float = Field(0.01, gt=0, le=1)
 
 
 class GanParams(Section):

@@ -26,6 +26,7 @@ class ModelConfig:
     w_dim: int = 64  # dcgan: w_dim == z_dim, mapping is the identity
     width: int = 16  # channels at 32 px (see channels_at); 16 fits the 2-core CPU demo budget
     mapping_layers: int = 4  # style only
+    mapping_lr_mul: float = 0.01  # style only: learning-rate multiplier of the mapping network (StyleGAN: 0.01)
     channels: int = 3
 
     def __post_init__(self) -> None:

@@ -141,7 +141,7 @@ class StyleGenerator(Generator):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
         self.num_ws = self.count_ws(config)
-        self.mapping_net = MappingNetwork(config.z_dim, config.w_dim, config.mapping_layers)
+        self.mapping_net = MappingNetwork(config.z_dim, config.w_dim, config.mapping_layers, config.mapping_lr_mul)
         self.synthesis_net = SynthesisNetwork(config)
 
     @classmethod

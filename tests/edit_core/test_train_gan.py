@@ -47,6 +47,18 @@ def test_resume_with_another_model_is_refused(tmp_path: Path) -> None:
         train_gan(DATA, other, GanTrainConfig(steps=2, batch_size=4), tmp_path / "gan.pt", "cpu")
 
 
+def test_checkpoint_from_before_a_config_key_existed_resumes_with_its_default(tmp_path: Path) -> None:
+    train_gan(DATA, CFG, GanTrainConfig(steps=1, batch_size=4), tmp_path / "gan.pt", "cpu")
+    ckpt = load_checkpoint(tmp_path / "gan.pt")
+    del ckpt["config"]["mapping_lr_mul"]  # written by a version without that key
+    torch.save(ckpt, tmp_path / "gan.pt")
+    train_gan(DATA, CFG, GanTrainConfig(steps=2, batch_size=4), tmp_path / "gan.pt", "cpu")
+    assert load_checkpoint(tmp_path / "gan.pt")["step"] == 2
+    fast_mapping = ModelConfig(**{**CFG.to_dict(), "mapping_lr_mul": 0.1})
+    with pytest.raises(CheckpointMismatch, match="cannot resume"):
+        train_gan(DATA, fast_mapping, GanTrainConfig(steps=3, batch_size=4), tmp_path / "gan.pt", "cpu")
+
+
 def test_image_grid_layout() -> None:
     imgs = torch.linspace(-1, 1, 5)[:, None, None, None].expand(5, 3, 2, 2)
     grid = image_grid(imgs, cols=2)
