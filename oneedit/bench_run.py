@@ -12,6 +12,7 @@ import platform
 import shlex
 import sys
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,12 +42,17 @@ def _setup(params_path: Path | None, sets: list[str] | None) -> tuple[Params, ob
     return p, resolve_device(p.runtime.device)
 
 
-def _attributes(spec: str) -> list[str]:
+def _choices(spec: str, known: Iterable[str], option: str) -> list[str]:
+    """A comma-separated list of names, each one of `known` (else a one-line error naming `option`)."""
     names = [a.strip() for a in spec.split(",") if a.strip()]
-    unknown = [a for a in names if a not in ATTRIBUTES]
+    unknown = [a for a in names if a not in known]
     if unknown or not names:
-        raise InputError(f"--attributes: unknown {unknown or 'empty list'}; editable: {sorted(ATTRIBUTES)}")
+        raise InputError(f"{option}: unknown {unknown or 'empty list'}; choose from {sorted(known)}")
     return names
+
+
+def _attributes(spec: str) -> list[str]:
+    return _choices(spec, ATTRIBUTES, "--attributes")
 
 
 def machine() -> dict:
@@ -109,11 +115,8 @@ def probe(out: Path, workspace: Path, params: Path | None, set_: list[str] | Non
     p, device = _setup(params, set_)
     gans_given = bool(gans)
     if not gans:
-        names = [b.strip() for b in backbones.split(",") if b.strip()]
-        unknown = [b for b in names if b not in GENERATORS]
-        if unknown or not names:
-            raise InputError(f"--backbones: unknown {unknown or 'empty list'}; known: {sorted(GENERATORS)}")
-        gans = bench_models.probe_gans(workspace, p, names, train_images, device)
+        gans = bench_models.probe_gans(workspace, p, _choices(backbones, GENERATORS, "--backbones"), train_images,
+                                       device)
     rows = bench_models.held_out_rows(n_test, p)
     ceilings: dict[int, dict[str, float]] = {}
     models = []
