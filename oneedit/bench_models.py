@@ -90,14 +90,18 @@ def train_models(data: np.ndarray, model: ModelConfig, gan: GanTrainConfig, enco
 
 def probe_gans(ws_root: Path, params: Params, backbones: list[str], train_images: int, device: torch.device) -> list[Path]:
     """One GAN per backbone (params.model with that backbone, params.gan) trained on `train_images` demo renders
-    at model resolution. The folder WS/bench/models/probe-<backbone>-<digest> leaves gan.steps out of the digest:
-    a finished run is reused, an interrupted or shorter one is resumed up to gan.steps (nothing in training
-    depends on the total, so that equals one uninterrupted run)."""
+    at model resolution; dcgan has no mapping network, so its w is z (w_dim = z_dim). The folder
+    WS/bench/models/probe-<backbone>-<digest> leaves gan.steps out of the digest: a finished run is reused, an
+    interrupted or shorter one is resumed up to gan.steps (nothing in training depends on the total, so that
+    equals one uninterrupted run)."""
     rows = sample_attributes(train_images, params.catalog.seed + PROBE_SEED_OFFSET)
     data = render(rows, params.model.resolution)
     paths = []
     for backbone in backbones:
-        model = ModelConfig(**{**params.model.model_dump(), "backbone": backbone})
+        arch = params.model.model_dump() | {"backbone": backbone}
+        if backbone == "dcgan":
+            arch["w_dim"] = arch["z_dim"]
+        model = ModelConfig(**arch)
         gan = GanTrainConfig(**params.gan.model_dump())
         digest = _digest(model.to_dict(), {**asdict(gan), "steps": None}, train_images, params.catalog.seed)
         folder = ws_root / "bench" / "models" / f"probe-{backbone}-{digest}"

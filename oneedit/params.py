@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tasks.errors import InputError
 
@@ -48,10 +48,16 @@ class ModelParams(Section):
     backbone: Literal["style", "dcgan"] = "style"
     resolution: Literal[8, 16, 32, 64, 128] = 64
     z_dim: int = Field(64, ge=2, le=1024)
-    w_dim: int = Field(64, ge=2, le=1024)
+    w_dim: int = Field(256, ge=2, le=1024)
     width: int = Field(16, ge=4, le=1024)
     mapping_layers: int = Field(4, ge=1, le=16)
     mapping_lr_mul: float = Field(0.01, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _dcgan_w_is_z(self) -> ModelParams:
+        if self.backbone == "dcgan" and self.w_dim != self.z_dim:
+            raise ValueError(f"dcgan has w = z: set model.w_dim equal to model.z_dim ({self.z_dim}), got {self.w_dim}")
+        return self
 
 
 class GanParams(Section):

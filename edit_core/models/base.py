@@ -23,7 +23,7 @@ class ModelConfig:
     backbone: str = "style"  # "style" | "dcgan"
     resolution: int = 64  # 32 | 64 | 128 (any power of two >= 8 builds; small ones are for tests)
     z_dim: int = 64
-    w_dim: int = 64  # dcgan: w_dim == z_dim, mapping is the identity
+    w_dim: int = 256  # chosen by the linear probe (BENCHMARKS.md, probe); dcgan: w_dim == z_dim (w = z)
     width: int = 16  # channels at 32 px (see channels_at); 16 fits the 2-core CPU demo budget
     mapping_layers: int = 4  # style only
     mapping_lr_mul: float = 0.01  # style only: learning-rate multiplier of the mapping network (StyleGAN: 0.01)

@@ -108,6 +108,8 @@ def test_probe_trains_one_gan_per_backbone_and_reuses_it(workspace: Path) -> Non
     data = run("probe", workspace, "--workspace", str(workspace), "--backbones", "style,dcgan",
                "--train-images", "16")
     assert data["goal"] == 0.9 and [m["config"]["backbone"] for m in data["models"]] == ["style", "dcgan"]
+    dcgan = data["models"][1]["config"]
+    assert dcgan["w_dim"] == dcgan["z_dim"] != data["models"][0]["config"]["w_dim"]  # dcgan's w is z
     for model in data["models"]:
         assert set(model["r2"]) == set(ATTRIBUTES) and model["step"] == 2 and model["images_seen"] == 8
         assert model["meets_goal"] == (model["min_r2"] >= 0.9) and model["min_r2"] == min(model["r2"].values())
