@@ -1,4 +1,5 @@
-"""Step 1: train a GAN on the catalog (non-saturating logistic loss + lazy R1, EMA of G).
+"""Step 1: train a GAN on the catalog (non-saturating logistic loss + lazy R1, optional lazy path-length
+regularization of G, EMA of G).
 
 Resumable: models, EMA, optimizers, step, the private RNG state and the loss history all live in the
 checkpoint, and a run continued from a checkpoint is identical to an uninterrupted one. Progress
@@ -9,6 +10,7 @@ writes no image files.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -47,6 +49,9 @@ class GanTrainConfig:
     r1_gamma: float = 1.0
     r1_every: int = 16  # lazy R1: applied every k steps with weight k (its double backward is costly on CPU)
     ema_beta: float = 0.995  # per step, ramped up from 0 over the first steps
+    pl_weight: float = 0.0  # path-length regularization of G (StyleGAN2 uses 2); 0 = off
+    pl_every: int = 4  # lazy: applied every k steps with weight k, on half the batch
+    pl_decay: float = 0.01  # running-mean rate of the target path length
     sample_every: int = 250
     ckpt_every: int = 250
     log_every: int = 25
@@ -98,6 +103,22 @@ def g_loss(D: nn.Module, fake: Tensor) -> Tensor:
     return F.softplus(-D(fake)).mean()
 
 
+def path_length_penalty(G: nn.Module, z: Tensor, y: Tensor, pl_mean: Tensor, decay: float) -> tuple[Tensor, Tensor]:
+    """StyleGAN2 path-length regularizer in W: mean (||J_w^T y|| - a)^2 with J_w = dG(w)/dw, y = image-shaped
+    N(0, I) noise scaled by 1/sqrt(H*W), and a a running mean of the lengths. It pushes G towards a
+    Jacobian of the same scale at every w (smooth, so latent moves stay linear in image space).
+
+    Returns (penalty, updated running mean a)."""
+    w = G.mapping(z)
+    if not w.requires_grad:  # a mapping without parameters (dcgan: w = z)
+        w = w.detach().requires_grad_(True)
+    img = G.synthesis(w)
+    (grad,) = torch.autograd.grad((img * y / math.sqrt(img.shape[2] * img.shape[3])).sum(), w, create_graph=True)
+    lengths = grad.pow(2).sum(1).sqrt()
+    pl_mean = pl_mean.lerp(lengths.mean().detach(), decay)
+    return (lengths - pl_mean).pow(2).mean(), pl_mean
+
+
 def check_resume(ckpt: dict, path: Path, kind: str, model: dict) -> None:
     """A checkpoint can only be resumed by the same kind of run on the same model config."""
     if ckpt.get("kind") != kind or ModelConfig.from_dict(ckpt["config"]).to_dict() != model:  # keys added later: defaults
@@ -144,6 +165,7 @@ def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt
     gen = torch.Generator().manual_seed(train.seed)
     history: dict = {"step": [], "loss_G": [], "loss_D": [], "r1": []}  # no wall-clock values: saved in the ckpt
     step = 0
+    pl_mean = torch.zeros((), device=device)
     if ckpt_path.exists():
         ckpt = load_checkpoint(ckpt_path, device)
         check_resume(ckpt, ckpt_path, "gan", model.to_dict())
@@ -152,15 +174,19 @@ def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt
         D.load_state_dict(ckpt["D"])
         opt_G.load_state_dict(ckpt["opt_G"])
         opt_D.load_state_dict(ckpt["opt_D"])
+        for opt, lr in ((opt_G, train.lr), (opt_D, train.lr * lazy)):  # the moments resume; the rate follows `train`
+            for group in opt.param_groups:
+                group["lr"] = lr
         gen.set_state(ckpt["rng"])
         history, step = {k: v for k, v in ckpt["history"].items() if k != "img_per_s"}, ckpt["step"]
+        pl_mean = torch.as_tensor(ckpt.get("pl_mean", 0.0), device=device)  # absent before path-length reg
     history["samples"] = []
     fixed_z = G.sample_z(16, train.seed)
 
     def save() -> None:
         save_checkpoint(ckpt_path, kind="gan", config=model, G=G.state_dict(), G_ema=G_ema.state_dict(),
                         D=D.state_dict(), opt_G=opt_G.state_dict(), opt_D=opt_D.state_dict(),
-                        rng=gen.get_state(), step=step, train=asdict(train),
+                        rng=gen.get_state(), step=step, train=asdict(train), pl_mean=pl_mean.item(),
                         history={k: v for k, v in history.items() if k != "samples"})
 
     def add_samples() -> np.ndarray:
@@ -189,6 +215,13 @@ def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt
         opt_G.zero_grad(set_to_none=True)
         loss_G.backward()
         opt_G.step()
+        if train.pl_weight > 0 and step % train.pl_every == 0:
+            z_pl = z[: max(1, len(z) // 2)]
+            y = torch.randn(len(z_pl), model.channels, model.resolution, model.resolution, generator=gen).to(device)
+            pl, pl_mean = path_length_penalty(G, z_pl, y, pl_mean, train.pl_decay)
+            opt_G.zero_grad(set_to_none=True)
+            (train.pl_weight * train.pl_every * pl).backward()
+            opt_G.step()
 
         update_ema(G_ema, G, min(train.ema_beta, (1 + step) / (10 + step)))
         step += 1

@@ -7,7 +7,7 @@ import torch
 from edit_core.checkpoint import CheckpointMismatch, load_checkpoint
 from edit_core.imageops import to_tensor
 from edit_core.models import ModelConfig, build_generator
-from edit_core.train_gan import GanTrainConfig, attribute_probe, image_grid, train_gan
+from edit_core.train_gan import GanTrainConfig, attribute_probe, image_grid, path_length_penalty, train_gan
 
 CFG = ModelConfig(resolution=8, z_dim=8, w_dim=8, width=4, mapping_layers=1)
 FAST = GanTrainConfig(steps=4, batch_size=4, r1_every=2, sample_every=2, ckpt_every=2, log_every=1, seed=0)
@@ -27,17 +27,55 @@ def test_history_progress_and_sample_grids(tmp_path: Path) -> None:
     assert ckpt["step"] == 4 and ckpt["kind"] == "gan" and ckpt["config"] == CFG.to_dict()
 
 
-def test_resumed_run_equals_uninterrupted_run(tmp_path: Path) -> None:
-    train_gan(DATA, CFG, FAST, tmp_path / "straight.pt", "cpu")
-    half = GanTrainConfig(**{**FAST.__dict__, "steps": 2})
+@pytest.mark.parametrize("pl_weight", [0.0, 2.0])
+def test_resumed_run_equals_uninterrupted_run(tmp_path: Path, pl_weight: float) -> None:
+    full = GanTrainConfig(**{**FAST.__dict__, "pl_weight": pl_weight, "pl_every": 1})
+    train_gan(DATA, CFG, full, tmp_path / "straight.pt", "cpu")
+    half = GanTrainConfig(**{**full.__dict__, "steps": 2})
     train_gan(DATA, CFG, half, tmp_path / "resumed.pt", "cpu")
-    history = train_gan(DATA, CFG, FAST, tmp_path / "resumed.pt", "cpu")
+    history = train_gan(DATA, CFG, full, tmp_path / "resumed.pt", "cpu")
     assert history["step"] == [1, 2, 3, 4]
     a, b = load_checkpoint(tmp_path / "straight.pt"), load_checkpoint(tmp_path / "resumed.pt")
     for key in ("G", "G_ema", "D"):
         for name, tensor in a[key].items():
             assert torch.equal(tensor, b[key][name]), (key, name)
     assert torch.equal(a["rng"], b["rng"])
+    assert a["pl_mean"] == b["pl_mean"] and (a["pl_mean"] > 0) == (pl_weight > 0)
+
+
+def test_resume_takes_the_learning_rate_of_the_new_config(tmp_path: Path) -> None:
+    """Lowering lr for a fine-tuning continuation must take effect (Adam's saved state carries the old rate)."""
+    train_gan(DATA, CFG, GanTrainConfig(steps=1, batch_size=4), tmp_path / "gan.pt", "cpu")
+    train_gan(DATA, CFG, GanTrainConfig(steps=2, batch_size=4, lr=1e-4, r1_every=16), tmp_path / "gan.pt", "cpu")
+    ckpt = load_checkpoint(tmp_path / "gan.pt")
+    assert [g["lr"] for g in ckpt["opt_G"]["param_groups"]] == [1e-4]
+    assert ckpt["opt_D"]["param_groups"][0]["lr"] == pytest.approx(1e-4 * 16 / 17)
+
+
+class _LinearG(torch.nn.Module):
+    """G(w) = reshape(A w) with an identity mapping: its Jacobian is A."""
+
+    def __init__(self, a: torch.Tensor) -> None:
+        super().__init__()
+        self.a = torch.nn.Parameter(a)
+
+    def mapping(self, z: torch.Tensor) -> torch.Tensor:
+        return z
+
+    def synthesis(self, w: torch.Tensor) -> torch.Tensor:
+        return (w @ self.a.T).reshape(len(w), 3, 4, 4)
+
+
+def test_path_length_penalty_matches_its_definition() -> None:
+    gen = torch.Generator().manual_seed(0)
+    a, z = torch.randn(48, 5, generator=gen), torch.randn(6, 5, generator=gen)
+    y = torch.randn(6, 3, 4, 4, generator=gen)
+    penalty, mean = path_length_penalty(_LinearG(a), z, y, torch.tensor(1.0), decay=0.5)
+    lengths = (y.reshape(6, 48) / 4.0 @ a).norm(dim=1)  # ||J^T y|| / sqrt(H W), J = A
+    expected_mean = 0.5 * 1.0 + 0.5 * lengths.mean()
+    assert mean.item() == pytest.approx(expected_mean.item(), rel=1e-6)
+    assert penalty.item() == pytest.approx(((lengths - expected_mean) ** 2).mean().item(), rel=1e-6)
+    assert penalty.requires_grad  # it trains G
 
 
 def test_resume_with_another_model_is_refused(tmp_path: Path) -> None:
