@@ -1,5 +1,5 @@
-"""Step 1: train a GAN on the catalog (non-saturating logistic loss + lazy R1, optional lazy path-length
-regularization of G, EMA of G).
+"""Step 1: train a GAN on the catalog (non-saturating logistic loss + lazy R1, EMA of G), optionally
+followed by a tune phase (lower rate, slower EMA, lazy path-length regularization of G; `schedule`).
 
 Resumable: models, EMA, optimizers, step, the private RNG state and the loss history all live in the
 checkpoint, and a run continued from a checkpoint is identical to an uninterrupted one. Progress
@@ -52,10 +52,23 @@ class GanTrainConfig:
     pl_weight: float = 0.0  # path-length regularization of G (StyleGAN2 uses 2); 0 = off
     pl_every: int = 4  # lazy: applied every k steps with weight k, on half the batch
     pl_decay: float = 0.01  # running-mean rate of the target path length
+    # Optional second phase from step `tune_from` on (0 = none): a lower rate, a slower EMA and
+    # path-length regularization sharpen a trained G (BENCHMARKS.md, probe).
+    tune_from: int = 0
+    tune_lr: float = 0.0005
+    tune_ema_beta: float = 0.999
+    tune_pl_weight: float = 2.0
     sample_every: int = 250
     ckpt_every: int = 250
     log_every: int = 25
     seed: int = 0
+
+
+def schedule(train: GanTrainConfig, step: int) -> tuple[float, float, float]:
+    """(lr, ema_beta, pl_weight) in force at `step` (0-based): the main phase, or the tune phase."""
+    if 0 < train.tune_from <= step:
+        return train.tune_lr, train.tune_ema_beta, train.tune_pl_weight
+    return train.lr, train.ema_beta, train.pl_weight
 
 
 def sample_indices(n: int, batch_size: int, gen: torch.Generator) -> np.ndarray:
@@ -174,9 +187,6 @@ def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt
         D.load_state_dict(ckpt["D"])
         opt_G.load_state_dict(ckpt["opt_G"])
         opt_D.load_state_dict(ckpt["opt_D"])
-        for opt, lr in ((opt_G, train.lr), (opt_D, train.lr * lazy)):  # the moments resume; the rate follows `train`
-            for group in opt.param_groups:
-                group["lr"] = lr
         gen.set_state(ckpt["rng"])
         history, step = {k: v for k, v in ckpt["history"].items() if k != "img_per_s"}, ckpt["step"]
         pl_mean = torch.as_tensor(ckpt.get("pl_mean", 0.0), device=device)  # absent before path-length reg
@@ -199,6 +209,10 @@ def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt
     D.train()
     t0, seen = time.perf_counter(), 0
     while step < train.steps:
+        lr, ema_beta, pl_weight = schedule(train, step)
+        for opt, rate in ((opt_G, lr), (opt_D, lr * lazy)):  # also on resume: Adam's saved state carries the old rate
+            for group in opt.param_groups:
+                group["lr"] = rate
         real = to_tensor(data[sample_indices(len(data), train.batch_size, gen)], device)
         z = torch.randn(real.shape[0], model.z_dim, generator=gen).to(device)
         fake = G(z)
@@ -215,15 +229,15 @@ def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt
         opt_G.zero_grad(set_to_none=True)
         loss_G.backward()
         opt_G.step()
-        if train.pl_weight > 0 and step % train.pl_every == 0:
+        if pl_weight > 0 and step % train.pl_every == 0:
             z_pl = z[: max(1, len(z) // 2)]
             y = torch.randn(len(z_pl), model.channels, model.resolution, model.resolution, generator=gen).to(device)
             pl, pl_mean = path_length_penalty(G, z_pl, y, pl_mean, train.pl_decay)
             opt_G.zero_grad(set_to_none=True)
-            (train.pl_weight * train.pl_every * pl).backward()
+            (pl_weight * train.pl_every * pl).backward()
             opt_G.step()
 
-        update_ema(G_ema, G, min(train.ema_beta, (1 + step) / (10 + step)))
+        update_ema(G_ema, G, min(ema_beta, (1 + step) / (10 + step)))
         step += 1
         seen += real.shape[0]
 

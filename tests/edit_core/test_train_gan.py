@@ -7,7 +7,7 @@ import torch
 from edit_core.checkpoint import CheckpointMismatch, load_checkpoint
 from edit_core.imageops import to_tensor
 from edit_core.models import ModelConfig, build_generator
-from edit_core.train_gan import GanTrainConfig, attribute_probe, image_grid, path_length_penalty, train_gan
+from edit_core.train_gan import GanTrainConfig, attribute_probe, image_grid, path_length_penalty, schedule, train_gan
 
 CFG = ModelConfig(resolution=8, z_dim=8, w_dim=8, width=4, mapping_layers=1)
 FAST = GanTrainConfig(steps=4, batch_size=4, r1_every=2, sample_every=2, ckpt_every=2, log_every=1, seed=0)
@@ -27,9 +27,9 @@ def test_history_progress_and_sample_grids(tmp_path: Path) -> None:
     assert ckpt["step"] == 4 and ckpt["kind"] == "gan" and ckpt["config"] == CFG.to_dict()
 
 
-@pytest.mark.parametrize("pl_weight", [0.0, 2.0])
-def test_resumed_run_equals_uninterrupted_run(tmp_path: Path, pl_weight: float) -> None:
-    full = GanTrainConfig(**{**FAST.__dict__, "pl_weight": pl_weight, "pl_every": 1})
+@pytest.mark.parametrize("extra", [{}, {"pl_weight": 2.0}, {"tune_from": 3}], ids=["plain", "pl", "tune-phase"])
+def test_resumed_run_equals_uninterrupted_run(tmp_path: Path, extra: dict) -> None:
+    full = GanTrainConfig(**{**FAST.__dict__, "pl_every": 1, **extra})
     train_gan(DATA, CFG, full, tmp_path / "straight.pt", "cpu")
     half = GanTrainConfig(**{**full.__dict__, "steps": 2})
     train_gan(DATA, CFG, half, tmp_path / "resumed.pt", "cpu")
@@ -40,16 +40,28 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path: Path, pl_weight: float) 
         for name, tensor in a[key].items():
             assert torch.equal(tensor, b[key][name]), (key, name)
     assert torch.equal(a["rng"], b["rng"])
-    assert a["pl_mean"] == b["pl_mean"] and (a["pl_mean"] > 0) == (pl_weight > 0)
+    assert a["pl_mean"] == b["pl_mean"] and (a["pl_mean"] > 0) == bool(extra)
 
 
-def test_resume_takes_the_learning_rate_of_the_new_config(tmp_path: Path) -> None:
-    """Lowering lr for a fine-tuning continuation must take effect (Adam's saved state carries the old rate)."""
+def test_schedule_switches_to_the_tune_phase_at_tune_from() -> None:
+    cfg = GanTrainConfig(lr=0.002, ema_beta=0.995, pl_weight=0.0, tune_from=10, tune_lr=5e-4, tune_ema_beta=0.999,
+                         tune_pl_weight=2.0)
+    assert schedule(cfg, 9) == (0.002, 0.995, 0.0)
+    assert schedule(cfg, 10) == schedule(cfg, 10**6) == (5e-4, 0.999, 2.0)
+    assert schedule(GanTrainConfig(tune_from=0), 10**6) == (0.002, 0.995, 0.0)  # 0: no tune phase
+
+
+def test_tune_phase_on_resume_takes_its_rate_and_path_length_reg(tmp_path: Path) -> None:
+    """Continuing a trained checkpoint into the tune phase really lowers the rate (Adam's saved state
+    carries the old one) and starts path-length regularization."""
     train_gan(DATA, CFG, GanTrainConfig(steps=1, batch_size=4), tmp_path / "gan.pt", "cpu")
-    train_gan(DATA, CFG, GanTrainConfig(steps=2, batch_size=4, lr=1e-4, r1_every=16), tmp_path / "gan.pt", "cpu")
+    assert load_checkpoint(tmp_path / "gan.pt")["pl_mean"] == 0.0
+    tune = GanTrainConfig(steps=2, batch_size=4, r1_every=16, tune_from=1, tune_lr=1e-4, pl_every=1)
+    train_gan(DATA, CFG, tune, tmp_path / "gan.pt", "cpu")
     ckpt = load_checkpoint(tmp_path / "gan.pt")
     assert [g["lr"] for g in ckpt["opt_G"]["param_groups"]] == [1e-4]
     assert ckpt["opt_D"]["param_groups"][0]["lr"] == pytest.approx(1e-4 * 16 / 17)
+    assert ckpt["pl_mean"] > 0
 
 
 class _LinearG(torch.nn.Module):
