@@ -7,7 +7,14 @@ import torch
 from edit_core.checkpoint import CheckpointMismatch, load_checkpoint
 from edit_core.imageops import to_tensor
 from edit_core.models import ModelConfig, build_generator
-from edit_core.train_gan import GanTrainConfig, attribute_probe, image_grid, path_length_penalty, schedule, train_gan
+from edit_core.train_gan import (
+    GanTrainConfig,
+    attribute_probe,
+    image_grid,
+    path_length_penalty,
+    schedule,
+    train_gan,
+)
 
 CFG = ModelConfig(resolution=8, z_dim=8, w_dim=8, width=4, mapping_layers=1)
 FAST = GanTrainConfig(steps=4, batch_size=4, r1_every=2, sample_every=2, ckpt_every=2, log_every=1, seed=0)
