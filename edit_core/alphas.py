@@ -35,7 +35,7 @@ def example_target(w0: Tensor, delta_star: Tensor, strength: float = 1.0) -> Ten
     return w0 + strength * delta_star
 
 
-def alphas(w: Tensor, target: Tensor, n: Tensor) -> Tensor:
+def closed_form_alphas(w: Tensor, target: Tensor, n: Tensor) -> Tensor:
     """α_i = (w0' − w_i)·n for a batch of latents w [N, *n.shape] -> [N]."""
     return (target.reshape(-1) - _flat(w, n)) @ n.reshape(-1)
 
@@ -53,7 +53,7 @@ def apply_alphas(w: Tensor, alpha: Tensor, n: Tensor) -> Tensor:
 
 def distances(w: Tensor, target: Tensor, n: Tensor) -> Tensor:
     """Signed distance of each latent to the hyperplane through w0' with normal n: (w_i − w0')·n = −α_i."""
-    return -alphas(w, target, n)
+    return -closed_form_alphas(w, target, n)
 
 
 def range_guard(alpha: Tensor, catalog_distances: Tensor, margin: float = 0.1) -> Tensor:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from prefect import flow
 
+from common.params import Params
 from flows.edit import edit_flow
 from flows.project import project_flow
 from flows.report import report_flow
+from flows.runners import on_runner
 from flows.train import ingest_flow, train_flow
-from oneedit.params import Params
-from oneedit.runners import on_runner
 from tasks.demo import example_pair, write_catalog
 
 DEMO_EDIT = "demo"

@@ -6,12 +6,12 @@ from pathlib import Path
 
 from prefect import flow
 
+from common.params import Params
+from common.storage import remove_stale_temps
+from common.workspace import Workspace
 from flows.rescale import rescale_flow
-from oneedit.params import Params
-from oneedit.runners import gpu_annotation, on_runner
-from oneedit.workspace import Workspace
-from tasks.edit import fit_edit_direction
-from tasks.storage import remove_stale_temps
+from flows.runners import gpu_annotation, on_runner
+from tasks.direction import fit_edit_direction
 
 
 @flow(name="direction")

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from prefect import flow, unmapped
 
-from oneedit.params import Params
-from oneedit.runners import gpu_annotation
-from oneedit.workspace import Workspace
+from common.params import Params
+from common.storage import remove_stale_temps
+from common.workspace import Workspace
+from flows.runners import gpu_annotation
 from tasks.project import project_shard
-from tasks.storage import remove_stale_temps
 
 
 @flow(name="project")

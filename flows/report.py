@@ -6,8 +6,8 @@ from pathlib import Path
 
 from prefect import flow
 
-from oneedit.params import Params
-from oneedit.workspace import Workspace
+from common.params import Params
+from common.workspace import Workspace
 from tasks.report import publish_artifacts, write_report
 
 

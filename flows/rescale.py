@@ -9,11 +9,11 @@ from pathlib import Path
 
 from prefect import flow, unmapped
 
-from oneedit.params import Params
-from oneedit.runners import gpu_annotation
-from oneedit.workspace import Workspace
-from tasks.edit import compute_alphas, write_results
-from tasks.storage import remove_stale_temps
+from common.params import Params
+from common.storage import remove_stale_temps
+from common.workspace import Workspace
+from flows.runners import gpu_annotation
+from tasks.alphas import compute_alphas, write_results
 from tasks.transfer import transfer_shard
 
 

@@ -17,14 +17,15 @@ from typing import Literal
 
 from prefect import flow
 
+from common.params import Params
+from common.workspace import Workspace
 from flows.edit import edit_flow
 from flows.project import project_flow
 from flows.rescale import rescale_flow
+from flows.runners import gpu_annotation, on_runner, shared_cluster
 from flows.train import ingest_flow, train_flow
-from oneedit.params import Params
-from oneedit.runners import gpu_annotation, on_runner, shared_cluster
-from oneedit.workspace import Workspace
-from tasks.retrain import dvc_commit, finetune_encoder, finetune_gan, saved_edits
+from tasks.retrain import dvc_commit, saved_edits
+from tasks.train import finetune_catalog_encoder, finetune_catalog_gan
 
 WEEKLY = "0 3 * * 0"
 
@@ -51,8 +52,8 @@ def retrain_flow(workspace: Path, source: Path, params: Params, mode: Literal["f
         ingested = on_runner(ingest_flow, run)(source, workspace, params)
         if mode == "finetune":
             with gpu_annotation(run.gpu_resource):
-                gan = finetune_gan.submit(ws, params, steps).result()
-                encoder = finetune_encoder.submit(ws, params, steps).result()
+                gan = finetune_catalog_gan.submit(ws, params, steps).result()
+                encoder = finetune_catalog_encoder.submit(ws, params, steps).result()
             models = {"gan": gan, "encoder": encoder}
         else:
             models = on_runner(train_flow, run)(workspace, params)

@@ -6,10 +6,11 @@ from pathlib import Path
 
 from prefect import flow
 
-from oneedit.params import Params
-from oneedit.runners import gpu_annotation
-from oneedit.workspace import Workspace
-from tasks.train import ingest_photos, train_encoder, train_gan
+from common.params import Params
+from common.workspace import Workspace
+from flows.runners import gpu_annotation
+from tasks.ingest import ingest_photos
+from tasks.train import train_catalog_encoder, train_catalog_gan
 
 
 @flow(name="ingest")
@@ -25,6 +26,6 @@ def train_flow(workspace: Path, params: Params, source: Path | None = None) -> d
     if source is not None:
         ingest_photos(source, ws, params)
     with gpu_annotation(params.runtime.gpu_resource):
-        gan = train_gan.submit(ws, params).result()
-        encoder = train_encoder.submit(ws, params).result()
+        gan = train_catalog_gan.submit(ws, params).result()
+        encoder = train_catalog_encoder.submit(ws, params).result()
     return {"gan": gan, "encoder": encoder}

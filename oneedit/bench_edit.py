@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from edit_core.alphas import alphas, apply_alphas, distances, example_target, unit_normal
+from common.params import Params
+from edit_core.alphas import apply_alphas, closed_form_alphas, distances, example_target, unit_normal
 from edit_core.demo_catalog import ATTRIBUTES, render, render_edited
 from edit_core.direction import fit_direction
 from edit_core.edits import edit_from_pair
@@ -28,7 +29,6 @@ from edit_core.imageops import to_tensor, to_uint8
 from edit_core.metrics import edit_region_mask, final_state_mae, linearity_r2, outside_change, psnr, ssim
 from edit_core.transfer import naive_transfer, upsampled_gan
 from oneedit.bench_models import Models, project_batched, project_kwargs, rows_slice
-from oneedit.params import Params
 from tasks.transfer import edit_photo, render_frames
 
 VARIANTS = ("before", "naive", "direction_only", "ours")
@@ -104,7 +104,7 @@ def edited_latents(run: EditRun, w: Tensor, strength: float) -> dict[str, Tensor
     n = unit_normal(run.delta_star)
     target = example_target(run.w0, run.delta_star, strength)
     return {"before": w, "naive": w + run.delta_w, "direction_only": w + run.delta_star,
-            "ours": apply_alphas(w, alphas(w, target, n), n)}
+            "ours": apply_alphas(w, closed_form_alphas(w, target, n), n)}
 
 
 def consistency_record(m: Models, run: EditRun, w: Tensor, rows: dict[str, np.ndarray], strength: float) -> dict:
@@ -142,7 +142,7 @@ def transfer_record(m: Models, params: Params, run: EditRun, rows: dict[str, np.
     thumbs = np.stack([cv2.resize(p, (m.G.resolution,) * 2, interpolation=cv2.INTER_AREA) for p in photos])
     w = project_batched(m, thumbs, params.project.batch_size, **project_kwargs(params)).w
     n = unit_normal(run.delta_star)
-    alpha = alphas(w, example_target(run.w0, run.delta_star, params.edit.strength), n)
+    alpha = closed_form_alphas(w, example_target(run.w0, run.delta_star, params.edit.strength), n)
     outputs: dict[str, list[np.ndarray]] = {k: [] for k in TRANSFER_METHODS}
     times = []
     all_frames = render_frames(m.G, w, alpha, n, params.transfer.frames)

@@ -11,8 +11,6 @@ latents: WS/latents when the workspace models are used and have been projected; 
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,6 +19,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from common.fingerprint import fingerprint
+from common.params import Params
+from common.storage import sha256_file
+from common.workspace import Workspace
 from edit_core.checkpoint import load_discriminator, load_encoder, load_generator
 from edit_core.demo_catalog import ATTRIBUTES, NUISANCE, render, sample_attributes
 from edit_core.features import DiscriminatorFeatures, FeatureExtractor, HOGFeatures
@@ -30,8 +32,6 @@ from edit_core.models.base import Generator
 from edit_core.project import Projection, project
 from edit_core.train_encoder import EncoderTrainConfig, train_encoder
 from edit_core.train_gan import GanTrainConfig, train_gan
-from oneedit.params import Params
-from oneedit.workspace import Workspace
 from tasks.catalog import read_demo_catalog
 from tasks.fashion_mnist import load_fashion_mnist
 
@@ -51,7 +51,7 @@ class Models:
 
     def describe(self) -> dict:
         """JSON-able description (config, checkpoint paths and hash, source)."""
-        sha = hashlib.sha256(self.gan_path.read_bytes()).hexdigest()
+        sha = sha256_file(self.gan_path)
         return {"source": self.source, "gan": str(self.gan_path), "gan_sha256": sha[:16],
                 "config": self.G.config.to_dict()}
 
@@ -76,7 +76,7 @@ def features_for(params: Params, gan_path: Path, device: torch.device) -> Featur
 
 
 def _digest(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return fingerprint(*parts)[:12]
 
 
 def train_models(data: np.ndarray, model: ModelConfig, gan: GanTrainConfig, encoder: EncoderTrainConfig,
@@ -193,7 +193,7 @@ def catalog_latents(ws_root: Path, m: Models, params: Params, n: int) -> tuple[T
     (cached under WS/bench/latents/ by models, catalog, params.project and n)."""
     ws = Workspace(ws_root)
     if m.source == "workspace" and ws.latents.is_dir() and any(ws.latents.glob("shard-*.h5")):
-        from tasks.project import load_latents
+        from tasks.latents import load_latents
 
         w = load_latents(ws)["w"][:n]
         return torch.from_numpy(w).to(m.G.device), "workspace latents"

@@ -18,11 +18,11 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from edit_core.alphas import alphas, apply_alphas, example_target, unit_normal
+from common.params import Params
+from edit_core.alphas import apply_alphas, closed_form_alphas, example_target, unit_normal
 from edit_core.imageops import to_tensor
 from edit_core.project import project
 from oneedit.bench_models import Models, project_batched, project_kwargs
-from oneedit.params import Params
 
 
 def timed(fn: Callable[[], object]) -> tuple[object, float]:
@@ -94,7 +94,7 @@ def alpha_render_seconds(m: Models, n_images: int, strength: float, batch_size: 
     w = m.G.sample_w(n_images, seed=1)
     w0, delta = w[0], w[1] - w[0]
     n = unit_normal(delta)
-    a, t_alpha = timed(lambda: alphas(w, example_target(w0, delta, strength), n))
+    a, t_alpha = timed(lambda: closed_form_alphas(w, example_target(w0, delta, strength), n))
     edited = apply_alphas(w, a, n)
 
     def draw() -> None:

@@ -18,7 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edit_core.alphas import alphas, example_target, unit_normal
+from common.errors import InputError
+from common.params import Params, load_params
+from common.storage import write_json
+from edit_core.alphas import closed_form_alphas, example_target, unit_normal
 from edit_core.checkpoint import load_checkpoint, load_generator
 from edit_core.demo_catalog import ATTRIBUTES, render
 from edit_core.estimators import estimate_attributes
@@ -26,10 +29,7 @@ from edit_core.imageops import resolve_device
 from edit_core.models import GENERATORS
 from edit_core.train_gan import attribute_probe
 from oneedit import bench_edit, bench_models, bench_perf
-from oneedit.params import Params, load_params
 from oneedit.scaling import measure_streaming_memory
-from tasks.errors import InputError
-from tasks.storage import write_json
 from tasks.transfer import edit_photo, render_frames
 
 
@@ -278,7 +278,7 @@ def speed(out: Path, workspace: Path, params: Path | None, set_: list[str] | Non
     thumbs = render(bench_models.rows_slice(rows, picks), m.G.resolution)
     w = bench_models.project_batched(m, thumbs, p.project.batch_size, **bench_models.project_kwargs(p)).w
     n_vec = unit_normal(run.delta_star)
-    alpha = alphas(w, example_target(run.w0, run.delta_star, p.edit.strength), n_vec)
+    alpha = closed_form_alphas(w, example_target(run.w0, run.delta_star, p.edit.strength), n_vec)
     all_frames, t_frames = bench_perf.timed(lambda: render_frames(m.G, w, alpha, n_vec, p.transfer.frames))
     t_transfer = [bench_perf.timed(lambda photo=photo, frames=frames: edit_photo(photo, frames, p))[1]
                   for photo, frames in zip(photos, all_frames, strict=True)]

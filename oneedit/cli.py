@@ -20,10 +20,10 @@ import typer
 from rich.console import Console
 from typer._click.exceptions import NoArgsIsHelpError
 
+from common.errors import InputError, OneEditError
+from common.params import Params, RuntimeParams, load_params
+from common.workspace import Workspace
 from oneedit.bench import bench_app
-from oneedit.params import Params, RuntimeParams, load_params
-from oneedit.workspace import Workspace
-from tasks.errors import InputError, OneEditError
 
 # Offline, quiet Prefect with a temporary local server; set before prefect is imported.
 for _key, _value in {
@@ -148,7 +148,7 @@ def _check_device(device: str) -> None:
 
 def on_runner(flow: F, runtime: RuntimeParams) -> F:
     """The flow with the task runner params ask for (runtime.task_runner, runtime.workers); imported lazily."""
-    from oneedit.runners import on_runner as with_runner
+    from flows.runners import on_runner as with_runner
 
     return with_runner(flow, runtime)
 
@@ -156,7 +156,7 @@ def on_runner(flow: F, runtime: RuntimeParams) -> F:
 @contextmanager
 def _cluster(p: Params) -> Iterator[Params]:
     """The params to run with: a Dask LocalCluster is started for the whole command when they ask for one."""
-    from oneedit.runners import shared_cluster
+    from flows.runners import shared_cluster
 
     with shared_cluster(p) as running:
         yield running
@@ -165,8 +165,8 @@ def _cluster(p: Params) -> Iterator[Params]:
 @contextmanager
 def _running(ws: Workspace) -> Iterator[None]:
     """Hold the workspace lock and show progress bars while a flow runs (Prefect's console quiet)."""
-    from oneedit import progress
-    from tasks.lock import workspace_lock
+    from common import progress
+    from common.lock import workspace_lock
 
     with workspace_lock(ws.root, wait=False), _quiet_prefect_console(), progress.live(console):
         yield
@@ -277,7 +277,7 @@ def _direction(workspace: Path, name: str, example: str, after: Path | None, con
     ws.edit(name)
     ws.require(ws.manifest, ws.gan, ws.encoder, hint="run `oneedit train --workspace WS` first")
     ws.require(ws.latents, hint="run `oneedit project --workspace WS` first")
-    from tasks.edit import check_example_form
+    from tasks.example import check_example_form
     from tasks.train import check_models
 
     check_models(ws, p)
@@ -391,8 +391,8 @@ def demo_catalog(
 ) -> None:
     """Render the demo catalog (ground-truth attributes) and its example before/after pair."""
     p = _params(params, set_)
+    from common import progress
     from flows.demo import catalog_flow
-    from oneedit import progress
 
     with progress.live(console):
         pair = on_runner(catalog_flow, p.runtime)(out_dir, p)

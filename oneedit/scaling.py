@@ -110,10 +110,10 @@ def run(n_images: int, workdir: Path, shard_size: int, batch_size: int, distinct
     sampler = RssSampler()
     import torch
 
-    from oneedit.params import load_params
-    from oneedit.workspace import Workspace
+    from common.params import load_params
+    from common.workspace import Workspace
+    from tasks.ingest import ingest_photos
     from tasks.project import project_shard
-    from tasks.train import ingest_photos
 
     torch.set_num_threads(1)
     params = load_params(None, [f"model.resolution={RESOLUTION}", "project.mode=encoder", "project.features=hog",

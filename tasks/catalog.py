@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from common.errors import InputError
+from common.storage import read_parquet, remove_stale_temps, write_parquet
 from edit_core.demo_catalog import ATTRIBUTES, NUISANCE, render, sample_attributes
-from tasks.errors import InputError
 from tasks.images import write_png
-from tasks.storage import read_parquet, remove_stale_temps, write_parquet
 
 PHOTOS = "photos"
 ATTRIBUTES_FILE = "attributes.parquet"

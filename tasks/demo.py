@@ -11,13 +11,13 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from common import progress
+from common.errors import InputError
+from common.params import Params
+from common.storage import atomic_path, read_parquet, write_json
 from edit_core.demo_catalog import ATTRIBUTES, render_edited
-from oneedit import progress
-from oneedit.params import Params
 from tasks.catalog import ATTRIBUTES_FILE, PHOTOS, read_demo_catalog, write_demo_catalog
-from tasks.errors import InputError
 from tasks.images import write_png
-from tasks.storage import atomic_path, read_parquet, write_json
 
 
 def catalog_is_current(out: Path, params: Params) -> bool:

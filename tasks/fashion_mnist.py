@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.errors import InputError
+from common.errors import InputError
 from tasks.images import write_png
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")

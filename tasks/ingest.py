@@ -17,24 +17,26 @@ import hashlib
 import io
 import os
 import stat
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from PIL import Image, ImageOps, UnidentifiedImageError
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 
-from tasks.errors import InputError
-from tasks.storage import read_parquet, remove_stale_temps, write_h5, write_parquet
+from common import progress
+from common.errors import InputError
+from common.params import Params
+from common.storage import read_parquet, remove_stale_temps, write_h5, write_json, write_parquet
+from common.workspace import Workspace
+from tasks.images import MAX_PIXELS, Rejected, decode
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
-FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF"})
 ID_HEX = 16
 MANIFEST = "manifest.parquet"
 MANIFEST_COLUMNS = ["id", "source_path", "sha256", "width", "height", "status", "reason", "shard", "index"]
@@ -59,10 +61,6 @@ def manifest_schema(resolution: int) -> pa.Schema:
 def shard_name(shard: int) -> str:
     """File name of shard number `shard` inside the ingest folder."""
     return f"shard-{shard:05d}.h5"
-
-
-class Rejected(Exception):
-    """One input file cannot be used; the message is the manifest's reason."""
 
 
 @dataclass(slots=True)
@@ -121,88 +119,6 @@ def read_bytes(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def _to_rgb(im: Image.Image) -> np.ndarray:
-    """Any Pillow mode -> uint8 HxWx3 RGB: alpha composited on white, 16-bit and float scaled (not clipped)."""
-    if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-        a = np.clip(np.asarray(im), 0, 65535).astype(np.uint32)  # "I" is how Pillow may hold 16-bit data
-        grey = ((a * 255 + 32767) // 65535).astype(np.uint8)
-        return np.repeat(grey[:, :, None], 3, axis=2)
-    if im.mode == "F":
-        a = np.nan_to_num(np.asarray(im, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-        scale = 255.0 if a.max(initial=0.0) <= 1.0 else 1.0  # float data in [0, 1], else taken as [0, 255]
-        grey = np.clip(np.rint(a * scale), 0, 255).astype(np.uint8)
-        return np.repeat(grey[:, :, None], 3, axis=2)
-    has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        im.mode == "P" and "transparency" in im.info
-    )
-    if has_alpha:
-        rgba = im.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
-    return np.asarray(im.convert("RGB"))
-
-
-def _square(rgb: np.ndarray, resolution: int) -> np.ndarray:
-    """Centre-crop the largest square and resize it to resolution² (INTER_AREA down, INTER_LINEAR up)."""
-    h, w = rgb.shape[:2]
-    s = min(h, w)
-    y0, x0 = (h - s) // 2, (w - s) // 2
-    crop = np.ascontiguousarray(rgb[y0 : y0 + s, x0 : x0 + s])
-    interp = cv2.INTER_AREA if s >= resolution else cv2.INTER_LINEAR
-    return cv2.resize(crop, (resolution, resolution), interpolation=interp)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def decode(data: bytes, resolution: int, max_pixels: int, min_side: int) -> tuple[np.ndarray, int, int, str]:
-    """Bytes -> (uint8 [R, R, 3] thumbnail, width, height, note); width/height after EXIF orientation.
-
-    Raises Rejected with the reason, whatever the decoder raised: the bytes are untrusted, and one
-    bad file must never stop a run. The pixel limit is checked from the header before any pixel is
-    decoded (decompression bombs cost no memory); large JPEGs decode at a reduced DCT scale.
-    """
-    try:
-        return _decode(data, resolution, max_pixels, min_side)
-    except Rejected:
-        raise
-    except UnidentifiedImageError as exc:
-        raise Rejected("not a recognised image") from exc
-    except Image.DecompressionBombError as exc:
-        raise Rejected(f"decompression bomb: {_one_line(exc)}") from exc
-    except Exception as exc:
-        raise Rejected(f"cannot decode: {_one_line(exc)}") from exc
-
-
-def _decode(data: bytes, resolution: int, max_pixels: int, min_side: int) -> tuple[np.ndarray, int, int, str]:
-    with warnings.catch_warnings():  # our own pixel limit below replaces Pillow's warning
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        im = Image.open(io.BytesIO(data))
-    with im:
-        if im.format not in FORMATS:
-            raise Rejected(f"unsupported format {im.format}")
-        w, h = im.size
-        if w * h > max_pixels:
-            raise Rejected(f"decompression bomb: {w}x{h} pixels exceeds the limit of {max_pixels}")
-        if min(w, h) < min_side:
-            raise Rejected(f"too small: {w}x{h} (minimum side {min_side} px)")
-        note = "multi-frame: first frame used" if getattr(im, "is_animated", False) else ""
-        im.draft(None, (2 * resolution, 2 * resolution))  # JPEG only: DCT-domain downscale, never below 2R
-        im.load()
-        try:
-            quarter_turn = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
-            oriented = ImageOps.exif_transpose(im)
-        except Exception:  # malformed EXIF: keep the pixels, skip the rotation
-            quarter_turn, oriented = False, im
-            note = (note + "; " if note else "") + "unreadable EXIF orientation ignored"
-        if quarter_turn:
-            w, h = h, w
-        rgb = _to_rgb(oriented)
-    return _square(rgb, resolution), w, h, note
-
-
 def _walk(src: Path, exclude: Path) -> tuple[list[str], list[_Row]]:
     """Relative posix paths of every non-directory entry under src (sorted), plus rows for walk errors.
 
@@ -255,7 +171,7 @@ def ingest(
     resolution: int,
     shard_size: int = 1024,
     *,
-    max_pixels: int = 120_000_000,
+    max_pixels: int = MAX_PIXELS,
     min_side: int = 8,
     max_bytes: int = 512 << 20,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
@@ -394,3 +310,13 @@ def ingest(
         "shards": shards,
         "manifest": str(out / MANIFEST),
     }
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def ingest_photos(source: Path, ws: Workspace, params: Params) -> dict:
+    """Decode SRC into WS/ingest (incremental) and remember where the originals live."""
+    with progress.track(f"ingest {source} (hash, decode)", total=None) as bar:
+        summary = ingest(source, ws.ingest, params.model.resolution, params.runtime.shard_size,
+                         on_progress=lambda e: bar.update(e["hashed"] + e["decoded"], total=e["files"] + e["to_decode"]))
+    write_json(ws.source, {"source": str(Path(source).resolve())})
+    return summary

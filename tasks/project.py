@@ -7,8 +7,6 @@ projection resumes where it stopped. Shards are written whole (temp file + os.re
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +14,16 @@ import torch
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from common import progress
+from common.fingerprint import fingerprint
+from common.params import Params
+from common.storage import read_h5, read_h5_attrs, sha256_file, write_h5
+from common.workspace import Workspace
 from edit_core.checkpoint import load_discriminator, load_encoder, load_generator
 from edit_core.features import DiscriminatorFeatures, HOGFeatures
 from edit_core.imageops import resolve_device, to_tensor
 from edit_core.models.base import Generator
 from edit_core.project import project
-from oneedit import progress
-from oneedit.params import Params
-from oneedit.workspace import Workspace
-from tasks.storage import read_h5, read_h5_attrs, sha256_file, write_h5
 
 PROJECT_VERSION = 1
 
@@ -38,17 +37,16 @@ def feature_extractor(kind: str, gan: Path, device: torch.device):
 
 def shard_fingerprint(ws: Workspace, shard: Path, params: Params) -> str:
     """Inputs of one latents shard: image shard, both checkpoints, project params, code version."""
-    parts = [PROJECT_VERSION, sha256_file(shard), sha256_file(ws.gan), sha256_file(ws.encoder),
-             params.to_dict()["project"]]
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    return fingerprint(PROJECT_VERSION, sha256_file(shard), sha256_file(ws.gan), sha256_file(ws.encoder),
+                       params.to_dict()["project"])
 
 
-def is_current(path: Path, fingerprint: str) -> bool:
+def is_current(path: Path, key: str) -> bool:
     """True when `path` exists and was written from exactly these inputs."""
     if not path.exists():
         return False
     try:
-        return read_h5_attrs(path).get("fingerprint") == fingerprint
+        return read_h5_attrs(path).get("fingerprint") == key
     except OSError:
         return False
 
@@ -75,8 +73,8 @@ def project_images(G: Generator, images: np.ndarray, params: Params, encoder, fe
 def project_shard(ws: Workspace, shard: Path, params: Params) -> dict:
     """Project one ingest shard into WS/latents/<same name> unless it is already current."""
     out = ws.latent_shard(shard)
-    fingerprint = shard_fingerprint(ws, shard, params)
-    if is_current(out, fingerprint):
+    key = shard_fingerprint(ws, shard, params)
+    if is_current(out, key):
         return {"shard": shard.name, "images": int(read_h5(out, ["ids"])["ids"].shape[0]), "skipped": True}
     device = resolve_device(params.runtime.device)
     G = load_generator(ws.gan, device)
@@ -85,19 +83,6 @@ def project_shard(ws: Workspace, shard: Path, params: Params) -> dict:
     data = read_h5(shard, ["images", "ids"])
     with progress.track(f"project {shard.name}", total=len(data["ids"])) as bar:
         result = project_images(G, data["images"], params, encoder, features, bar)
-    write_h5(out, {"ids": data["ids"], **result}, {"fingerprint": fingerprint, "mode": params.project.mode})
+    write_h5(out, {"ids": data["ids"], **result}, {"fingerprint": key, "mode": params.project.mode})
     return {"shard": shard.name, "images": len(data["ids"]), "skipped": False,
             "err_pixel": float(result["err_pixel"].mean())}
-
-
-def load_latents(ws: Workspace) -> dict[str, np.ndarray]:
-    """Every stored latent, shard order: ids, w, err_pixel, err_feature, shard (file name), index."""
-    shards = ws.ingest_shards()
-    missing = [s.name for s in shards if not ws.latent_shard(s).exists()]
-    if missing or not shards:
-        raise ValueError(f"{ws.latents}: no latents for {missing or 'any shard'}; run `oneedit project` first")
-    parts = [read_h5(ws.latent_shard(s)) for s in shards]
-    out = {k: np.concatenate([p[k] for p in parts]) for k in ("ids", "w", "err_pixel", "err_feature")}
-    out["shard"] = np.concatenate([np.full(len(p["ids"]), s.name) for s, p in zip(shards, parts, strict=True)])
-    out["index"] = np.concatenate([np.arange(len(p["ids"])) for p in parts])
-    return out

@@ -14,12 +14,12 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from common.params import Params
+from common.storage import atomic_path, read_json, read_parquet, write_json
+from common.workspace import Workspace
 from edit_core.estimators import estimate_attributes
-from oneedit.params import Params
-from oneedit.workspace import Workspace
 from tasks.images import read_photo, write_png
-from tasks.storage import atomic_path, read_json, read_parquet, write_json
-from tasks.transfer import source_paths
+from tasks.manifest import source_paths
 
 PLOT_W, PLOT_H, PAD = 480, 320, 44
 INK, GRID, ACCENT, MARK = (40, 40, 40), (225, 225, 225), (200, 90, 30), (30, 110, 200)

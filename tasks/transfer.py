@@ -9,8 +9,6 @@ rerun at the same strength skips finished shards.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from pathlib import Path
 
@@ -21,15 +19,17 @@ import torch
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from common import progress
+from common.fingerprint import fingerprint
+from common.params import Params
+from common.storage import read_h5, read_parquet, sha256_file, write_parquet
+from common.workspace import Workspace
 from edit_core.checkpoint import load_generator
 from edit_core.imageops import resolve_device, to_uint8
 from edit_core.models.base import Generator
 from edit_core.transfer import transfer
-from oneedit import progress
-from oneedit.params import Params
-from oneedit.workspace import Workspace
 from tasks.images import centre_square, read_photo, write_png
-from tasks.storage import read_h5, read_json, read_parquet, sha256_file, write_parquet
+from tasks.manifest import source_paths
 
 TRANSFER_VERSION = 1
 RENDER_BATCH = 32  # photos whose frames are rendered in one generator call
@@ -64,23 +64,14 @@ def edit_photo(photo: np.ndarray, frames: np.ndarray, params: Params) -> np.ndar
     return out
 
 
-def part_fingerprint(ws: Workspace, name: str, shard: str, table: pd.DataFrame, params: Params) -> str:
+def part_fingerprint(ws: Workspace, name: str, shard: str, table: pd.DataFrame, sources: dict[str, Path],
+                     params: Params) -> str:
     """Inputs of one shard's edited photos: direction, latents, these photos' α, flag and original path,
     strength, transfer params (not the whole manifest: photos added to the catalog leave the shard done)."""
-    sources = source_paths(ws)
     rows = [[i, float(a), bool(f), str(sources.get(i, ""))]
             for i, a, f in zip(table["id"], table["alpha"], table["flagged"], strict=True)]
-    parts = [TRANSFER_VERSION, sha256_file(ws.edit(name).direction), sha256_file(ws.latents / shard), rows,
-             params.edit.strength, params.to_dict()["transfer"]]
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-
-
-def source_paths(ws: Workspace) -> dict[str, Path]:
-    """id -> the original photo's path (relative source paths resolve against the ingested folder)."""
-    root = Path(read_json(ws.source)["source"])
-    manifest = read_parquet(ws.manifest)
-    accepted = manifest[manifest["status"] == "accepted"]
-    return {i: root / p for i, p in zip(accepted["id"], accepted["source_path"], strict=True)}
+    return fingerprint(TRANSFER_VERSION, sha256_file(ws.edit(name).direction), sha256_file(ws.latents / shard), rows,
+                       params.edit.strength, params.to_dict()["transfer"])
 
 
 def edit_one(out: Path, source: Path, frames: np.ndarray, flagged: bool, params: Params) -> tuple[str, str, float]:
@@ -101,17 +92,17 @@ def transfer_shard(ws: Workspace, name: str, shard: str, table: pd.DataFrame, pa
     """Edit every original photo of one shard; returns id, status, reason, t_render, t_transfer."""
     paths = ws.edit(name)
     part = paths.parts / Path(shard).with_suffix(".parquet").name
-    fingerprint = part_fingerprint(ws, name, shard, table, params)
+    sources = source_paths(ws)
+    key = part_fingerprint(ws, name, shard, table, sources, params)
     if part.exists():
         done = read_parquet(part)
         edited = done[done["status"] != "rejected"]["id"]
-        if (done["fingerprint"] == fingerprint).all() and all((paths.images / f"{i}.png").exists() for i in edited):
+        if (done["fingerprint"] == key).all() and all((paths.images / f"{i}.png").exists() for i in edited):
             return done.drop(columns="fingerprint")
     device = resolve_device(params.runtime.device)
     G = load_generator(ws.gan, device)
     n = torch.load(paths.direction, map_location=device, weights_only=True)["n"]
     latents = torch.from_numpy(read_h5(ws.latents / shard, ["w"])["w"]).to(device)
-    sources = source_paths(ws)
     rows = []
     with progress.track(f"transfer {shard}", total=len(table)) as bar:
         for start in range(0, len(table), RENDER_BATCH):
@@ -126,6 +117,6 @@ def transfer_shard(ws: Workspace, name: str, shard: str, table: pd.DataFrame, pa
                                              params), t_render))
                 bar.advance()
     done = pd.DataFrame(rows, columns=["id", "status", "reason", "t_transfer", "t_render"])
-    done = done.assign(fingerprint=fingerprint)[PART_SCHEMA.names]
+    done = done.assign(fingerprint=key)[PART_SCHEMA.names]
     write_parquet(part, done, PART_SCHEMA)
     return done.drop(columns="fingerprint")

@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from edit_core.alphas import (
-    alphas,
     alphas_at_strength,
     apply_alphas,
+    closed_form_alphas,
     distances,
     example_target,
     range_guard,
@@ -35,7 +35,7 @@ def test_alpha_matches_definition_elementwise(shape: tuple[int, ...]) -> None:
     n = unit_normal(delta)
     target = example_target(w0, delta, 1.0)
     assert torch.allclose(target, w0 + delta)
-    a = alphas(w, target, n)
+    a = closed_form_alphas(w, target, n)
     expected = torch.stack([((target - wi) * n).sum() for wi in w])
     assert a.shape == (len(w),)
     assert torch.allclose(a, expected)
@@ -48,7 +48,7 @@ def test_after_scaling_every_latent_lands_on_the_example_hyperplane(shape: tuple
     w, w0, delta = w.float(), w0.float(), delta.float()
     n = unit_normal(delta)
     target = example_target(w0, delta)
-    edited = apply_alphas(w, alphas(w, target, n), n)
+    edited = apply_alphas(w, closed_form_alphas(w, target, n), n)
     assert edited.shape == w.shape
     proj = edited.reshape(len(w), -1) @ n.reshape(-1)
     assert torch.allclose(proj, (target * n).sum().expand_as(proj), atol=1e-5)
@@ -61,9 +61,9 @@ def test_after_scaling_every_latent_lands_on_the_example_hyperplane(shape: tuple
 def test_new_strength_equals_full_recomputation() -> None:
     w, w0, delta = _latents((4, 16))
     n = unit_normal(delta)
-    a1 = alphas(w, example_target(w0, delta, 1.0), n)
+    a1 = closed_form_alphas(w, example_target(w0, delta, 1.0), n)
     for s in (-1.0, 0.0, 0.5, 2.5):
-        full = alphas(w, example_target(w0, delta, s), n)
+        full = closed_form_alphas(w, example_target(w0, delta, s), n)
         assert torch.allclose(alphas_at_strength(a1, delta, 1.0, s), full, atol=1e-10)
 
 
@@ -71,22 +71,22 @@ def test_alpha_does_not_depend_on_the_origin() -> None:
     w, w0, delta = _latents((16,))
     origin = torch.randn(16, dtype=w.dtype)
     n = unit_normal(delta)
-    a_raw = alphas(w, example_target(w0, delta), n)
-    a_centred = alphas(w - origin, example_target(w0 - origin, delta), n)
+    a_raw = closed_form_alphas(w, example_target(w0, delta), n)
+    a_centred = closed_form_alphas(w - origin, example_target(w0 - origin, delta), n)
     assert torch.allclose(a_raw, a_centred)
 
 
 def test_the_example_itself_needs_exactly_its_strength() -> None:
     _, w0, delta = _latents((16,))
     n = unit_normal(delta)
-    a = alphas(w0[None], example_target(w0, delta, 2.0), n)
+    a = closed_form_alphas(w0[None], example_target(w0, delta, 2.0), n)
     assert torch.allclose(a, 2.0 * delta.norm().reshape(1))
 
 
 def test_shape_mismatch_is_rejected() -> None:
     w, w0, delta = _latents((16,))
     with pytest.raises(ValueError, match="do not match"):
-        alphas(w[:, :8], example_target(w0, delta), unit_normal(delta))
+        closed_form_alphas(w[:, :8], example_target(w0, delta), unit_normal(delta))
 
 
 def test_range_guard_flags_outliers_and_unreachable_targets() -> None:

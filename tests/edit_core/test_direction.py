@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from edit_core.alphas import alphas, example_target, unit_normal
+from edit_core.alphas import closed_form_alphas, example_target, unit_normal
 from edit_core.direction import attribute_loss, fit_direction, image_loss
 
 
@@ -68,8 +68,8 @@ def test_both_origin_conventions() -> None:
     # α does not: for a given Δ*, centring every latent leaves α unchanged
     w = G.sample_z(8, seed=3)
     n = unit_normal(centred)
-    a_raw = alphas(w, example_target(w0, centred), n)
-    a_centred = alphas(w - origin, example_target(w0 - origin, centred), n)
+    a_raw = closed_form_alphas(w, example_target(w0, centred), n)
+    a_centred = closed_form_alphas(w - origin, example_target(w0 - origin, centred), n)
     assert torch.allclose(a_raw, a_centred, atol=1e-5)
 
 

@@ -30,14 +30,14 @@ import pytest
 import torch
 from PIL import Image
 
+from common.params import Params, load_params
+from common.storage import read_h5
+from common.workspace import Workspace
 from edit_core import demo_catalog
 from flows.edit import edit_flow
 from flows.project import project_flow
 from flows.train import ingest_flow, train_flow
-from oneedit.params import Params, load_params
-from oneedit.workspace import Workspace
 from tasks.images import write_png
-from tasks.storage import read_h5
 
 TINY = Path(__file__).parent / "tiny_params.yaml"
 SETS = ["runtime.shard_size=8"]

@@ -19,14 +19,14 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
+from common.params import load_params
+from common.storage import read_h5
+from common.workspace import Workspace
 from edit_core import demo_catalog
 from flows.edit import edit_flow
 from flows.project import project_flow
 from flows.train import ingest_flow, train_flow
-from oneedit.params import load_params
-from oneedit.workspace import Workspace
 from tasks.images import write_png
-from tasks.storage import read_h5
 
 TINY = Path(__file__).parent / "tiny_params.yaml"
 SETS = ["runtime.shard_size=8"]

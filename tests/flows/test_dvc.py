@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from oneedit.params import load_params
-from tasks.storage import read_parquet
+from common.params import load_params
+from common.storage import read_parquet
 
 REPO = Path(__file__).resolve().parents[2]
 STAGES = {"catalog", "ingest", "train", "project", "direction", "alphas", "report"}

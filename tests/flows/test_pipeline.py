@@ -10,6 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
+from common.params import Params, load_params
+from common.storage import read_json, read_parquet
+from common.workspace import Workspace
 from edit_core import demo_catalog
 from edit_core.alphas import alphas_at_strength
 from flows.edit import edit_flow
@@ -17,11 +20,8 @@ from flows.project import project_flow
 from flows.report import report_flow
 from flows.rescale import rescale_flow
 from flows.train import ingest_flow, train_flow
-from oneedit.params import Params, load_params
-from oneedit.workspace import Workspace
 from tasks.images import write_png
-from tasks.project import load_latents
-from tasks.storage import read_json, read_parquet
+from tasks.latents import load_latents
 
 TINY = Path(__file__).parent / "tiny_params.yaml"
 N = 36

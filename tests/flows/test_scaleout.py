@@ -17,19 +17,19 @@ import pytest
 import torch
 from distributed import Client
 
+from common.params import Params, load_params
+from common.storage import read_h5, read_json, read_parquet, sha256_file
+from common.workspace import Workspace
 from edit_core import demo_catalog
 from edit_core.checkpoint import load_checkpoint
 from flows.edit import edit_flow
 from flows.project import project_flow
 from flows.rescale import rescale_flow
 from flows.retrain import retrain_flow, update_flow
+from flows.runners import on_runner, shared_cluster
 from flows.train import ingest_flow, train_flow
-from oneedit.params import Params, load_params
-from oneedit.runners import on_runner, shared_cluster
 from oneedit.scaling import write_catalog
-from oneedit.workspace import Workspace
 from tasks.images import write_png
-from tasks.storage import read_h5, read_json, read_parquet, sha256_file
 
 TINY = Path(__file__).parent / "tiny_params.yaml"
 FIRST = 20  # photos of the first run: shards of 16 + 4 (tiny params)
@@ -163,7 +163,7 @@ def test_retrain_finetunes_reprojects_refits_and_commits(base: dict) -> None:
         assert read_h5(ws.latent_shard(shard), ["ids"])["ids"].shape[0] > 0
     import tasks.train
 
-    rerun = tasks.train.train_gan.fn(ws, p)  # the fine-tuned model counts as current for `oneedit train`
+    rerun = tasks.train.train_catalog_gan.fn(ws, p)  # the fine-tuned model counts as current for `oneedit train`
     assert rerun == read_json(ws.models / "gan.json") and sha256_file(ws.gan) == direction["gan_sha256"]
 
 

@@ -22,15 +22,15 @@ import numpy as np
 import pytest
 import torch
 
-import tasks.storage
+import common.storage
+from common.params import load_params
+from common.storage import read_h5, read_parquet
+from common.workspace import Workspace
 from edit_core import demo_catalog
 from flows.project import project_flow
 from flows.train import ingest_flow, train_flow
 from oneedit.cli import main
-from oneedit.params import load_params
-from oneedit.workspace import Workspace
 from tasks.images import write_png
-from tasks.storage import read_h5, read_parquet
 
 TINY = Path(__file__).parents[1] / "flows" / "tiny_params.yaml"
 SETS = ["runtime.shard_size=8"]
@@ -143,7 +143,7 @@ def test_second_run_on_a_busy_workspace_refuses(capfd: pytest.CaptureFixture, ca
     """Another process holds the lock: `project` refuses at once, naming it, and writes nothing."""
     ws = _copy(trained, "trained", tmp_path)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from tasks.lock import workspace_lock\n"
+        [sys.executable, "-c", "import sys, time; from common.lock import workspace_lock\n"
          f"with workspace_lock({str(ws)!r}):\n print('held', flush=True); time.sleep(120)"],
         cwd=Path(__file__).parents[2], stdout=subprocess.PIPE, text=True)
     try:
@@ -221,7 +221,7 @@ def _disk_full_on(monkeypatch: pytest.MonkeyPatch, victim: str) -> None:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(src, dst)
 
-    monkeypatch.setattr(tasks.storage.os, "replace", replace)
+    monkeypatch.setattr(common.storage.os, "replace", replace)
 
 
 def _no_temp_files(ws: Path) -> bool:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from common.workspace import Workspace
 from oneedit.cli import main
-from oneedit.workspace import Workspace
 
 
 def _one_error_line(capsys: pytest.CaptureFixture, argv: list[str]) -> str:

@@ -4,9 +4,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from common.errors import InputError
 from edit_core.demo_catalog import ATTRIBUTES, NUISANCE, render, sample_attributes
 from tasks.catalog import PHOTOS, catalog_schema, read_demo_catalog, write_demo_catalog
-from tasks.errors import InputError
 from tasks.images import read_photo
 
 

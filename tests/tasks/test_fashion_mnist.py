@@ -5,7 +5,7 @@ import gzip
 import numpy as np
 import pytest
 
-from tasks.errors import InputError
+from common.errors import InputError
 from tasks.fashion_mnist import FASHION_MNIST_DIR, export_pngs, load_fashion_mnist, read_idx
 from tasks.images import read_photo
 

@@ -24,12 +24,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from common import storage
+from common.errors import InputError, OutputWriteError, WorkspaceLocked
+from common.lock import workspace_lock
+from common.storage import read_h5, read_parquet, sha256_file, write_json
+from tasks import images as images_mod
 from tasks import ingest as ingest_mod
-from tasks import storage
-from tasks.errors import InputError, OutputWriteError, WorkspaceLocked
-from tasks.ingest import decode, ingest
-from tasks.lock import workspace_lock
-from tasks.storage import read_h5, read_parquet, sha256_file, write_json
+from tasks.images import decode
+from tasks.ingest import ingest
 from tests.tasks.permissions import needs_permissions
 
 R = 16
@@ -419,7 +421,7 @@ def test_file_changing_while_read_is_rejected(tmp_path: Path, monkeypatch: pytes
 def test_unexpected_decoder_errors_reject_one_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Untrusted bytes can make a decoder raise anything: only that file is rejected."""
     src = _small_src(tmp_path, 3)
-    real_rgb = ingest_mod._to_rgb
+    real_rgb = images_mod._to_rgb
     calls: list[int] = []
 
     def flaky(im: Image.Image) -> np.ndarray:
@@ -431,8 +433,8 @@ def test_unexpected_decoder_errors_reject_one_file(tmp_path: Path, monkeypatch: 
     def bad_exif(im: Image.Image) -> Image.Image:
         raise SyntaxError("corrupt EXIF")
 
-    monkeypatch.setattr(ingest_mod, "_to_rgb", flaky)
-    monkeypatch.setattr(ingest_mod.ImageOps, "exif_transpose", bad_exif)
+    monkeypatch.setattr(images_mod, "_to_rgb", flaky)
+    monkeypatch.setattr(images_mod.ImageOps, "exif_transpose", bad_exif)
     summary = _run(src, tmp_path / "out")
     rows = read_parquet(tmp_path / "out" / "manifest.parquet")
     assert (summary["accepted"], summary["rejected"]) == (2, 1)

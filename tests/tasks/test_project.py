@@ -3,10 +3,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oneedit.params import load_params
-from oneedit.workspace import Workspace
-from tasks.project import is_current, load_latents, shard_fingerprint
-from tasks.storage import write_h5
+from common.params import load_params
+from common.storage import write_h5
+from common.workspace import Workspace
+from tasks.latents import load_latents
+from tasks.project import is_current, shard_fingerprint
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.storage import read_json, read_parquet, write_json
-from tasks.train import _finish, _is_done
+from common.storage import read_json, read_parquet, write_json
+from tasks.train import _is_done, _record
 
 
 def test_finished_model_is_skipped_and_stale_checkpoint_dropped(tmp_path: Path) -> None:
@@ -17,11 +17,11 @@ def test_finished_model_is_skipped_and_stale_checkpoint_dropped(tmp_path: Path) 
     assert _is_done(ckpt, meta, "fp2")
 
 
-def test_finish_writes_samples_losses_and_metrics(tmp_path: Path) -> None:
+def test_record_writes_samples_losses_and_metrics(tmp_path: Path) -> None:
     ckpt, meta = tmp_path / "gan.pt", tmp_path / "gan.json"
     history = {"step": [5, 10], "loss_G": [1.0, 0.5], "loss_D": [2.0, 1.0],
                "samples": [(10, np.zeros((8, 8, 3), np.uint8))]}
-    metrics = _finish(ckpt, meta, "fp", history, "gan", tmp_path / "samples")
+    metrics = _record(ckpt, meta, "fp", history, "gan", tmp_path / "samples")
     assert metrics["final_loss_G"] == 0.5 and read_json(meta)["fingerprint"] == "fp"
     assert (tmp_path / "samples" / "gan-000010.png").is_file()
     losses = read_parquet(tmp_path / "gan_losses.parquet")

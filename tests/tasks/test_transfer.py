@@ -3,9 +3,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common.params import Params
 from edit_core.imageops import to_uint8
 from edit_core.models import ModelConfig, build_generator
-from oneedit.params import Params
 from tasks.images import write_png
 from tasks.transfer import edit_one, edit_photo, render_frames
 

@@ -1,4 +1,4 @@
-"""tasks.storage: atomic writes, byte-identical outputs, no in-place modification, thread safety."""
+"""common.storage: atomic writes, byte-identical outputs, no in-place modification, thread safety."""
 
 from __future__ import annotations
 
@@ -17,9 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tasks import storage
-from tasks.errors import OneEditError, OutputWriteError
-from tasks.storage import (
+from common.errors import OneEditError, OutputWriteError
+from common.storage import (
     atomic_path,
     read_h5,
     read_h5_attrs,
@@ -31,6 +30,7 @@ from tasks.storage import (
     write_json,
     write_parquet,
 )
+from common import storage
 from tests.tasks.permissions import needs_permissions
 
 SCHEMA = pa.schema([("id", pa.string()), ("x", pa.int64()), ("y", pa.float32())])

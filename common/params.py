@@ -7,7 +7,6 @@ one line before any work starts.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -15,7 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tasks.errors import InputError
+from common.errors import InputError
+from common.fingerprint import fingerprint
 
 DEFAULT_PATH = Path("params.yaml")
 
@@ -214,7 +214,7 @@ class Params(Section):
         """sha256 of the named sections (all when none), for fingerprints."""
         d = self.to_dict()
         picked = {k: d[k] for k in sections} if sections else d
-        return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()
+        return fingerprint(picked)
 
 
 def _error_line(err: ValidationError, source: str) -> str:

@@ -11,8 +11,8 @@ from prefect import task
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
-from oneedit.params import load_params
-from oneedit.runners import gpu_annotation, local_cluster_kwargs, make_task_runner, on_runner, shared_cluster
+from common.params import load_params
+from flows.runners import gpu_annotation, local_cluster_kwargs, make_task_runner, on_runner, shared_cluster
 
 
 def runtime(*overrides: str):
@@ -46,8 +46,8 @@ def test_bad_address_is_refused() -> None:
 
 
 def test_cli_dask_flags_become_runtime_params() -> None:
+    from common.errors import InputError
     from oneedit.cli import _params
-    from tasks.errors import InputError
 
     local = _params(None, ["runtime.dask_address=tcp://h:1"], dask_local=3).runtime
     assert (local.task_runner, local.dask_address, local.workers) == ("dask", "", 3)

@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.errors import OneEditError, OutputWriteError
+from common.errors import OneEditError, OutputWriteError
 
 H5_LOCK = threading.RLock()
 """Serialises every h5py call of this process (HDF5 is not safe to call from several threads)."""

@@ -20,7 +20,7 @@ import dask
 from prefect import Flow
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
-from oneedit.params import Params, RuntimeParams
+from common.params import Params, RuntimeParams
 
 GPU_RESOURCE = "GPU"
 LOCAL_CLUSTER = "distributed.LocalCluster"

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from oneedit.workspace import FORMAT_VERSION, Workspace
-from tasks.errors import InputError
+from common.errors import InputError
+from common.workspace import FORMAT_VERSION, Workspace
 
 
 def test_create_then_open(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tasks.errors import WorkspaceLocked
+from common.errors import WorkspaceLocked
 
 LOCK_NAME = ".lock"
 _POLL_S = 0.05

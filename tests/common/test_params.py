@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from oneedit.params import Params, load_params
-from tasks.errors import InputError
+from common.errors import InputError
+from common.params import Params, load_params
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.errors import InputError
-from tasks.storage import read_json, write_json
+from common.errors import InputError
+from common.storage import read_json, write_json
 
 FORMAT = "oneedit-workspace"
 FORMAT_VERSION = 1

@@ -1,0 +1,76 @@
+"""Step 5 as tasks: α for every photo at the current strength (closed form, §3.2), and results.parquet."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import torch
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from common.params import Params
+from common.storage import read_parquet, write_parquet
+from common.workspace import Workspace
+from edit_core.alphas import apply_alphas, closed_form_alphas, distances, example_target, range_guard
+from tasks.direction import load_direction
+from tasks.latents import load_latents
+
+RESULTS_SCHEMA = pa.schema([
+    ("id", pa.string()),
+    ("source_path", pa.string()),
+    ("alpha", pa.float64()),
+    ("distance_before", pa.float64()),
+    ("distance_after", pa.float64()),
+    ("err_pixel", pa.float64()),
+    ("status", pa.string()),
+    ("reason", pa.string()),
+    ("t_render", pa.float64()),
+    ("t_transfer", pa.float64()),
+])
+
+
+def alpha_table(w: np.ndarray, state: dict, strength: float, margin: float) -> dict[str, np.ndarray]:
+    """α_i, signed distances before/after and the range-guard flag for latents w [N, ...] (pure)."""
+    W = torch.from_numpy(w)
+    n = state["n"]
+    target = example_target(state["w0"], state["delta_star"], strength)
+    a = closed_form_alphas(W, target, n)
+    before = distances(W, target, n)
+    after = distances(apply_alphas(W, a, n), target, n)
+    flagged = range_guard(a, before, margin)
+    return {"alpha": a.numpy(), "distance_before": before.numpy(), "distance_after": after.numpy(),
+            "flagged": flagged.numpy()}
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def compute_alphas(ws: Workspace, name: str, params: Params) -> pd.DataFrame:
+    """α for every stored latent at params.edit.strength: id, shard, index, alpha, distances, err_pixel, flagged."""
+    state = load_direction(ws, ws.edit(name))
+    latents = load_latents(ws)
+    table = alpha_table(latents["w"], state, params.edit.strength, params.guard.margin)
+    return pd.DataFrame({"id": latents["ids"], "shard": latents["shard"], "index": latents["index"],
+                         "err_pixel": latents["err_pixel"].astype(np.float64), **table})
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def write_results(ws: Workspace, name: str, table: pd.DataFrame, parts: list[pd.DataFrame]) -> dict:
+    """results.parquet: one row per manifest row (accepted, duplicate, rejected at ingest)."""
+    manifest = read_parquet(ws.manifest)
+    done = table.merge(pd.concat(parts, ignore_index=True), on="id", how="left")
+    by_id = done.set_index("id")
+    rows = []
+    for m in manifest.itertuples(index=False):
+        if m.status == "rejected":
+            rows.append({"id": m.id, "source_path": m.source_path, "status": "rejected", "reason": m.reason})
+            continue
+        r = by_id.loc[m.id]
+        reason = r["reason"] if m.status == "accepted" else f"{m.reason}; same output images/{m.id}.png"
+        rows.append({"id": m.id, "source_path": m.source_path, "alpha": r["alpha"],
+                     "distance_before": r["distance_before"], "distance_after": r["distance_after"],
+                     "err_pixel": r["err_pixel"], "status": r["status"], "reason": reason,
+                     "t_render": r["t_render"], "t_transfer": r["t_transfer"]})
+    results = pd.DataFrame(rows, columns=RESULTS_SCHEMA.names)
+    results["reason"] = results["reason"].fillna("")
+    write_parquet(ws.edit(name).results, results, RESULTS_SCHEMA)
+    return {"status": results["status"].value_counts().to_dict(), "images": len(results)}

@@ -1,0 +1,21 @@
+"""The latents store that projection writes (WS/latents/, one HDF5 shard per ingest shard), read back."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common.storage import read_h5
+from common.workspace import Workspace
+
+
+def load_latents(ws: Workspace) -> dict[str, np.ndarray]:
+    """Every stored latent, shard order: ids, w, err_pixel, err_feature, shard (file name), index."""
+    shards = ws.ingest_shards()
+    missing = [s.name for s in shards if not ws.latent_shard(s).exists()]
+    if missing or not shards:
+        raise ValueError(f"{ws.latents}: no latents for {missing or 'any shard'}; run `oneedit project` first")
+    parts = [read_h5(ws.latent_shard(s)) for s in shards]
+    out = {k: np.concatenate([p[k] for p in parts]) for k in ("ids", "w", "err_pixel", "err_feature")}
+    out["shard"] = np.concatenate([np.full(len(p["ids"]), s.name) for s, p in zip(shards, parts, strict=True)])
+    out["index"] = np.concatenate([np.arange(len(p["ids"])) for p in parts])
+    return out
