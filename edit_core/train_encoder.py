@@ -20,7 +20,7 @@ from edit_core.checkpoint import load_checkpoint, load_discriminator, load_gener
 from edit_core.features import DiscriminatorFeatures, feature_distance
 from edit_core.imageops import resolve_device, to_tensor
 from edit_core.models import build_encoder
-from edit_core.train_gan import ImageSource, ProgressFn, after_step, check_resume, image_grid, sample_indices
+from edit_core.training import ImageSource, ProgressFn, after_step, check_resume, image_grid, sample_indices
 
 
 @dataclass

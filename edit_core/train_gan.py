@@ -12,30 +12,18 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from edit_core.checkpoint import CheckpointMismatch, load_checkpoint, save_checkpoint
-from edit_core.imageops import resolve_device, to_tensor, to_uint8
+from edit_core.checkpoint import load_checkpoint, save_checkpoint
+from edit_core.imageops import resolve_device, to_tensor
 from edit_core.models import ModelConfig, build_discriminator, build_generator
-
-
-class ImageSource(Protocol):
-    """len() and __getitem__(sorted unique int indices) -> uint8 [N, R, R, 3]; a numpy array works."""
-
-    def __len__(self) -> int: ...
-
-    def __getitem__(self, idx: np.ndarray) -> np.ndarray: ...
-
-
-ProgressFn = Callable[[dict], None]
+from edit_core.training import ImageSource, ProgressFn, after_step, check_resume, image_grid, sample_indices
 
 
 @dataclass
@@ -69,22 +57,6 @@ def schedule(train: GanTrainConfig, step: int) -> tuple[float, float, float]:
     if 0 < train.tune_from <= step:
         return train.tune_lr, train.tune_ema_beta, train.tune_pl_weight
     return train.lr, train.ema_beta, train.pl_weight
-
-
-def sample_indices(n: int, batch_size: int, gen: torch.Generator) -> np.ndarray:
-    """Sorted unique random indices into a source of n images (sorted + unique suits HDF5 reads)."""
-    return torch.randperm(n, generator=gen)[: min(batch_size, n)].sort().values.numpy()
-
-
-def image_grid(images: Tensor, cols: int) -> np.ndarray:
-    """[N, 3, R, R] in [-1, 1] -> one uint8 [rows*R, cols*R, 3] grid (row-major)."""
-    imgs = to_uint8(images)
-    n, r, _, c = imgs.shape
-    rows = -(-n // cols)
-    grid = np.zeros((rows * r, cols * r, c), dtype=np.uint8)
-    for i, img in enumerate(imgs):
-        grid[(i // cols) * r: (i // cols + 1) * r, (i % cols) * r: (i % cols + 1) * r] = img
-    return grid
 
 
 @torch.no_grad()
@@ -130,33 +102,6 @@ def path_length_penalty(G: nn.Module, z: Tensor, y: Tensor, pl_mean: Tensor, dec
     lengths = grad.pow(2).sum(1).sqrt()
     pl_mean = pl_mean.lerp(lengths.mean().detach(), decay)
     return (lengths - pl_mean).pow(2).mean(), pl_mean
-
-
-def check_resume(ckpt: dict, path: Path, kind: str, model: dict) -> None:
-    """A checkpoint can only be resumed by the same kind of run on the same model config."""
-    if ckpt.get("kind") != kind or ModelConfig.from_dict(ckpt["config"]).to_dict() != model:  # keys added later: defaults
-        raise CheckpointMismatch(f"{path}: cannot resume, checkpoint has {ckpt.get('kind')} {ckpt['config']}, "
-                                 f"run wants {kind} {model}")
-
-
-def after_step(step: int, train: Any, losses: dict[str, Tensor], img_per_s: float,
-               history: dict[str, list], add_samples: Callable[[], np.ndarray], save: Callable[[], None],
-               on_progress: ProgressFn | None) -> None:
-    """Shared tail of the GAN and encoder loops (`train`: either config): log losses every `log_every` steps, add a sample grid every
-    `sample_every`, report progress, and checkpoint every `ckpt_every` (always on the last step)."""
-    last = step == train.steps
-    sampled = step % train.sample_every == 0 or last
-    if step % train.log_every == 0 or sampled:
-        event = {"step": step, "steps": train.steps, **{k: v.item() for k, v in losses.items()},
-                 "img_per_s": img_per_s}
-        for key in ("step", *losses):
-            history[key].append(event[key])
-        if sampled:
-            event["samples"] = add_samples()
-        if on_progress is not None:
-            on_progress(event)
-    if step % train.ckpt_every == 0 or last:
-        save()
 
 
 def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt_path: str | Path,
@@ -246,22 +191,3 @@ def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt
     if not history["samples"]:
         add_samples()
     return history
-
-
-@torch.no_grad()
-def attribute_probe(G: nn.Module, estimate: Callable[[np.ndarray], dict[str, np.ndarray]], n_train: int = 2000,
-                    n_test: int = 1000, seed: int = 0, batch_size: int = 250) -> dict[str, float]:
-    """How linearly readable each attribute is from w: held-out R² of a linear probe w -> attribute.
-
-    Samples n_train + n_test latents w, renders G(w), reads the attributes back with `estimate`
-    (e.g. `edit_core.estimators.estimate_attributes`), fits the probe on the first n_train and scores
-    it on the rest. This is the measurement behind the choice of backbone and defaults.
-    """
-    from edit_core.metrics import linear_probe_r2
-
-    w = G.sample_w(n_train + n_test, seed)
-    images = np.concatenate([to_uint8(G.synthesis(w[i: i + batch_size])) for i in range(0, len(w), batch_size)])
-    attrs = estimate(images)
-    w_np = w.flatten(1).cpu().numpy()
-    return {name: linear_probe_r2(w_np[:n_train], y[:n_train], w_np[n_train:], y[n_train:])
-            for name, y in attrs.items()}

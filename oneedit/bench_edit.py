@@ -26,7 +26,7 @@ from edit_core.direction import fit_direction
 from edit_core.edits import edit_from_pair
 from edit_core.estimators import estimate_attributes
 from edit_core.imageops import to_tensor, to_uint8
-from edit_core.metrics import edit_region_mask, final_state_mae, linearity_r2, outside_change, psnr, ssim
+from edit_core.metrics import edit_region_mask, final_state_mae, linearity_r2, metric, outside_change
 from edit_core.transfer import naive_transfer, upsampled_gan
 from oneedit.bench_models import Models, project_batched, project_kwargs, rows_slice
 from tasks.transfer import edit_photo, render_frames
@@ -159,8 +159,8 @@ def transfer_record(m: Models, params: Params, run: EditRun, rows: dict[str, np.
                  "edit_region_fraction": float(mask.mean()), "transfer_s_median": statistics.median(times)}
     for name, out in outputs.items():
         arr = np.stack(out)
-        rec[f"{name}_psnr"] = float(np.mean(psnr(arr, ideal)))
-        rec[f"{name}_ssim"] = float(np.mean(ssim(arr, ideal)))
+        for score in ("psnr", "ssim"):
+            rec[f"{name}_{score}"] = float(np.mean(metric(score)(arr, ideal)))
         rec[f"{name}_outside_change"] = float(np.nanmean(outside_change(photos, arr, mask)))
         rec[f"{name}_attr_mae"] = final_state_mae(estimate_attributes(arr)[run.attribute], run.target) / (hi - lo)
     return rec

@@ -26,8 +26,8 @@ from edit_core.checkpoint import load_checkpoint, load_generator
 from edit_core.demo_catalog import ATTRIBUTES, render
 from edit_core.estimators import estimate_attributes
 from edit_core.imageops import resolve_device
+from edit_core.metrics import attribute_probe
 from edit_core.models import GENERATORS
-from edit_core.train_gan import attribute_probe
 from oneedit import bench_edit, bench_models, bench_perf
 from oneedit.scaling import measure_streaming_memory
 from tasks.transfer import edit_photo, render_frames

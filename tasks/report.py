@@ -18,10 +18,12 @@ from common.params import Params
 from common.storage import atomic_path, read_json, read_parquet, write_json
 from common.workspace import Workspace
 from edit_core.estimators import estimate_attributes
+from edit_core.metrics import attribute_final_state, edit_summary
 from tasks.images import read_photo, write_png
 from tasks.manifest import source_paths
 
 PLOT_W, PLOT_H, PAD = 480, 320, 44
+SUMMARY_COLUMNS = ("status", "alpha", "distance_before", "distance_after", "err_pixel", "t_transfer")
 INK, GRID, ACCENT, MARK = (40, 40, 40), (225, 225, 225), (200, 90, 30), (30, 110, 200)
 
 
@@ -102,27 +104,6 @@ def thumbnail(rgb: np.ndarray, size: int) -> np.ndarray:
 # metrics
 
 
-def edit_metrics(results: pd.DataFrame) -> dict:
-    """Counts per status and α / final-state / reconstruction statistics (latent space)."""
-    done = results[results["status"] != "rejected"]
-    m = {"images": len(results), **{f"n_{s}": int((results["status"] == s).sum()) for s in
-                                    ("edited", "flagged", "rejected")}}
-    if len(done):
-        m |= {"alpha_mean": float(done["alpha"].mean()), "alpha_std": float(done["alpha"].std(ddof=0)),
-              "alpha_min": float(done["alpha"].min()), "alpha_max": float(done["alpha"].max()),
-              "distance_before_std": float(done["distance_before"].std(ddof=0)),
-              "distance_after_max_abs": float(done["distance_after"].abs().max()),
-              "err_pixel_mean": float(done["err_pixel"].mean()),
-              "t_transfer_mean": float(done["t_transfer"].mean())}
-    return m
-
-
-def attribute_final_state(before: np.ndarray, after: np.ndarray, value: float) -> dict:
-    """Demo only: how close each photo's measured attribute lands to the example's after value."""
-    return {"attr_target": value, "attr_before_mae": float(np.abs(before - value).mean()),
-            "attr_after_mae": float(np.abs(after - value).mean()), "attr_after_std": float(after.std())}
-
-
 def _sample(ids: pd.Series, k: int, key: pd.Series) -> list[str]:
     """Up to k ids spread evenly over the order of `key` (e.g. α)."""
     order = ids.iloc[np.argsort(key.to_numpy(), kind="stable")].tolist()
@@ -170,7 +151,7 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
     results = read_parquet(paths.results)
     spec = read_json(paths.spec)
     done = results[results["status"] != "rejected"].drop_duplicates("id")
-    metrics = edit_metrics(results)
+    metrics = edit_summary(*(results[c].to_numpy() for c in SUMMARY_COLUMNS))
     sources = source_paths(ws)
 
     grid = []

@@ -9,8 +9,6 @@ from edit_core.imageops import to_tensor
 from edit_core.models import ModelConfig, build_generator
 from edit_core.train_gan import (
     GanTrainConfig,
-    attribute_probe,
-    image_grid,
     path_length_penalty,
     schedule,
     train_gan,
@@ -116,13 +114,6 @@ def test_checkpoint_from_before_a_config_key_existed_resumes_with_its_default(tm
         train_gan(DATA, fast_mapping, GanTrainConfig(steps=3, batch_size=4), tmp_path / "gan.pt", "cpu")
 
 
-def test_image_grid_layout() -> None:
-    imgs = torch.linspace(-1, 1, 5)[:, None, None, None].expand(5, 3, 2, 2)
-    grid = image_grid(imgs, cols=2)
-    assert grid.shape == (6, 4, 3)
-    assert grid[0, 0, 0] == 0 and grid[4, 0, 0] == 255 and grid[4, 2, 0] == 0  # empty cell is black
-
-
 def test_tiny_gan_learned_the_catalog(tiny_models) -> None:
     """Trained samples are much closer to catalog images than an untrained generator's."""
     real = tiny_models.images
@@ -137,14 +128,3 @@ def test_tiny_gan_learned_the_catalog(tiny_models) -> None:
         untrained_d = nearest(untrained(untrained.sample_z(64, seed=5)))
     assert trained_d < 0.6 * untrained_d
     assert to_tensor(tiny_models.images_uint8).shape == real.shape
-
-
-def test_attribute_probe_scores_a_linearly_readable_attribute() -> None:
-    G = build_generator(CFG).eval()
-
-    def estimate(images: np.ndarray) -> dict[str, np.ndarray]:
-        return {"brightness": images.mean(axis=(1, 2, 3)), "noise": np.random.default_rng(0).random(len(images))}
-
-    r2 = attribute_probe(G, estimate, n_train=200, n_test=100, seed=0, batch_size=64)
-    assert set(r2) == {"brightness", "noise"}
-    assert r2["brightness"] > 0.5 and r2["noise"] < 0.2

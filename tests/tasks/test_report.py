@@ -1,7 +1,8 @@
 import numpy as np
 import pandas as pd
 
-from tasks.report import PLOT_H, PLOT_W, _html, edit_metrics, histogram_plot, scatter_plot
+from edit_core.metrics import edit_summary
+from tasks.report import PLOT_H, PLOT_W, SUMMARY_COLUMNS, _html, histogram_plot, scatter_plot
 
 
 def test_plots_are_images_even_for_degenerate_data() -> None:
@@ -19,7 +20,7 @@ def test_metrics_count_every_status() -> None:
         "alpha": [1.0, 2.0, 3.0, np.nan], "distance_before": [-1.0, -2.0, -3.0, np.nan],
         "distance_after": [0.0, 1e-7, -1e-7, np.nan], "err_pixel": [0.1, 0.2, 0.3, np.nan],
         "t_transfer": [0.5, 0.5, 0.5, 0.0]})
-    m = edit_metrics(results)
+    m = edit_summary(*(results[c].to_numpy() for c in SUMMARY_COLUMNS))
     assert (m["images"], m["n_edited"], m["n_flagged"], m["n_rejected"]) == (4, 2, 1, 1)
     assert m["alpha_mean"] == 2.0 and m["distance_after_max_abs"] < 1e-6
     page = _html("x<y", {"kind": "pair", "example_id": "abc"}, m, [], ["../example/before.png"], [("a.png", "α")])

@@ -1,0 +1,39 @@
+"""Every metric of the project, in one package with a registry: the report, the benchmarks and training
+all call these.
+
+- `image`: reconstruction error, PSNR / SSIM, edit locality (per image);
+- `latent`: final-state MAE (Edit One for All Table 2), linearity R² (Fig. 8a), the linear probe;
+- `edit`: the summary of one catalog edit (counts, α, final state).
+
+`METRICS` maps a metric's name to its function; `metric(name)` looks one up with a one-line error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from edit_core.metrics.edit import attribute_final_state, edit_summary
+from edit_core.metrics.image import (
+    edit_region_mask,
+    layer_feature_distance,
+    outside_change,
+    pixel_mse,
+    psnr,
+    reconstruction_errors,
+    ssim,
+)
+from edit_core.metrics.latent import attribute_probe, final_state_mae, linear_probe_r2, linearity_r2
+
+METRICS: dict[str, Callable] = {f.__name__: f for f in (
+    pixel_mse, layer_feature_distance, reconstruction_errors, psnr, ssim, edit_region_mask, outside_change,
+    final_state_mae, linearity_r2, linear_probe_r2, attribute_probe, edit_summary, attribute_final_state)}
+
+
+def metric(name: str) -> Callable:
+    """The metric called `name`."""
+    if name not in METRICS:
+        raise ValueError(f"unknown metric {name!r}; known: {', '.join(sorted(METRICS))}")
+    return METRICS[name]
+
+
+__all__ = ["METRICS", "metric", *METRICS]
