@@ -1,21 +1,38 @@
 """Every hyperparameter of the pipeline, typed and validated: params.yaml + `--set section.key=value`.
 
-The defaults below are the packaged defaults; the repository's params.yaml is the commented copy
-that DVC tracks (a test keeps the two identical). Unknown keys and out-of-range values fail with
-one line before any work starts.
+One source of defaults: the sections of engine settings (model, gan, encoder, project, edit.direction,
+edit.brush, transfer) are built from the engine's config dataclasses (`engine_section`), which hold the
+defaults; this module only adds the validation (ranges, choices). The other sections (catalog, demo,
+edit.strength, guard, report, runtime) have no engine counterpart and their defaults live here. The
+repository's params.yaml is the commented copy that DVC tracks (a test keeps it identical to these
+defaults). Unknown keys and out-of-range values fail with one line before any work starts.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from common.errors import InputError
 from common.fingerprint import fingerprint
+from edit_core.models import GENERATORS, ModelConfig
+from edit_core.project import ProjectConfig
+from edit_core.train_encoder import EncoderTrainConfig
+from edit_core.train_gan import GanTrainConfig
 
 DEFAULT_PATH = Path("params.yaml")
 
@@ -42,76 +59,62 @@ class DemoParams(Section):
     value: float = 0.6
 
 
-class ModelParams(Section):
-    """Generator / discriminator / encoder architecture (edit_core.models.ModelConfig)."""
+def engine_section(config: type, doc: str, limits: dict[str, dict[str, Any]], types: dict[str, Any] | None = None,
+                   extra: dict[str, tuple[Any, Any]] | None = None, exclude: tuple[str, ...] = (),
+                   validators: dict[str, Any] | None = None) -> type[Section]:
+    """A params section whose keys, types and defaults are the fields of the engine dataclass `config`.
 
-    backbone: Literal["style", "dcgan"] = "style"
-    resolution: Literal[8, 16, 32, 64, 128] = 64
-    z_dim: int = Field(64, ge=2, le=1024)
-    w_dim: int = Field(256, ge=2, le=1024)
-    width: int = Field(16, ge=4, le=1024)
-    mapping_layers: int = Field(4, ge=1, le=16)
-    mapping_lr_mul: float = Field(0.01, gt=0, le=1)
-
-    @model_validator(mode="after")
-    def _dcgan_w_is_z(self) -> ModelParams:
-        if self.backbone == "dcgan" and self.w_dim != self.z_dim:
-            raise ValueError(f"dcgan has w = z: set model.w_dim equal to model.z_dim ({self.z_dim}), got {self.w_dim}")
-        return self
-
-
-class GanParams(Section):
-    """GAN training (edit_core.train_gan.GanTrainConfig)."""
-
-    steps: int = Field(600, ge=1)
-    batch_size: int = Field(16, ge=2, le=4096)
-    lr: float = Field(0.002, gt=0, le=1)
-    betas: tuple[float, float] = (0.0, 0.99)
-    r1_gamma: float = Field(1.0, ge=0)
-    r1_every: int = Field(16, ge=1)
-    ema_beta: float = Field(0.995, ge=0, lt=1)
-    pl_weight: float = Field(0.0, ge=0)
-    pl_every: int = Field(4, ge=1)
-    pl_decay: float = Field(0.01, gt=0, le=1)
-    tune_from: int = Field(0, ge=0)
-    tune_lr: float = Field(0.0005, gt=0, le=1)
-    tune_ema_beta: float = Field(0.999, ge=0, lt=1)
-    tune_pl_weight: float = Field(2.0, ge=0)
-    sample_every: int = Field(250, ge=1)
-    ckpt_every: int = Field(250, ge=1)
-    log_every: int = Field(25, ge=1)
-    seed: int = 0
+    The engine's dataclass is the one source of the defaults; here the section only adds validation:
+    `limits` (pydantic Field arguments per key: ranges, alias), `types` (a narrower type, e.g. a Literal
+    of choices) and `extra` keys that only the tasks read (name -> (type, Field)). `exclude` hides engine
+    fields that are not parameters of the pipeline; `validators` check several keys together.
+    """
+    hints = typing.get_type_hints(config)
+    unknown = (set(limits) | set(types or {})) - {f.name for f in dataclasses.fields(config)}
+    if unknown:
+        raise TypeError(f"{config.__name__} has no fields {sorted(unknown)}")
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        if f.name not in exclude:
+            fields[f.name] = ((types or {}).get(f.name, hints[f.name]), Field(f.default, **limits.get(f.name, {})))
+    return create_model(f"{config.__name__}Params", __base__=Section, __doc__=doc, __validators__=validators,
+                        **fields, **(extra or {}))
 
 
-class EncoderParams(Section):
-    """Encoder training against the frozen generator (edit_core.train_encoder.EncoderTrainConfig)."""
-
-    steps: int = Field(300, ge=1)
-    batch_size: int = Field(16, ge=2, le=4096)
-    lr: float = Field(0.002, gt=0, le=1)
-    betas: tuple[float, float] = (0.9, 0.99)
-    pixel_weight: float = Field(1.0, ge=0)
-    feature_weight: float = Field(0.1, ge=0)
-    latent_weight: float = Field(0.1, ge=0)
-    w_plus: bool = False
-    sample_every: int = Field(200, ge=1)
-    ckpt_every: int = Field(200, ge=1)
-    log_every: int = Field(25, ge=1)
-    seed: int = 0
+def _dcgan_w_is_z(model: Section) -> Section:
+    if model.backbone == "dcgan" and model.w_dim != model.z_dim:
+        raise ValueError(f"dcgan has w = z: set model.w_dim equal to model.z_dim ({model.z_dim}), got {model.w_dim}")
+    return model
 
 
-class ProjectParams(Section):
-    """Projection of every photo (edit_core.project.project)."""
+ModelParams = engine_section(
+    ModelConfig, "Generator / discriminator / encoder architecture (edit_core.models.ModelConfig).",
+    limits={"z_dim": {"ge": 2, "le": 1024}, "w_dim": {"ge": 2, "le": 1024}, "width": {"ge": 4, "le": 1024},
+            "mapping_layers": {"ge": 1, "le": 16}, "mapping_lr_mul": {"gt": 0, "le": 1}},
+    types={"backbone": Literal[tuple(GENERATORS)], "resolution": Literal[8, 16, 32, 64, 128]},
+    exclude=("channels",), validators={"dcgan_w_is_z": model_validator(mode="after")(_dcgan_w_is_z)})
 
-    mode: Literal["encoder", "optimize", "hybrid"] = "hybrid"
-    features: Literal["discriminator", "hog"] = "discriminator"
-    steps: int = Field(10, ge=0, le=100_000)
-    lr: float = Field(0.05, gt=0, le=10)
-    feature_weight: float = Field(0.002, ge=0)
-    w_plus: bool = False
-    starts: int = Field(1, ge=1, le=1024)
-    batch_size: int = Field(64, ge=1, le=65536)
-    seed: int = 0
+GanParams = engine_section(
+    GanTrainConfig, "GAN training (edit_core.train_gan.GanTrainConfig).",
+    limits={"steps": {"ge": 1}, "batch_size": {"ge": 2, "le": 4096}, "lr": {"gt": 0, "le": 1}, "r1_gamma": {"ge": 0},
+            "r1_every": {"ge": 1}, "ema_beta": {"ge": 0, "lt": 1}, "pl_weight": {"ge": 0}, "pl_every": {"ge": 1},
+            "pl_decay": {"gt": 0, "le": 1}, "tune_from": {"ge": 0}, "tune_lr": {"gt": 0, "le": 1},
+            "tune_ema_beta": {"ge": 0, "lt": 1}, "tune_pl_weight": {"ge": 0}, "sample_every": {"ge": 1},
+            "ckpt_every": {"ge": 1}, "log_every": {"ge": 1}})
+
+EncoderParams = engine_section(
+    EncoderTrainConfig, "Encoder training against the frozen generator (edit_core.train_encoder.EncoderTrainConfig).",
+    limits={"steps": {"ge": 1}, "batch_size": {"ge": 2, "le": 4096}, "lr": {"gt": 0, "le": 1},
+            "pixel_weight": {"ge": 0}, "feature_weight": {"ge": 0}, "latent_weight": {"ge": 0},
+            "sample_every": {"ge": 1}, "ckpt_every": {"ge": 1}, "log_every": {"ge": 1}})
+
+ProjectParams = engine_section(
+    ProjectConfig, "Projection of every photo (edit_core.project.ProjectConfig).",
+    limits={"steps": {"ge": 0, "le": 100_000}, "lr": {"gt": 0, "le": 10}, "feature_weight": {"ge": 0},
+            "starts": {"ge": 1, "le": 1024}},
+    types={"mode": Literal["encoder", "optimize", "hybrid"]},
+    extra={"features": (Literal["discriminator", "hog"], Field("discriminator")),
+           "batch_size": (int, Field(64, ge=1, le=65536))})
 
 
 class DirectionParams(Section):

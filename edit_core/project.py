@@ -73,18 +73,31 @@ def _initial_latents(
         return encoder(images)
 
 
+@dataclass(frozen=True)
+class ProjectConfig:
+    """Projection settings: the defaults of `project` and of the pipeline's `project` params (one source)."""
+
+    mode: str = "hybrid"  # "encoder" | "optimize" | "hybrid"
+    steps: int = 10  # the `make demo` budget; a real catalog wants 100 or more
+    lr: float = 0.05
+    feature_weight: float = 0.002  # iGAN's weight of the deep-feature term
+    w_plus: bool = False
+    starts: int = 1
+    seed: int = 0
+
+
 def project(
     G: Generator,
     images: Tensor,
-    mode: str = "hybrid",
+    mode: str = ProjectConfig.mode,
     encoder: nn.Module | None = None,
     features: FeatureExtractor | None = None,
-    steps: int = 100,
-    lr: float = 0.05,
-    feature_weight: float = 0.002,
-    w_plus: bool = False,
-    starts: int = 1,
-    seed: int = 0,
+    steps: int = ProjectConfig.steps,
+    lr: float = ProjectConfig.lr,
+    feature_weight: float = ProjectConfig.feature_weight,
+    w_plus: bool = ProjectConfig.w_plus,
+    starts: int = ProjectConfig.starts,
+    seed: int = ProjectConfig.seed,
     init: Tensor | None = None,
 ) -> Projection:
     """Project images [B, 3, R, R] in [-1, 1] to latents of G; see the module docstring for the modes.

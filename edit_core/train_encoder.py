@@ -25,9 +25,9 @@ from edit_core.training import ImageSource, ProgressFn, after_step, check_resume
 
 @dataclass
 class EncoderTrainConfig:
-    """Optimisation settings; defaults are the `make demo` budget."""
+    """Optimisation settings: the defaults of the pipeline's `encoder` params (one source); the `make demo` budget."""
 
-    steps: int = 600
+    steps: int = 300
     batch_size: int = 16
     lr: float = 0.002
     betas: tuple[float, float] = (0.9, 0.99)

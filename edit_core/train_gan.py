@@ -28,9 +28,10 @@ from edit_core.training import ImageSource, ProgressFn, after_step, check_resume
 
 @dataclass
 class GanTrainConfig:
-    """Optimisation settings; defaults are the `make demo` budget (64 px style model, 2 CPU cores)."""
+    """Optimisation settings: the defaults of the pipeline's `gan` params (one source); the `make demo` budget
+    (64 px style model, 2 CPU cores)."""
 
-    steps: int = 1200
+    steps: int = 600  # a usable model needs far more (e.g. 20000 on a GPU)
     batch_size: int = 16
     lr: float = 0.002
     betas: tuple[float, float] = (0.0, 0.99)
