@@ -483,3 +483,10 @@ def retrain(
 def _print_edit(ws: Workspace, name: str, summary: dict) -> None:
     counts = ", ".join(f"{v} {k}" for k, v in summary["status"].items())
     out.print(f"edit {name!r}: {counts}; results in {ws.edit(name).results}", markup=False)
+    verdict = summary["final_state"]
+    if verdict["landed"] is not None:
+        word = "landed" if verdict["landed"] else "did NOT land"
+        out.print(f"final state: the edit {word} (edited photos {verdict['final_state_ratio']:.2f}x as far from the "
+                  f"example's final state as the originals, {verdict['final_state_photos']} measured)", markup=False)
+    for warning in verdict["warnings"]:
+        console.print(f"warning: {warning}", markup=False, highlight=False)

@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from common.params import Params
 from common.storage import read_parquet, write_parquet
 from common.workspace import Workspace
-from edit_core.alphas import apply_alphas, closed_form_alphas, distances, example_target, range_guard
+from edit_core.alphas import closed_form_alphas, distances, example_target, range_guard
 from tasks.direction import load_direction
 from tasks.latents import load_latents
 
@@ -31,16 +31,16 @@ RESULTS_SCHEMA = pa.schema([
 
 
 def alpha_table(w: np.ndarray, state: dict, strength: float, margin: float) -> dict[str, np.ndarray]:
-    """α_i, signed distances before/after and the range-guard flag for latents w [N, ...] (pure)."""
+    """α_i, the signed distance to the final state before the edit and the range-guard flag for latents w [N, ...]
+    (pure). The distance after is measured on the edited photos (tasks/final_state.py), not computed here:
+    w_i + α_i·n lies on the hyperplane by construction."""
     W = torch.from_numpy(w)
     n = state["n"]
     target = example_target(state["w0"], state["delta_star"], strength)
     a = closed_form_alphas(W, target, n)
     before = distances(W, target, n)
-    after = distances(apply_alphas(W, a, n), target, n)
     flagged = range_guard(a, before, margin)
-    return {"alpha": a.numpy(), "distance_before": before.numpy(), "distance_after": after.numpy(),
-            "flagged": flagged.numpy()}
+    return {"alpha": a.numpy(), "distance_before": before.numpy(), "flagged": flagged.numpy()}
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
@@ -54,10 +54,13 @@ def compute_alphas(ws: Workspace, name: str, params: Params) -> pd.DataFrame:
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
-def write_results(ws: Workspace, name: str, table: pd.DataFrame, parts: list[pd.DataFrame]) -> dict:
-    """results.parquet: one row per manifest row (accepted, duplicate, rejected at ingest)."""
+def write_results(ws: Workspace, name: str, table: pd.DataFrame, parts: list[pd.DataFrame],
+                  measured: pd.DataFrame) -> dict:
+    """results.parquet: one row per manifest row (accepted, duplicate, rejected at ingest); `distance_after`
+    is the measured one (`measured`: id, distance_after) where a photo was re-projected, else NaN."""
     manifest = read_parquet(ws.manifest)
     done = table.merge(pd.concat(parts, ignore_index=True), on="id", how="left")
+    done = done.merge(measured[["id", "distance_after"]], on="id", how="left")
     by_id = done.set_index("id")
     rows = []
     for m in manifest.itertuples(index=False):

@@ -152,6 +152,8 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
     spec = read_json(paths.spec)
     done = results[results["status"] != "rejected"].drop_duplicates("id")
     metrics = edit_summary(*(results[c].to_numpy() for c in SUMMARY_COLUMNS))
+    if (paths.root / "final_state.json").exists():  # the verdict measured after the edit (tasks/final_state.py)
+        metrics |= read_json(paths.root / "final_state.json")
     sources = source_paths(ws)
 
     grid = []

@@ -3,7 +3,8 @@ all call these.
 
 - `image`: reconstruction error, PSNR / SSIM, edit locality (per image);
 - `latent`: final-state MAE (Edit One for All Table 2), linearity R² (Fig. 8a), the linear probe;
-- `edit`: the summary of one catalog edit (counts, α, final state).
+- `edit`: the summary of one catalog edit (counts, α) and whether it landed (the final state measured
+  on the edited photos).
 
 `METRICS` maps a metric's name to its function; `metric(name)` looks one up with a one-line error.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from edit_core.metrics.edit import attribute_final_state, edit_summary
+from edit_core.metrics.edit import attribute_final_state, edit_summary, final_state_verdict
 from edit_core.metrics.image import (
     edit_region_mask,
     layer_feature_distance,
@@ -26,7 +27,8 @@ from edit_core.metrics.latent import attribute_probe, final_state_mae, linear_pr
 
 METRICS: dict[str, Callable] = {f.__name__: f for f in (
     pixel_mse, layer_feature_distance, reconstruction_errors, psnr, ssim, edit_region_mask, outside_change,
-    final_state_mae, linearity_r2, linear_probe_r2, attribute_probe, edit_summary, attribute_final_state)}
+    final_state_mae, linearity_r2, linear_probe_r2, attribute_probe, edit_summary, attribute_final_state,
+    final_state_verdict)}
 
 
 def metric(name: str) -> Callable:

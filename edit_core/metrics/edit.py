@@ -19,9 +19,11 @@ def edit_summary(status: np.ndarray, alpha: np.ndarray, distance_before: np.ndar
         m |= {"alpha_mean": float(a.mean()), "alpha_std": float(a.std()),
               "alpha_min": float(a.min()), "alpha_max": float(a.max()),
               "distance_before_std": float(np.asarray(distance_before, np.float64)[done].std()),
-              "distance_after_max_abs": float(np.abs(np.asarray(distance_after, np.float64)[done]).max()),
               "err_pixel_mean": float(np.asarray(err_pixel, np.float64)[done].mean()),
               "t_transfer_mean": float(np.asarray(t_transfer, np.float64)[done].mean())}
+        after = np.asarray(distance_after, np.float64)[done]
+        if np.isfinite(after).any():  # measured on the re-projected sample only
+            m["distance_after_max_abs"] = float(np.nanmax(np.abs(after)))
     return m
 
 
@@ -29,3 +31,21 @@ def attribute_final_state(before: np.ndarray, after: np.ndarray, value: float) -
     """How close each photo's measured attribute lands to the example's after value (before and after)."""
     return {"attr_target": value, "attr_before_mae": float(np.abs(before - value).mean()),
             "attr_after_mae": float(np.abs(after - value).mean()), "attr_after_std": float(after.std())}
+
+
+def final_state_verdict(distance_before: np.ndarray, distance_after: np.ndarray, landed_ratio: float = 0.5) -> dict:
+    """Did the edit land? Signed distances to the example's final-state hyperplane along n, of the same
+    photos before the edit (their projections) and after it (the edited photos projected again).
+
+    The edit landed when the edited photos lie at most `landed_ratio` times as far from the final state
+    (mean |distance|) as the unedited ones did: a measurement on the outputs, not on the latents the
+    edit was computed from (those lie on the hyperplane by construction)."""
+    before = np.abs(np.asarray(distance_before, np.float64))
+    after = np.abs(np.asarray(distance_after, np.float64))
+    ok = np.isfinite(before) & np.isfinite(after)
+    if not ok.any():
+        return {"final_state_photos": 0, "landed": None}
+    b, a = float(before[ok].mean()), float(after[ok].mean())
+    ratio = a / b if b > 0 else float("inf") if a > 0 else 0.0
+    return {"final_state_photos": int(ok.sum()), "final_state_before_mae": b, "final_state_after_mae": a,
+            "final_state_ratio": ratio, "landed": bool(ratio <= landed_ratio)}

@@ -12,6 +12,7 @@ from edit_core.metrics import (
     attribute_probe,
     edit_region_mask,
     final_state_mae,
+    final_state_verdict,
     layer_feature_distance,
     linear_probe_r2,
     linearity_r2,
@@ -121,3 +122,13 @@ def test_registry_names_every_metric() -> None:
     assert metric("psnr") is METRICS["psnr"] and "attribute_probe" in METRICS and "edit_summary" in METRICS
     with pytest.raises(ValueError, match="unknown metric 'nope'"):
         metric("nope")
+
+
+def test_final_state_verdict_against_its_definition() -> None:
+    before, after = np.array([-2.0, 1.0, 3.0, np.nan]), np.array([0.5, -0.5, 0.0, 1.0])
+    v = final_state_verdict(before, after)
+    assert v["final_state_photos"] == 3 and v["final_state_before_mae"] == 2.0
+    assert v["final_state_after_mae"] == pytest.approx(1 / 3) and v["final_state_ratio"] == pytest.approx(1 / 6)
+    assert v["landed"] is True
+    assert final_state_verdict(before, before * 0.9)["landed"] is False  # barely moved: not landed
+    assert final_state_verdict([np.nan], [np.nan]) == {"final_state_photos": 0, "landed": None}

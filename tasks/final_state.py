@@ -1,0 +1,89 @@
+"""Did the edit land? Measured on the outputs: a sample of the edited photos is projected again (as the
+originals were) and its signed distance to the example's final state along n compared with the
+unedited photos'; beside it a pixel check, the edited photo at model resolution against the render
+G(w_i + α_i·n) it was meant to follow. Works on any catalog: no attribute estimator needed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from common import progress
+from common.params import Params
+from common.storage import read_h5, read_json, write_json
+from common.workspace import Workspace
+from edit_core.alphas import apply_alphas, distances, example_target
+from edit_core.checkpoint import load_encoder, load_generator
+from edit_core.imageops import resolve_device, to_tensor
+from edit_core.metrics import final_state_verdict, pixel_mse
+from tasks.direction import load_direction
+from tasks.images import MAX_PIXELS, decode
+from tasks.project import feature_extractor, project_images
+
+MEASURED_COLUMNS = ["id", "distance_after", "pixel_err_edited"]
+WEAK_CAPTURE = 0.5  # the example's own re-render reproduces less than half of the user's pixel change
+
+
+def spread_sample(ids: pd.Series, key: pd.Series, k: int) -> list[str]:
+    """Up to k ids spread evenly over the order of `key` (e.g. α), the extremes included."""
+    order = ids.iloc[np.argsort(key.to_numpy(), kind="stable")].tolist()
+    if len(order) <= k:
+        return order
+    return [order[i] for i in np.linspace(0, len(order) - 1, k).round().astype(int)]
+
+
+def _edited_thumbnails(ws: Workspace, name: str, ids: list[str], resolution: int) -> np.ndarray:
+    """The edited photos, brought to model resolution exactly as ingest brings the originals."""
+    images = ws.edit(name).images
+    return np.stack([decode((images / f"{i}.png").read_bytes(), resolution, MAX_PIXELS, 8)[0] for i in ids])
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def measure_final_state(ws: Workspace, name: str, table: pd.DataFrame, parts: list[pd.DataFrame],
+                        params: Params) -> tuple[pd.DataFrame, dict]:
+    """Re-project up to `edit.verify` edited photos (spread over α); per photo the measured distance after
+    and the pixel error against its edited render; the verdict in WS/edits/NAME/final_state.json."""
+    paths = ws.edit(name)
+    status = pd.concat(parts, ignore_index=True)[["id", "status"]]
+    done = table.merge(status, on="id")
+    done = done[done["status"].isin(["edited", "flagged"])].drop_duplicates("id")
+    picked = done.set_index("id").loc[spread_sample(done["id"], done["alpha"], params.edit.verify)]
+    verdict: dict = {"landed": None, "final_state_photos": 0}
+    measured = pd.DataFrame({c: pd.Series(dtype=str if c == "id" else float) for c in MEASURED_COLUMNS})
+    if len(picked):
+        device = resolve_device(params.runtime.device)
+        G = load_generator(ws.gan, device)
+        encoder = load_encoder(ws.encoder, device) if params.project.mode != "optimize" else None
+        features = feature_extractor(params.project.features, ws.gan, device)
+        thumbs = _edited_thumbnails(ws, name, list(picked.index), G.resolution)
+        with progress.track(f"measure the final state ({len(picked)} photos)", total=len(picked)) as bar:
+            w_after = project_images(G, thumbs, params, encoder, features, bar)["w"]
+        state = load_direction(ws, paths)
+        target = example_target(state["w0"], state["delta_star"], params.edit.strength)
+        after = distances(torch.from_numpy(w_after), target, state["n"]).numpy()
+        stored = {s: read_h5(ws.latents / s, ["w"])["w"] for s in picked["shard"].unique()}
+        w = np.stack([stored[s][i] for s, i in zip(picked["shard"], picked["index"], strict=True)])
+        edited_w = apply_alphas(torch.from_numpy(w), torch.tensor(picked["alpha"].to_numpy(np.float32)),
+                                state["n"])
+        with torch.no_grad():
+            renders = G.synthesis(edited_w.to(device))
+        pixel = pixel_mse(to_tensor(thumbs), renders)
+        measured = pd.DataFrame({"id": picked.index, "distance_after": after.astype(np.float64),
+                                 "pixel_err_edited": pixel})
+        verdict = final_state_verdict(picked["distance_before"].to_numpy(), after)
+        verdict |= {"pixel_err_edited_mean": float(pixel.mean()),
+                    "pixel_err_original_mean": float(picked["err_pixel"].mean())}
+    capture = read_json(paths.spec).get("capture") if paths.spec.exists() else None
+    warnings = []
+    if verdict["landed"] is False:
+        warnings.append("the edited photos did not reach the example's final state "
+                        f"(distance {verdict['final_state_ratio']:.2f}x the unedited catalog's)")
+    if capture is not None and capture < WEAK_CAPTURE:
+        warnings.append(f"the example's own edit was not reproduced by the generator (capture {capture:.2f})")
+    verdict |= {"example_capture": capture, "warnings": warnings}
+    write_json(paths.root / "final_state.json", verdict)
+    return measured, verdict
