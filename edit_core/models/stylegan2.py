@@ -18,6 +18,11 @@ and filters with gain 4, downsampling filters and keeps every second pixel.
 
 Noise modes of synthesis: "const" (the stored per-layer noise images: deterministic, the default,
 which projection and editing need), "random" (fresh N(0, 1) noise), "none" (no noise).
+
+Precision: blocks at or above `fp16_resolution` (G) / `d_fp16_resolution` (D) compute in float16 the
+way the NVlabs code does (its snapshots record which blocks do, and its outputs, on CPU too, are
+those of that mixed precision); everything else, and every block when `force_fp32` is set on the
+module, is float32. rosinality checkpoints are float32 throughout.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ def default_spec(resolution: int, w_dim: int = 512, channel_base: int = 32768, c
     ch = [min(channel_base // r, channel_max) for r in res]
     return {"channels": ch, "d_channels": ch[::-1], "mapping_hidden": w_dim, "conv_clamp": conv_clamp,
             "d_conv_clamp": conv_clamp, "mbstd_group": 4, "mbstd_channels": 1, "fir": [1, 3, 3, 1],
-            "num_ws": count_ws_at(resolution)}
+            "num_ws": count_ws_at(resolution), "fp16_resolution": None, "d_fp16_resolution": None}
 
 
 def count_ws_at(resolution: int) -> int:
@@ -98,7 +103,7 @@ def upsample2d(x: Tensor, f: Tensor) -> Tensor:
 def bias_lrelu(x: Tensor, bias: Tensor | None, gain: float, clamp: float | None, act: bool = True) -> Tensor:
     """x + bias, then (optionally) lrelu with gain sqrt(2) times `gain`, then clamp to +-clamp."""
     if bias is not None:
-        x = x + bias.reshape(1, -1, *([1] * (x.ndim - 2)))
+        x = x + bias.to(x.dtype).reshape(1, -1, *([1] * (x.ndim - 2)))
     if act:
         x = F.leaky_relu(x, LRELU_SLOPE) * (LRELU_GAIN * gain)
     elif gain != 1:
@@ -141,13 +146,57 @@ class MappingNetwork(nn.Module):
         return self.w_avg.lerp(x, truncation_psi) if truncation_psi != 1 else x
 
 
-class ModulatedConv(nn.Module):
-    """One synthesis layer: style-modulated 3x3 conv (optionally 2x up), demodulation, noise, bias,
-    lrelu, clamp.
+def modulated_conv(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool, up: bool, fir: Tensor,
+                   noise: Tensor | None, fused: bool) -> Tensor:
+    """Conv of x with weight w'_boik = s_bi w_oik, demodulated to unit norm over (i, k) per sample and
+    output channel, optionally 2x upsampled (transposed conv + FIR), plus `noise`.
 
-    Computed as modulate input / shared conv / demodulate output, which equals convolving with the
-    per-sample weight w'_oik = s_i w_oik / ||s w_o||, and keeps every sample independent of the batch.
+    Two equal ways to compute it, chosen as the NVlabs code chooses, so that results agree to the
+    last bit where it matters (float16): `fused` builds the per-sample weights and runs one grouped
+    conv (its eval float32 path; rosinality's always); otherwise the input is scaled by s, convolved
+    with the shared weight and the output scaled by the demodulation coefficients (float16 and
+    training), with weight and styles first scaled to max 1 in float16 so nothing overflows.
     """
+    b, dtype = x.shape[0], x.dtype
+    out_ch, in_ch, k, _ = weight.shape
+    if dtype == torch.float16 and demodulate:
+        weight = weight * (1 / math.sqrt(in_ch * k * k) / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True))
+        styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
+    w = dcoefs = None
+    if demodulate or fused:
+        w = weight.unsqueeze(0) * styles.reshape(b, 1, -1, 1, 1)  # [B, O, I, k, k]
+    if demodulate:
+        dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()  # [B, O]
+    if fused:
+        if demodulate:
+            w = w * dcoefs.reshape(b, -1, 1, 1, 1)
+        x = _conv(x.reshape(1, -1, *x.shape[2:]), w.reshape(-1, in_ch, k, k).to(dtype), up, fir, groups=b)
+        x = x.reshape(b, -1, *x.shape[2:])
+        return x + noise if noise is not None else x
+    x = _conv(x * styles.to(dtype).reshape(b, -1, 1, 1), weight.to(dtype), up, fir, groups=1)
+    if demodulate and noise is not None:
+        return torch.addcmul(noise.to(dtype), x, dcoefs.to(dtype).reshape(b, -1, 1, 1))
+    if demodulate:
+        return x * dcoefs.to(dtype).reshape(b, -1, 1, 1)
+    return x + noise.to(dtype) if noise is not None else x
+
+
+def _conv(x: Tensor, w: Tensor, up: bool, fir: Tensor, groups: int) -> Tensor:
+    """Same-padded conv (w: [O, I/groups, k, k]); with `up`, a stride-2 transposed conv then the FIR
+    filter (gain 4), which lands on the official pixel grid."""
+    k = w.shape[-1]
+    if not up:
+        return F.conv2d(x, w, padding=k // 2, groups=groups)
+    o = w.shape[0] // groups
+    w = w.reshape(groups, o, -1, k, k).transpose(1, 2).reshape(-1, o, k, k)  # [I, O/groups, k, k]
+    f = fir.shape[-1]
+    x = F.conv_transpose2d(x, w, stride=2, groups=groups)
+    return upfirdn(x, fir, pad=(k // 2 + (f + 1) // 2 - (k - 1), k // 2 + (f - 2) // 2 - (k - 2)), gain=4.0)
+
+
+class ModulatedConv(nn.Module):
+    """One synthesis layer: style-modulated 3x3 conv (optionally 2x up) with demodulation, noise,
+    bias, lrelu, clamp."""
 
     def __init__(self, in_ch: int, out_ch: int, w_dim: int, resolution: int, up: bool,
                  conv_clamp: float | None, fir: Tensor) -> None:
@@ -162,42 +211,33 @@ class ModulatedConv(nn.Module):
         self.conv_clamp = conv_clamp
         self.resolution = resolution
 
-    def forward(self, x: Tensor, w: Tensor, noise_mode: str = "const",
-                generator: torch.Generator | None = None) -> Tensor:
-        styles = self.affine(w)  # [B, in]
-        x = x * styles[:, :, None, None]
-        if self.up:
-            # Transposed conv at stride 2, then the FIR filter: the official pixel grid for 3x3 kernels.
-            x = F.conv_transpose2d(x, self.weight.transpose(0, 1), stride=2)
-            f = self.fir.shape[-1]
-            x = upfirdn(x, self.fir, pad=((f + 1) // 2 - 1, (f - 2) // 2), gain=4.0)
-        else:
-            x = F.conv2d(x, self.weight, padding=1)
-        # Demodulation: 1 / ||s_i w_oik|| over (i, k) for every sample and output channel.
-        dcoefs = torch.rsqrt(styles.square() @ self.weight.square().sum(dim=(2, 3)).t() + 1e-8)
-        x = x * dcoefs[:, :, None, None]
+    def forward(self, x: Tensor, w: Tensor, noise_mode: str = "const", generator: torch.Generator | None = None,
+                fused: bool = True) -> Tensor:
+        noise = None
         if noise_mode == "const":
-            x = x + self.noise_const * self.noise_strength
+            noise = self.noise_const * self.noise_strength
         elif noise_mode == "random":
             noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution, generator=generator)
-            x = x + noise.to(x) * self.noise_strength
+            noise = noise.to(self.noise_const) * self.noise_strength
+        x = modulated_conv(x, self.weight, self.affine(w), True, self.up, self.fir, noise, fused)
         return bias_lrelu(x, self.bias, 1.0, self.conv_clamp)
 
 
 class ToRGB(nn.Module):
     """Modulated 1x1 conv to RGB (no demodulation) + bias, clamped."""
 
-    def __init__(self, in_ch: int, out_ch: int, w_dim: int, conv_clamp: float | None) -> None:
+    def __init__(self, in_ch: int, out_ch: int, w_dim: int, conv_clamp: float | None, fir: Tensor) -> None:
         super().__init__()
         self.affine = FullyConnected(w_dim, in_ch, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_ch, in_ch, 1, 1))
         self.bias = nn.Parameter(torch.zeros(out_ch))
         self.weight_gain = 1.0 / math.sqrt(in_ch)
         self.conv_clamp = conv_clamp
+        self.register_buffer("fir", fir, persistent=False)
 
-    def forward(self, x: Tensor, w: Tensor) -> Tensor:
+    def forward(self, x: Tensor, w: Tensor, fused: bool = True) -> Tensor:
         styles = self.affine(w) * self.weight_gain
-        x = F.conv2d(x * styles[:, :, None, None], self.weight)
+        x = modulated_conv(x, self.weight, styles, False, False, self.fir, None, fused)
         return bias_lrelu(x, self.bias, 1.0, self.conv_clamp, act=False)
 
 
@@ -205,24 +245,27 @@ class SynthesisBlock(nn.Module):
     """One resolution: (constant input | 2x up conv), conv, toRGB; adds to the upsampled image."""
 
     def __init__(self, in_ch: int, out_ch: int, w_dim: int, resolution: int, channels: int,
-                 conv_clamp: float | None, fir: Tensor) -> None:
+                 conv_clamp: float | None, fir: Tensor, fp16: bool) -> None:
         super().__init__()
+        self.fp16 = fp16
         self.const = nn.Parameter(torch.randn(out_ch, 4, 4)) if in_ch == 0 else None
         self.conv0 = None if in_ch == 0 else ModulatedConv(in_ch, out_ch, w_dim, resolution, True, conv_clamp, fir)
         self.conv1 = ModulatedConv(out_ch, out_ch, w_dim, resolution, False, conv_clamp, fir)
-        self.torgb = ToRGB(out_ch, channels, w_dim, conv_clamp)
+        self.torgb = ToRGB(out_ch, channels, w_dim, conv_clamp, fir)
         self.register_buffer("fir", fir, persistent=False)
         self.num_conv = 1 if in_ch == 0 else 2
 
     def forward(self, x: Tensor | None, img: Tensor | None, ws: Tensor, noise_mode: str,
-                generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
-        """ws: [B, num_conv + 1, w_dim] (the last one is toRGB's)."""
+                generator: torch.Generator | None, force_fp32: bool) -> tuple[Tensor, Tensor]:
+        """ws: [B, num_conv + 1, w_dim] (the last one is toRGB's); img stays float32."""
+        dtype = torch.float16 if self.fp16 and not force_fp32 else torch.float32
+        fused = not self.training and (dtype == torch.float32 or ws.shape[0] == 1)
         if self.conv0 is None:
-            x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
+            x = self.const.to(dtype).unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
         else:
-            x = self.conv0(x, ws[:, 0], noise_mode, generator)
-        x = self.conv1(x, ws[:, self.num_conv - 1], noise_mode, generator)
-        y = self.torgb(x, ws[:, self.num_conv])
+            x = self.conv0(x.to(dtype), ws[:, 0], noise_mode, generator, fused)
+        x = self.conv1(x, ws[:, self.num_conv - 1], noise_mode, generator, fused)
+        y = self.torgb(x, ws[:, self.num_conv], fused).float()
         return x, y if img is None else upsample2d(img, self.fir) + y
 
 
@@ -233,15 +276,18 @@ class SynthesisNetwork(nn.Module):
         super().__init__()
         fir = fir_filter(spec["fir"])
         ch = spec["channels"]
+        fp16_from = spec["fp16_resolution"] or 2 * config.resolution
         self.blocks = nn.ModuleList(
-            SynthesisBlock(ch[i - 1] if i else 0, ch[i], config.w_dim, res, config.channels, spec["conv_clamp"], fir)
+            SynthesisBlock(ch[i - 1] if i else 0, ch[i], config.w_dim, res, config.channels, spec["conv_clamp"], fir,
+                           res >= fp16_from)
             for i, res in enumerate(levels(config.resolution)))
+        self.force_fp32 = False
 
     def forward(self, ws: Tensor, noise_mode: str = "const", generator: torch.Generator | None = None) -> Tensor:
         x = img = None
         i = 0
         for block in self.blocks:
-            x, img = block(x, img, ws[:, i: i + block.num_conv + 1], noise_mode, generator)
+            x, img = block(x, img, ws[:, i: i + block.num_conv + 1].float(), noise_mode, generator, self.force_fp32)
             i += block.num_conv
         return img
 
@@ -249,7 +295,8 @@ class SynthesisNetwork(nn.Module):
 class StyleGAN2Generator(Generator):
     """Mapping + synthesis of StyleGAN2; W and W+ inputs, truncation, three noise modes.
 
-    `noise_mode` (attribute, "const" by default) is what `synthesis` uses unless told otherwise.
+    `noise_mode` (attribute, "const" by default) is what `synthesis` uses unless told otherwise;
+    `force_fp32` (attribute) computes the blocks the NVlabs file runs in float16 in float32.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -264,6 +311,14 @@ class StyleGAN2Generator(Generator):
     @classmethod
     def count_ws(cls, config: ModelConfig) -> int:
         return count_ws_at(config.resolution)
+
+    @property
+    def force_fp32(self) -> bool:
+        return self.synthesis_net.force_fp32
+
+    @force_fp32.setter
+    def force_fp32(self, value: bool) -> None:
+        self.synthesis_net.force_fp32 = bool(value)
 
     @property
     def w_avg(self) -> Tensor:
@@ -300,7 +355,7 @@ class Conv2dLayer(nn.Module):
             self.register_buffer("fir", fir, persistent=False)
 
     def forward(self, x: Tensor, gain: float = 1.0) -> Tensor:
-        w = self.weight * self.weight_gain
+        w = (self.weight * self.weight_gain).to(x.dtype)
         k = w.shape[-1]
         if self.down:
             # Filter with padding so that the strided conv lands on the official grid, then stride 2.
@@ -317,8 +372,9 @@ class DiscriminatorBlock(nn.Module):
     """Residual block at one resolution: (fromRGB), conv, down conv, plus a down 1x1 skip; sum / sqrt 2."""
 
     def __init__(self, in_ch: int, tmp_ch: int, out_ch: int, channels: int, conv_clamp: float | None,
-                 fir: Tensor) -> None:
+                 fir: Tensor, fp16: bool) -> None:
         super().__init__()
+        self.fp16 = fp16
         self.fromrgb = Conv2dLayer(channels, tmp_ch, 1, conv_clamp=conv_clamp) if in_ch == 0 else None
         self.conv0 = Conv2dLayer(tmp_ch, tmp_ch, 3, conv_clamp=conv_clamp)
         self.conv1 = Conv2dLayer(tmp_ch, out_ch, 3, down=True, conv_clamp=conv_clamp, fir=fir)
@@ -353,9 +409,12 @@ class StyleGAN2Discriminator(nn.Module):
         fir = fir_filter(spec["fir"])
         ch = spec["d_channels"]  # [R, R/2, ..., 4] px
         clamp = spec["d_conv_clamp"]
+        fp16_from = spec["d_fp16_resolution"] or 2 * config.resolution
         self.blocks = nn.ModuleList(
-            DiscriminatorBlock(ch[i] if i else 0, ch[i], ch[i + 1], config.channels, clamp, fir)
+            DiscriminatorBlock(ch[i] if i else 0, ch[i], ch[i + 1], config.channels, clamp, fir,
+                               config.resolution // 2**i >= fp16_from)
             for i in range(len(ch) - 1))
+        self.force_fp32 = False
         self.mbstd_group = spec["mbstd_group"]
         self.mbstd_channels = spec["mbstd_channels"]
         self.conv = Conv2dLayer(ch[-1] + self.mbstd_channels, ch[-1], 3, conv_clamp=clamp)
@@ -363,12 +422,15 @@ class StyleGAN2Discriminator(nn.Module):
         self.out = FullyConnected(ch[-1], 1)
 
     def features(self, x: Tensor) -> list[Tensor]:
-        """Activations after fromRGB and after every block (R px ... 4 px); no minibatch statistics,
-        so each image's features do not depend on the rest of the batch."""
-        acts = [self.blocks[0].fromrgb(x)]
-        for block in self.blocks:
-            acts.append(block(acts[-1]))
-        return acts
+        """Activations (float32) after fromRGB and after every block (R px ... 4 px); no minibatch
+        statistics, so each image's features do not depend on the rest of the batch."""
+        half = [b.fp16 and not self.force_fp32 for b in self.blocks]
+        h = self.blocks[0].fromrgb(x.to(torch.float16 if half[0] else torch.float32))
+        acts = [h]
+        for block, fp16 in zip(self.blocks, half, strict=True):
+            h = block(h.to(torch.float16 if fp16 else torch.float32))
+            acts.append(h)
+        return [a.float() for a in acts]
 
     def forward(self, x: Tensor) -> Tensor:
         """[B] logits. The minibatch-std layer makes them depend on the batch (groups of up to 4)."""
