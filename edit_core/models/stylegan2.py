@@ -136,7 +136,7 @@ class MappingNetwork(nn.Module):
     def __init__(self, z_dim: int, w_dim: int, hidden: int, num_layers: int, lr_mul: float) -> None:
         super().__init__()
         dims = [z_dim] + [hidden] * (num_layers - 1) + [w_dim]
-        self.fcs = nn.ModuleList(FullyConnected(a, b, act=True, lr_mul=lr_mul) for a, b in zip(dims, dims[1:]))
+        self.fcs = nn.ModuleList(FullyConnected(a, b, act=True, lr_mul=lr_mul) for a, b in zip(dims[:-1], dims[1:], strict=True))
         self.register_buffer("w_avg", torch.zeros(w_dim))
 
     def forward(self, z: Tensor, truncation_psi: float = 1.0) -> Tensor:

@@ -1,0 +1,131 @@
+"""Importing NVlabs / rosinality StyleGAN2 files: reference outputs reproduced, hostile pickles refused."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from edit_core.checkpoint import load_checkpoint, load_discriminator, load_generator, save_checkpoint
+from edit_core.stylegan2_import import ForbiddenPickle, StyleGAN2ImportError, import_stylegan2
+
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared/fixtures/stylegan2"
+needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"StyleGAN2 reference files not found in {FIXTURES}")
+TOL = 1e-4
+
+
+def imported(tmp_path: Path, name: str) -> tuple[Path, dict, dict]:
+    """Import a fixture file, write it as the project's checkpoint; (path, summary, reference arrays)."""
+    src = FIXTURES / name
+    payload, summary = import_stylegan2(src)
+    path = tmp_path / "models" / "gan.pt"
+    save_checkpoint(path, **payload)
+    ref = dict(np.load(src.with_name(src.stem + "-reference.npz")))
+    return path, summary, {k: torch.from_numpy(v) for k, v in ref.items()}
+
+
+def max_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    assert a.shape == b.shape, (a.shape, b.shape)
+    return float((a - b).abs().max())
+
+
+@needs_fixtures
+@pytest.mark.parametrize("name", ["sg2ada-tiny-32.pkl", "sg2ada-small-64.pkl"])
+def test_nvlabs_snapshot_reproduces_reference(tmp_path: Path, name: str) -> None:
+    path, summary, ref = imported(tmp_path, name)
+    meta = __import__("json").loads((FIXTURES / "fixtures.json").read_text())[name.removesuffix(".pkl")]
+    assert (summary["resolution"], summary["num_ws"], summary["w_dim"], summary["z_dim"]) == (
+        meta["resolution"], meta["num_ws"], meta["w_dim"], meta["z_dim"])
+    assert (summary["g_params"], summary["d_params"], summary["source_format"]) == (
+        meta["g_params"], meta["d_params"], "nvlabs-pkl")
+    G, G_raw, D = load_generator(path), load_generator(path, ema=False), load_discriminator(path)
+    z = ref["z"]
+    with torch.no_grad():
+        assert max_err(G.mapping(z), ref["ws"][:, 0]) <= TOL
+        assert max_err(G.mapping(z, truncation_psi=0.7), ref["ws_psi07"][:, 0]) <= TOL
+        assert max_err(G.synthesis(ref["ws"]), ref["img"]) <= TOL  # const noise is the default
+        assert max_err(G(z), ref["img"]) <= TOL
+        assert max_err(G.synthesis(ref["ws_psi07"]), ref["img_psi07"]) <= TOL
+        assert max_err(G.synthesis(ref["ws"], noise_mode="none"), ref["img_noise_none"]) <= TOL
+        assert max_err(G.synthesis(ref["wplus"]), ref["img_wplus"]) <= TOL
+        assert max_err(G_raw(z), ref["img_G"]) <= TOL
+        assert max_err(D(ref["img"]), ref["d_logits"][:, 0]) <= TOL
+    assert load_checkpoint(path)["source_sha256"] == summary["source_sha256"]
+
+
+@needs_fixtures
+@pytest.mark.parametrize("name", ["rosinality-tiny-32.pt", "rosinality-small-64.pt"])
+def test_rosinality_checkpoint_reproduces_reference(tmp_path: Path, name: str) -> None:
+    path, summary, ref = imported(tmp_path, name)
+    meta = __import__("json").loads((FIXTURES / "fixtures-rosinality.json").read_text())[name.removesuffix(".pt")]
+    assert (summary["resolution"], summary["num_ws"], summary["w_dim"], summary["g_params"]) == (
+        meta["size"], meta["n_latent"], meta["style_dim"], meta["g_params"])
+    G, D = load_generator(path), load_discriminator(path)
+    ckpt = load_checkpoint(path)
+    assert ckpt["G"].keys() == ckpt["G_ema"].keys() and all(torch.equal(ckpt["G"][k], ckpt["G_ema"][k]) for k in ckpt["G"])
+    z = ref["z"]
+    with torch.no_grad():
+        assert max_err(G.mapping(z), ref["w"]) <= TOL
+        assert max_err(G.w_avg, ref["mean_latent"].reshape(-1)) <= TOL
+        assert max_err(G(z), ref["img"]) <= TOL
+        assert max_err(G.synthesis(G.mapping(z, truncation_psi=0.7)), ref["img_psi07"]) <= TOL
+        assert max_err(G.synthesis(ref["wplus"]), ref["img_wplus"]) <= TOL
+        assert max_err(D(ref["img"]), ref["d_logits"][:, 0]) <= TOL
+
+
+class _System:
+    """Unpickles as os.system("touch MARKER")."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return os.system, (f"touch {self.marker}",)
+
+
+class _Eval:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return eval, (f"open({str(self.marker)!r}, 'w').close()",)
+
+
+class UnknownNetwork:
+    """A class the importer has never heard of (pickled by reference to this test module)."""
+
+
+@pytest.mark.parametrize("payload, forbidden", [
+    (lambda m: {"G_ema": _System(m)}, "forbidden global " + os.system.__module__ + ".system"),
+    (lambda m: {"G": None, "G_ema": [1, _Eval(m)]}, "forbidden global builtins.eval"),
+    (lambda m: {"G_ema": UnknownNetwork()}, "forbidden global tests.edit_core.test_stylegan2_import.UnknownNetwork"),
+])
+def test_hostile_pickle_is_refused_and_runs_nothing(tmp_path: Path, payload, forbidden: str) -> None:
+    marker = tmp_path / "MARKER"
+    src = tmp_path / "network-snapshot-000000.pkl"
+    src.write_bytes(pickle.dumps(payload(marker)))
+    with pytest.raises(ForbiddenPickle) as err:
+        import_stylegan2(src)
+    message = str(err.value)
+    assert "\n" not in message and str(src) in message and forbidden in message
+    assert not marker.exists()
+
+
+def test_not_a_stylegan2_file_is_one_line_error(tmp_path: Path) -> None:
+    src = tmp_path / "x.pkl"
+    src.write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
+    with pytest.raises(StyleGAN2ImportError, match="no G_ema") as err:
+        import_stylegan2(src)
+    assert "\n" not in str(err.value)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"hello")
+    with pytest.raises(StyleGAN2ImportError, match="neither a pickle"):
+        import_stylegan2(junk)
+    other = tmp_path / "other.pt"
+    torch.save({"model": {"w": torch.zeros(2)}}, other)
+    with pytest.raises(StyleGAN2ImportError, match="no 'g_ema'"):
+        import_stylegan2(other)
