@@ -33,11 +33,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from edit_core.models.base import Generator, ModelConfig, levels
+from edit_core.models.base import LRELU_GAIN, Generator, ModelConfig, levels
 
 NOISE_MODES = ("const", "random", "none")
 LRELU_SLOPE = 0.2
-LRELU_GAIN = math.sqrt(2.0)
 
 
 # --- architecture hyperparameters (stored in ModelConfig.stylegan2) --------------------------------
@@ -58,8 +57,13 @@ def count_ws_at(resolution: int) -> int:
 
 
 def check_spec(config: ModelConfig) -> dict:
-    """The stylegan2 sub-config of `config` (defaults filled in), validated; one-line ValueError if not."""
-    spec = {**default_spec(config.resolution, config.w_dim), **(config.stylegan2 or {})}
+    """The stylegan2 sub-config of `config` (defaults filled in; D's follow G's), validated; one-line
+    ValueError if not."""
+    given = config.stylegan2 or {}
+    spec = {**default_spec(config.resolution, config.w_dim), **given}
+    for d_key, g_key in (("d_conv_clamp", "conv_clamp"), ("d_fp16_resolution", "fp16_resolution")):
+        spec[d_key] = given.get(d_key, spec[g_key])
+    spec["d_channels"] = list(given.get("d_channels", spec["channels"][::-1]))
     n = len(levels(config.resolution))
     if len(spec["channels"]) != n or len(spec["d_channels"]) != n:
         raise ValueError(f"stylegan2: channels and d_channels need {n} entries (4 px .. {config.resolution} px), "
@@ -146,7 +150,7 @@ class MappingNetwork(nn.Module):
         return self.w_avg.lerp(x, truncation_psi) if truncation_psi != 1 else x
 
 
-def modulated_conv(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool, up: bool, fir: Tensor,
+def modulated_conv(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool, up: bool, fir: Tensor | None,
                    noise: Tensor | None, fused: bool) -> Tensor:
     """Conv of x with weight w'_boik = s_bi w_oik, demodulated to unit norm over (i, k) per sample and
     output channel, optionally 2x upsampled (transposed conv + FIR), plus `noise`.
@@ -181,7 +185,7 @@ def modulated_conv(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool, 
     return x + noise.to(dtype) if noise is not None else x
 
 
-def _conv(x: Tensor, w: Tensor, up: bool, fir: Tensor, groups: int) -> Tensor:
+def _conv(x: Tensor, w: Tensor, up: bool, fir: Tensor | None, groups: int) -> Tensor:
     """Same-padded conv (w: [O, I/groups, k, k]); with `up`, a stride-2 transposed conv then the FIR
     filter (gain 4), which lands on the official pixel grid."""
     k = w.shape[-1]
@@ -226,18 +230,17 @@ class ModulatedConv(nn.Module):
 class ToRGB(nn.Module):
     """Modulated 1x1 conv to RGB (no demodulation) + bias, clamped."""
 
-    def __init__(self, in_ch: int, out_ch: int, w_dim: int, conv_clamp: float | None, fir: Tensor) -> None:
+    def __init__(self, in_ch: int, out_ch: int, w_dim: int, conv_clamp: float | None) -> None:
         super().__init__()
         self.affine = FullyConnected(w_dim, in_ch, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_ch, in_ch, 1, 1))
         self.bias = nn.Parameter(torch.zeros(out_ch))
         self.weight_gain = 1.0 / math.sqrt(in_ch)
         self.conv_clamp = conv_clamp
-        self.register_buffer("fir", fir, persistent=False)
 
     def forward(self, x: Tensor, w: Tensor, fused: bool = True) -> Tensor:
         styles = self.affine(w) * self.weight_gain
-        x = modulated_conv(x, self.weight, styles, False, False, self.fir, None, fused)
+        x = modulated_conv(x, self.weight, styles, False, False, None, None, fused)
         return bias_lrelu(x, self.bias, 1.0, self.conv_clamp, act=False)
 
 
@@ -251,21 +254,22 @@ class SynthesisBlock(nn.Module):
         self.const = nn.Parameter(torch.randn(out_ch, 4, 4)) if in_ch == 0 else None
         self.conv0 = None if in_ch == 0 else ModulatedConv(in_ch, out_ch, w_dim, resolution, True, conv_clamp, fir)
         self.conv1 = ModulatedConv(out_ch, out_ch, w_dim, resolution, False, conv_clamp, fir)
-        self.torgb = ToRGB(out_ch, channels, w_dim, conv_clamp, fir)
+        self.torgb = ToRGB(out_ch, channels, w_dim, conv_clamp)
         self.register_buffer("fir", fir, persistent=False)
         self.num_conv = 1 if in_ch == 0 else 2
 
     def forward(self, x: Tensor | None, img: Tensor | None, ws: Tensor, noise_mode: str,
                 generator: torch.Generator | None, force_fp32: bool) -> tuple[Tensor, Tensor]:
-        """ws: [B, num_conv + 1, w_dim] (the last one is toRGB's); img stays float32."""
-        dtype = torch.float16 if self.fp16 and not force_fp32 else torch.float32
-        fused = not self.training and (dtype == torch.float32 or ws.shape[0] == 1)
+        """ws: [B, num_conv + 1, w_dim] (the last one is toRGB's); img stays in the parameters' dtype."""
+        full = self.conv1.weight.dtype  # float32 (float64 when the module was made double)
+        dtype = torch.float16 if self.fp16 and not force_fp32 else full
+        fused = not self.training and (dtype == full or ws.shape[0] == 1)
         if self.conv0 is None:
             x = self.const.to(dtype).unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
         else:
             x = self.conv0(x.to(dtype), ws[:, 0], noise_mode, generator, fused)
         x = self.conv1(x, ws[:, self.num_conv - 1], noise_mode, generator, fused)
-        y = self.torgb(x, ws[:, self.num_conv], fused).float()
+        y = self.torgb(x, ws[:, self.num_conv], fused).to(full)
         return x, y if img is None else upsample2d(img, self.fir) + y
 
 
@@ -287,7 +291,7 @@ class SynthesisNetwork(nn.Module):
         x = img = None
         i = 0
         for block in self.blocks:
-            x, img = block(x, img, ws[:, i: i + block.num_conv + 1].float(), noise_mode, generator, self.force_fp32)
+            x, img = block(x, img, ws[:, i: i + block.num_conv + 1], noise_mode, generator, self.force_fp32)
             i += block.num_conv
         return img
 
@@ -422,15 +426,16 @@ class StyleGAN2Discriminator(nn.Module):
         self.out = FullyConnected(ch[-1], 1)
 
     def features(self, x: Tensor) -> list[Tensor]:
-        """Activations (float32) after fromRGB and after every block (R px ... 4 px); no minibatch
+        """Activations (parameters' dtype) after fromRGB and after every block (R px ... 4 px); no minibatch
         statistics, so each image's features do not depend on the rest of the batch."""
-        half = [b.fp16 and not self.force_fp32 for b in self.blocks]
-        h = self.blocks[0].fromrgb(x.to(torch.float16 if half[0] else torch.float32))
+        full = self.conv.weight.dtype
+        dtypes = [torch.float16 if b.fp16 and not self.force_fp32 else full for b in self.blocks]
+        h = self.blocks[0].fromrgb(x.to(dtypes[0]))
         acts = [h]
-        for block, fp16 in zip(self.blocks, half, strict=True):
-            h = block(h.to(torch.float16 if fp16 else torch.float32))
+        for block, dtype in zip(self.blocks, dtypes, strict=True):
+            h = block(h.to(dtype))
             acts.append(h)
-        return [a.float() for a in acts]
+        return [a.to(full) for a in acts]
 
     def forward(self, x: Tensor) -> Tensor:
         """[B] logits. The minibatch-std layer makes them depend on the batch (groups of up to 4)."""

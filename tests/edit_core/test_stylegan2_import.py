@@ -77,6 +77,24 @@ def test_rosinality_checkpoint_reproduces_reference(tmp_path: Path, name: str) -
         assert max_err(D(ref["img"]), ref["d_logits"][:, 0]) <= TOL
 
 
+@needs_fixtures
+def test_rosinality_training_checkpoint_with_args_g_and_no_latent_avg(tmp_path: Path) -> None:
+    """train.py's own checkpoints: argparse args inside, a non-EMA "g", and no latent_avg (estimated)."""
+    import argparse
+
+    ckpt = torch.load(FIXTURES / "rosinality-tiny-32.pt", weights_only=True)
+    g = {k: v + 0.01 if k.endswith("modulation.bias") else v for k, v in ckpt["g_ema"].items()}
+    src = tmp_path / "010000.pt"
+    torch.save({"g": g, "d": ckpt["d"], "g_ema": ckpt["g_ema"], "args": argparse.Namespace(lr_mlp=0.01, size=32)}, src)
+    payload, summary = import_stylegan2(src)
+    assert summary["has_G"] and summary["w_avg"].startswith("mean of 4096")
+    assert not torch.equal(payload["G"]["synthesis_net.blocks.0.conv1.affine.bias"],
+                           payload["G_ema"]["synthesis_net.blocks.0.conv1.affine.bias"])
+    ref = np.load(FIXTURES / "rosinality-tiny-32-reference.npz")
+    mean_latent = torch.from_numpy(ref["mean_latent"]).reshape(-1)  # rosinality's own 4096-draw mean
+    assert max_err(payload["G_ema"]["mapping_net.w_avg"], mean_latent) < 0.1 < float(mean_latent.abs().max())
+
+
 class _System:
     """Unpickles as os.system("touch MARKER")."""
 
