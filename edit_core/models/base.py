@@ -46,7 +46,11 @@ class ModelConfig:
             raise ValueError(f"dcgan has w = z: w_dim ({self.w_dim}) must equal z_dim ({self.z_dim})")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """As a dict; `stylegan2` only when set, so other backbones' dicts (and digests of them) stay as before."""
+        d = asdict(self)
+        if d["stylegan2"] is None:
+            del d["stylegan2"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:

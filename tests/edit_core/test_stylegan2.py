@@ -133,3 +133,9 @@ def test_float16_blocks_agree_with_float32_and_project_with_gradients() -> None:
     loss = (G.synthesis(w) - full.detach().flip(0)).square().mean() - D(G.synthesis(w)).mean()
     (grad,) = torch.autograd.grad(loss, w)
     assert torch.isfinite(grad).all() and grad.abs().max() > 0
+
+
+def test_other_backbones_config_dicts_are_unchanged() -> None:
+    """Checkpoints and cache digests of the existing backbones see the same dict as before stylegan2."""
+    assert "stylegan2" not in ModelConfig().to_dict() and "stylegan2" in CFG.to_dict()
+    assert ModelConfig.from_dict(ModelConfig(backbone="dcgan", w_dim=64).to_dict()) == ModelConfig(backbone="dcgan", w_dim=64)
