@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from edit_core.models import ModelConfig, build_discriminator, build_generator
-from edit_core.models.stylegan2 import count_ws_at, default_spec, fir_filter
+from edit_core.models.stylegan2 import count_ws_at, fir_filter
 
 FIR = [1, 3, 3, 1]
 LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19"  # torch.save before the zip format
@@ -433,11 +433,18 @@ def import_stylegan2(path: str | Path) -> tuple[dict, dict]:
     if not path.is_file():
         raise StyleGAN2ImportError(f"{path}: no such file")
     fmt = source_format(path)
-    if fmt == "nvlabs-pkl":
-        cfg, g_ema, g, d = _import_nvlabs(path)
-        w_avg_source = "mapping.w_avg"
-    else:
-        cfg, g_ema, g, d, w_avg_source = _import_rosinality(path)
+    try:
+        if fmt == "nvlabs-pkl":
+            cfg, g_ema, g, d = _import_nvlabs(path)
+            w_avg_source = "mapping.w_avg"
+        else:
+            cfg, g_ema, g, d, w_avg_source = _import_rosinality(path)
+    except KeyError as e:  # a tensor or sub-network the format always has is missing
+        raise StyleGAN2ImportError(f"{path}: not a StyleGAN2 {fmt} file, {e.args[0]!r} is missing") from None
+    except (TypeError, AttributeError, ValueError) as e:
+        if isinstance(e, StyleGAN2ImportError):
+            raise
+        raise StyleGAN2ImportError(f"{path}: unexpected content for a {fmt} file ({type(e).__name__}: {e})") from None
     G = build_generator(cfg)
     g_params = _strict_load(G, g_ema, "G_ema", path)
     g_ema = {k: v.detach().clone() for k, v in G.state_dict().items()}
@@ -461,4 +468,12 @@ def import_stylegan2(path: str | Path) -> tuple[dict, dict]:
     return payload, summary
 
 
-__all__ = ["ForbiddenPickle", "StyleGAN2ImportError", "default_spec", "import_stylegan2", "read_nvlabs_pickle"]
+def describe(summary: dict) -> str:
+    """One line for the user: what was imported."""
+    d = f", D {summary['d_params']:,} params" if summary["has_D"] else ", no D"
+    return (f"stylegan2 {summary['resolution']} px, {summary['num_ws']} ws, w {summary['w_dim']}, z {summary['z_dim']}, "
+            f"mapping {summary['mapping_layers']}, G {summary['g_params']:,} params{d} "
+            f"(from {summary['source_format']}, sha256 {summary['source_sha256'][:12]})")
+
+
+__all__ = ["ForbiddenPickle", "StyleGAN2ImportError", "describe", "import_stylegan2", "read_nvlabs_pickle"]

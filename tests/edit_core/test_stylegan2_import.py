@@ -133,6 +133,65 @@ def test_hostile_pickle_is_refused_and_runs_nothing(tmp_path: Path, payload, for
     assert not marker.exists()
 
 
+class _Persistent:
+    """Pickles like a torch_utils.persistence object: _reconstruct_persistent_obj(meta)."""
+
+    def __init__(self, class_name: str, state: dict) -> None:
+        self.meta = {"type": "class", "version": 6, "module_src": "raise SystemExit('executed')",
+                     "class_name": class_name, "state": state}
+
+    def __reduce__(self) -> tuple:
+        return _reconstruct_persistent_obj, (self.meta,)
+
+
+def _reconstruct_persistent_obj(meta: dict) -> None:  # pickled by reference as torch_utils.persistence's
+    raise AssertionError("never called: the importer records instead")
+
+
+_reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
+
+
+def _dumps_as_persistence(obj: object) -> bytes:
+    """pickle.dumps with the fake torch_utils.persistence module importable (as in NVlabs' repo)."""
+    import sys
+    import types
+
+    fake = types.ModuleType("torch_utils.persistence")
+    fake._reconstruct_persistent_obj = _reconstruct_persistent_obj
+    saved = {k: sys.modules.get(k) for k in ("torch_utils", "torch_utils.persistence")}
+    sys.modules.update({"torch_utils": types.ModuleType("torch_utils"), "torch_utils.persistence": fake})
+    try:
+        return pickle.dumps(obj)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
+
+
+def test_hostile_global_inside_a_network_state_is_refused(tmp_path: Path) -> None:
+    marker = tmp_path / "MARKER"
+    src = tmp_path / "snapshot.pkl"
+    src.write_bytes(_dumps_as_persistence({"G_ema": _Persistent("Generator", {"z_dim": _System(marker)})}))
+    with pytest.raises(ForbiddenPickle, match="forbidden global"):
+        import_stylegan2(src)
+    assert not marker.exists()
+
+
+def test_snapshot_with_missing_parts_is_one_line_error(tmp_path: Path) -> None:
+    src = tmp_path / "snapshot.pkl"
+    mapping = _Persistent("MappingNetwork", {"_parameters": {}, "_buffers": {}, "_modules": {}})
+    synthesis = _Persistent("SynthesisNetwork", {"_parameters": {}, "_buffers": {}, "_modules": {}})
+    G = _Persistent("Generator", {"_parameters": {}, "_buffers": {}, "z_dim": 8, "w_dim": 8, "c_dim": 0,
+                                  "img_resolution": 16, "img_channels": 3, "num_ws": 6,
+                                  "_modules": {"mapping": mapping, "synthesis": synthesis}})
+    src.write_bytes(_dumps_as_persistence({"G": G, "D": None, "G_ema": G}))
+    with pytest.raises(StyleGAN2ImportError, match="is missing") as err:
+        import_stylegan2(src)
+    assert "\n" not in str(err.value)
+
+
 def test_not_a_stylegan2_file_is_one_line_error(tmp_path: Path) -> None:
     src = tmp_path / "x.pkl"
     src.write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
