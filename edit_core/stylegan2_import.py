@@ -207,6 +207,9 @@ def _nvlabs_config(G: Persistent, D: Persistent | None, path: Path) -> ModelConf
                                        "only 'skip' (StyleGAN2's) is supported")
     fcs = [m for n, m in mapping.modules.items() if re.fullmatch(r"fc\d+", n)]
     layers = _modules_of(synthesis, "SynthesisLayer") + _modules_of(synthesis, "ToRGBLayer")
+    acts = {m.attr("activation") for m in fcs + _modules_of(synthesis, "SynthesisLayer")}
+    if acts != {"lrelu"}:
+        raise StyleGAN2ImportError(f"{path}: activations {sorted(map(str, acts))}, only StyleGAN2's lrelu is supported")
     spec = {
         "channels": [int(tensors[f"synthesis.b{2 ** (i + 2)}.conv1.weight"].shape[0]) for i in range(len(blocks))],
         "mapping_hidden": int(tensors["mapping.fc0.weight"].shape[0]),
