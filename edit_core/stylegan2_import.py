@@ -424,8 +424,12 @@ def _strict_load(module: torch.nn.Module, state: dict[str, Tensor], what: str, p
     return sum(p.numel() for p in module.parameters())
 
 
-def import_stylegan2(path: str | Path) -> tuple[dict, dict]:
+def import_stylegan2(path: str | Path, precision: str = "as-file") -> tuple[dict, dict]:
     """Read an NVlabs .pkl or rosinality .pt StyleGAN2 file -> (checkpoint payload, architecture summary).
+
+    precision: "as-file" keeps the float16 blocks an NVlabs file records (outputs equal upstream's);
+    "float32" computes every block in float32 (about 5x faster on CPU, where float16 is emulated;
+    images differ from upstream's by float16 rounding, ~1e-3 relative).
 
     The payload is what `save_checkpoint(path, **payload)` writes: kind "gan", config (ModelConfig,
     backbone "stylegan2"), G_ema, G (= G_ema when the file has no non-EMA generator), D when
@@ -448,6 +452,10 @@ def import_stylegan2(path: str | Path) -> tuple[dict, dict]:
         if isinstance(e, StyleGAN2ImportError):
             raise
         raise StyleGAN2ImportError(f"{path}: unexpected content for a {fmt} file ({type(e).__name__}: {e})") from None
+    if precision not in ("as-file", "float32"):
+        raise StyleGAN2ImportError(f"precision must be 'as-file' or 'float32', got {precision!r}")
+    if precision == "float32":
+        cfg.stylegan2.update(fp16_resolution=None, d_fp16_resolution=None)
     G = build_generator(cfg)
     g_params = _strict_load(G, g_ema, "G_ema", path)
     g_ema = {k: v.detach().clone() for k, v in G.state_dict().items()}
@@ -466,7 +474,8 @@ def import_stylegan2(path: str | Path) -> tuple[dict, dict]:
     summary = {"source": str(path), "source_format": fmt, "source_sha256": payload["source_sha256"],
                "resolution": cfg.resolution, "num_ws": cfg.stylegan2["num_ws"], "w_dim": cfg.w_dim,
                "z_dim": cfg.z_dim, "mapping_layers": cfg.mapping_layers, "channels": cfg.stylegan2["channels"],
-               "conv_clamp": cfg.stylegan2["conv_clamp"], "g_params": g_params, "d_params": d_params,
+               "conv_clamp": cfg.stylegan2["conv_clamp"], "fp16_resolution": cfg.stylegan2["fp16_resolution"],
+               "g_params": g_params, "d_params": d_params,
                "has_G": g is not None, "has_D": d is not None, "w_avg": w_avg_source}
     return payload, summary
 

@@ -58,6 +58,18 @@ def test_nvlabs_snapshot_reproduces_reference(tmp_path: Path, name: str) -> None
 
 
 @needs_fixtures
+def test_float32_import_drops_the_float16_blocks(tmp_path: Path) -> None:
+    payload, summary = import_stylegan2(FIXTURES / "sg2ada-tiny-32.pkl", precision="float32")
+    assert summary["fp16_resolution"] is None and import_stylegan2(FIXTURES / "sg2ada-tiny-32.pkl")[1]["fp16_resolution"] == 8
+    save_checkpoint(tmp_path / "gan.pt", **payload)
+    G = load_generator(tmp_path / "gan.pt")
+    ref = np.load(FIXTURES / "sg2ada-tiny-32-reference.npz")
+    with torch.no_grad():
+        err = max_err(G.synthesis(torch.from_numpy(ref["ws"])), torch.from_numpy(ref["img"]))
+    assert TOL < err < 2e-3 * float(np.abs(ref["img"]).max())  # float16 rounding only
+
+
+@needs_fixtures
 @pytest.mark.parametrize("name", ["rosinality-tiny-32.pt", "rosinality-small-64.pt"])
 def test_rosinality_checkpoint_reproduces_reference(tmp_path: Path, name: str) -> None:
     path, summary, ref = imported(tmp_path, name)
