@@ -2,7 +2,7 @@
 
 Computes what the two public StyleGAN2 code bases compute (NVlabs stylegan2-ada-pytorch and
 rosinality/stylegan2-pytorch), so their checkpoints run here after `edit_core.stylegan2_import`
-has renamed the tensors. Plain torch ops only (no custom CUDA kernels), float32.
+has renamed the tensors. Plain torch ops only (no custom CUDA kernels); float32 except where a file asks for float16 (below).
 
 mapping:   z -> pixel norm -> `mapping_layers` x (FC with lr multiplier, lrelu) -> w;
            truncation psi pulls w toward the tracked average `w_avg`.
