@@ -2,7 +2,9 @@
 followed by a tune phase (lower rate, slower EMA, lazy path-length regularization of G; `schedule`).
 
 Resumable: models, EMA, optimizers, step, the private RNG state and the loss history all live in the
-checkpoint, and a run continued from a checkpoint is identical to an uninterrupted one. Progress
+checkpoint, and a run continued from a checkpoint is identical to an uninterrupted one. A GAN
+checkpoint without training state (an imported StyleGAN2: G, G_ema, maybe D, step 0) fine-tunes from
+its weights with fresh optimizers (and a fresh D if it has none). Progress
 (losses, throughput, uint8 sample grids) goes to `on_progress` and the returned history; the engine
 writes no image files.
 """
@@ -130,11 +132,14 @@ def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt
         check_resume(ckpt, ckpt_path, "gan", model.to_dict())
         G.load_state_dict(ckpt["G"])
         G_ema.load_state_dict(ckpt["G_ema"])
-        D.load_state_dict(ckpt["D"])
-        opt_G.load_state_dict(ckpt["opt_G"])
-        opt_D.load_state_dict(ckpt["opt_D"])
-        gen.set_state(ckpt["rng"])
-        history, step = {k: v for k, v in ckpt["history"].items() if k != "img_per_s"}, ckpt["step"]
+        if "D" in ckpt:  # an imported generator may come without its discriminator: D starts fresh
+            D.load_state_dict(ckpt["D"])
+        if "opt_G" in ckpt:  # a trainer's own checkpoint; an imported one (no training state) starts them afresh
+            opt_G.load_state_dict(ckpt["opt_G"])
+            opt_D.load_state_dict(ckpt["opt_D"])
+            gen.set_state(ckpt["rng"])
+            history = {k: v for k, v in ckpt["history"].items() if k != "img_per_s"}
+        step = ckpt.get("step", 0)
         pl_mean = torch.as_tensor(ckpt.get("pl_mean", 0.0), device=device)  # absent before path-length reg
     history["samples"] = []
     fixed_z = G.sample_z(16, train.seed)

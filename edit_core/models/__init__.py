@@ -16,8 +16,11 @@ from edit_core.models.dcgan import DCGANGenerator
 from edit_core.models.discriminator import Discriminator
 from edit_core.models.encoder import Encoder
 from edit_core.models.style import StyleGenerator
+from edit_core.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 
-GENERATORS: dict[str, type[Generator]] = {"style": StyleGenerator, "dcgan": DCGANGenerator}
+GENERATORS: dict[str, type[Generator]] = {"style": StyleGenerator, "dcgan": DCGANGenerator,
+                                          "stylegan2": StyleGAN2Generator}
+DISCRIMINATORS: dict[str, type[nn.Module]] = {"stylegan2": StyleGAN2Discriminator}  # default: Discriminator
 
 M = TypeVar("M", bound=nn.Module)
 
@@ -35,8 +38,9 @@ def build_generator(cfg: ModelConfig, seed: int = 0) -> Generator:
     return _seeded(lambda: GENERATORS[cfg.backbone](cfg), seed)
 
 
-def build_discriminator(cfg: ModelConfig, seed: int = 0) -> Discriminator:
-    return _seeded(lambda: Discriminator(cfg), seed)
+def build_discriminator(cfg: ModelConfig, seed: int = 0) -> Discriminator | StyleGAN2Discriminator:
+    """The backbone's own discriminator (stylegan2), else the project's residual D."""
+    return _seeded(lambda: DISCRIMINATORS.get(cfg.backbone, Discriminator)(cfg), seed)
 
 
 def build_encoder(cfg: ModelConfig, w_plus: bool = False, seed: int = 0) -> Encoder:
@@ -46,11 +50,14 @@ def build_encoder(cfg: ModelConfig, w_plus: bool = False, seed: int = 0) -> Enco
 
 
 __all__ = [
+    "DISCRIMINATORS",
     "GENERATORS",
     "Discriminator",
     "Encoder",
     "Generator",
     "ModelConfig",
+    "StyleGAN2Discriminator",
+    "StyleGAN2Generator",
     "build_discriminator",
     "build_encoder",
     "build_generator",

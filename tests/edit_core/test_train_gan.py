@@ -128,3 +128,25 @@ def test_tiny_gan_learned_the_catalog(tiny_models) -> None:
         untrained_d = nearest(untrained(untrained.sample_z(64, seed=5)))
     assert trained_d < 0.6 * untrained_d
     assert to_tensor(tiny_models.images_uint8).shape == real.shape
+
+
+def test_fine_tunes_a_checkpoint_without_training_state(tmp_path: Path) -> None:
+    """An imported StyleGAN2 (G, G_ema, step 0; no optimizers, RNG, history, nor D) trains on from its
+    weights, float16 blocks included."""
+    from edit_core.checkpoint import save_checkpoint
+    from edit_core.models.stylegan2 import default_spec
+
+    spec = {**default_spec(8, w_dim=8, channel_base=64, channel_max=16), "fp16_resolution": 8, "conv_clamp": 256}
+    cfg = ModelConfig(backbone="stylegan2", resolution=8, z_dim=8, w_dim=8, mapping_layers=2, stylegan2=spec)
+    G = build_generator(cfg, seed=5)
+    save_checkpoint(tmp_path / "gan.pt", kind="gan", config=cfg, G=G.state_dict(), G_ema=G.state_dict(), step=0)
+    history = train_gan(DATA, cfg, GanTrainConfig(**{**FAST.__dict__, "steps": 2}), tmp_path / "gan.pt", "cpu")
+    assert history["step"] == [1, 2] and all(np.isfinite(history["loss_G"]))
+    ckpt = load_checkpoint(tmp_path / "gan.pt")
+    assert ckpt["step"] == 2 and {"opt_G", "opt_D", "D", "rng"} <= ckpt.keys()
+    fresh = build_generator(cfg, seed=FAST.seed).state_dict()  # what train_gan would start from without the file
+    tuned = ckpt["G"]
+    start = G.state_dict()
+    name = "synthesis_net.blocks.1.conv1.weight"
+    assert (tuned[name] - start[name]).abs().max() < 0.1 < (tuned[name] - fresh[name]).abs().max()
+    assert torch.equal(tuned["mapping_net.w_avg"], start["mapping_net.w_avg"])
