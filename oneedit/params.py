@@ -142,6 +142,7 @@ class EditParams(Section):
     """The example edit; `strength` is the only key the α stage depends on."""
 
     strength: float = Field(1.0, gt=0, le=10)
+    example_steps: int = Field(300, ge=1, le=100_000)  # before/after pair: steps of each of its two projections
     direction: DirectionParams = DirectionParams()
     brush: BrushParams = BrushParams()
 

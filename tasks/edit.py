@@ -8,6 +8,7 @@ never projects anything again.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,15 @@ from prefect.cache_policies import NO_CACHE
 from edit_core.alphas import alphas, apply_alphas, distances, example_target, range_guard, unit_normal
 from edit_core.checkpoint import load_discriminator, load_encoder, load_generator
 from edit_core.direction import fit_direction
-from edit_core.edits import BrushConstraints, ExampleEdit, edit_from_brush, edit_from_offset, edit_from_pair
+from edit_core.edits import (
+    WEAK_CAPTURE,
+    BrushConstraints,
+    ExampleEdit,
+    edit_capture,
+    edit_from_brush,
+    edit_from_offset,
+    edit_from_pair,
+)
 from edit_core.imageops import resolve_device, to_tensor, to_uint8
 from edit_core.models.base import Generator
 from edit_core.project import project
@@ -158,7 +167,8 @@ def make_example_edit(G: Generator, ws: Workspace, form: dict, params: Params,
     if form["kind"] == "pair":
         images["after"] = read_thumbnail(Path(form["path"]), res)
         edit = edit_from_pair(G, to_tensor(example["thumb"], device), to_tensor(images["after"], device), encoder,
-                              features, steps=p.steps, lr=p.lr, feature_weight=p.feature_weight, w_plus=p.w_plus)
+                              features, steps=params.edit.example_steps, lr=p.lr, feature_weight=p.feature_weight,
+                              w_plus=p.w_plus)
         return edit, {**images, "id": example["id"]}
     if example["w"] is not None:
         w0 = torch.from_numpy(example["w"]).to(device)
@@ -193,6 +203,16 @@ def fit_edit_direction(ws: Workspace, name: str, form: dict, params: Params) -> 
     with progress.track("fit direction Δ*", total=None):
         delta_star = fit_direction(G, edit.w0, edit.delta_w, lam=d.lam, steps=d.steps, lr=d.lr, init=d.init,
                                    origin=origin, anchors=d.anchors, seed=d.seed)
+    capture = None
+    if edit.kind == "pair":  # share of the user's pixel change that G reproduces (edits.edit_capture)
+        before, after = (to_tensor(example[k], device) for k in ("before", "after"))
+        capture = {"direction": edit_capture(G, edit.w0, delta_star, before, after),
+                   "user_edit": edit_capture(G, edit.w0, edit.delta_w, before, after)}
+        capture["weak"] = capture["direction"] < WEAK_CAPTURE
+        if capture["weak"]:
+            print(f"warning: the edit reproduces only {capture['direction']:.0%} of the example's pixel change "
+                  f"(capture < {WEAK_CAPTURE:.0%}); the photos reach the example's state only as far as G renders it",
+                  file=sys.stderr)
     with torch.no_grad():
         renders = to_uint8(G.synthesis(torch.stack([edit.w0, edit.w0_edited, edit.w0 + delta_star])))
     for key, image in {**{k: v for k, v in example.items() if k != "id"},
@@ -206,11 +226,13 @@ def fit_edit_direction(ws: Workspace, name: str, form: dict, params: Params) -> 
         torch.save(state, tmp)
     spec = {"name": name, "kind": form["kind"], "example": form["example"], "example_id": example["id"],
             "input": form["path"], "input_sha256": sha256_file(form["path"]),
-            "params": {"edit.direction": params.to_dict()["edit"]["direction"],
+            "capture": capture,
+            "params": {"edit.example_steps": params.edit.example_steps,
+                       "edit.direction": params.to_dict()["edit"]["direction"],
                        "edit.brush": params.to_dict()["edit"]["brush"], "project": params.to_dict()["project"]},
             **({"truth": form["truth"]} if "truth" in form else {})}
     write_json(paths.spec, spec)
-    return {"delta_norm": float(delta_star.norm()), "example_id": example["id"]}
+    return {"delta_norm": float(delta_star.norm()), "example_id": example["id"], "capture": capture}
 
 
 # --------------------------------------------------------------------------------------------
