@@ -51,7 +51,7 @@ def test_pair_edit_captures_the_pixel_change(models) -> None:
     G, E, _, w, images = models
     with torch.no_grad():  # a small edit of the same photo, as a user makes it
         after = G.synthesis((w[0] + 0.3 * (w[1] - w[0]))[None])[0]
-    edit = edit_from_pair(G, images[0], after, E)
+    edit = edit_from_pair(G, images[0], after, E, steps=60)
     with torch.no_grad():
         recon = G.synthesis(torch.stack([edit.w0, edit.w0_edited]))
     err = (recon - after).pow(2).flatten(1).mean(1)
