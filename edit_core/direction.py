@@ -4,23 +4,32 @@ The user's latent edit Δw = w0' − w0 reproduces the example but need not be g
 Δ* is fitted to reproduce the same image edit (L_img) while making the edited example lie on the
 hyperplane normal to Δ* through the origin (L_att), so that distance along Δ* measures the attribute:
 
-    L = ||G(w0 + Δw) − G(w0 + Δ*)||₂ + λ·|(w0 − origin + Δ*)·Δ*|
+    L = L_img + λ·L_att,  L_img = ||G(w0 + Δw) − G(w0 + Δ*)||₂ / √(3·R·R),  L_att = |(w0 − origin + Δ*)·Δ*|
+
+L_img is the paper's 2-norm divided by √(number of pixel values), i.e. the per-pixel RMS error. The
+raw norm grows with √(3·R·R), so one λ cannot balance it at every resolution; and because a norm
+(not its square) has a gradient J^T·e/||e|| that does not vanish at its minimum, a raw norm at 64 px
+already outweighs λ·∇L_att ≈ 150×: started at Δw, Adam is pulled straight back and Δ* = Δw
+(cos 0.9998, issue 14). Per pixel, λ = 0.02 weighs the two terms at any resolution alike.
 
 Origin convention: `origin=None` measures latents raw (the paper), `origin=mean_w` centres them on the
 mean latent (the pipeline's choice). L_att, hence Δ*, depends on it; α (alphas.py) does not, because
 the origin cancels in (w0' − w_i)·n.
 
-Authors' variant (`anchors > 0`): their code also samples strengths s ~ U(−1, 1) on random anchor
-latents. Here the anchors are `anchors` latents drawn from G (fixed per seed), each step draws fresh
-strengths and adds ||G(w_a + s·Δw) − G(w_a + s·Δ*)||₂ for every anchor, so Δ* must reproduce Δw's
-effect across the latent space and at partial strengths, not only at w0; L_img is the mean over the
-example and the anchors, which keeps λ on the same scale as without anchors.
+Anchors (`anchors > 0`, the authors' code): `anchors` latents drawn from G (fixed per seed); each step
+draws fresh strengths s ~ U(−1, 1) and adds the RMS error between G(w_a + s·Δw) and G(w_a + s·Δ*) for
+every anchor, so Δ* must reproduce Δw's effect across the latent space and at partial strengths, not
+only at w0. L_img is the mean over the example and the anchors, which keeps λ on the same scale.
 
-Defaults follow the paper (Δ* starts at zero); with zero init Δ* has to travel the full ||Δw||, so
-the defaults use more steps and a larger lr than the authors' (init='delta', 60 steps, lr 1e-3).
+Start (`init`): `zero` (the paper) or `delta` (the authors' code: Δ* = Δw). From zero, gradient steps
+on L_img only add what changes the image, so Δ* leaves out the parts of Δw that the projection put in
+directions G ignores (which tilt Δw's normal without changing any image). Optimizer: AdamW, as both
+the paper and the authors' code (torch's default decoupled weight decay, 0.01).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor
@@ -34,11 +43,16 @@ def attribute_loss(w0: Tensor, delta_star: Tensor, origin: Tensor | None = None)
     return ((base + delta_star).reshape(-1) @ delta_star.reshape(-1)).abs()
 
 
+def rms_error(a: Tensor, b: Tensor) -> Tensor:
+    """Per-row RMS difference ||a − b||₂ / √(values per row) of image batches [B, C, H, W]."""
+    diff = (a - b).flatten(1)
+    return diff.norm(dim=1) / math.sqrt(diff.shape[1])
+
+
 def image_loss(G: Generator, w0: Tensor, delta_w: Tensor, delta_star: Tensor) -> Tensor:
-    """L_img = ||G(w0 + Δw) − G(w0 + Δ*)||₂ for the example alone."""
-    pair = torch.stack([w0 + delta_w, w0 + delta_star])
-    img = G.synthesis(pair)
-    return (img[0] - img[1]).norm()
+    """L_img for the example alone: RMS difference of G(w0 + Δw) and G(w0 + Δ*) (in [-1, 1] units)."""
+    img = G.synthesis(torch.stack([w0 + delta_w, w0 + delta_star]))
+    return rms_error(img[:1], img[1:])[0]
 
 
 def fit_direction(
@@ -53,7 +67,7 @@ def fit_direction(
     anchors: int = 0,
     seed: int = 0,
 ) -> Tensor:
-    """Fit Δ* (same shape as w0: [w_dim] or [num_ws, w_dim]) to the example edit Δw with Adam."""
+    """Fit Δ* (same shape as w0: [w_dim] or [num_ws, w_dim]) to the example edit Δw with AdamW."""
     if w0.shape != delta_w.shape:
         raise ValueError(f"w0 {tuple(w0.shape)} and delta_w {tuple(delta_w.shape)} must have the same shape")
     if origin is not None and origin.shape not in (w0.shape, w0.shape[-1:]):
@@ -75,7 +89,7 @@ def fit_direction(
     gen = torch.Generator().manual_seed(seed)
 
     delta_star = (torch.zeros_like(w0) if init == "zero" else delta_w.clone()).requires_grad_(True)
-    opt = torch.optim.Adam([delta_star], lr=lr)
+    opt = torch.optim.AdamW([delta_star], lr=lr)
     target = None
     for _ in range(steps):
         strengths = torch.ones(len(bases), dtype=w0.dtype)
@@ -84,8 +98,7 @@ def fit_direction(
         if target is None or anchors:
             with torch.no_grad():
                 target = G.synthesis(bases + strengths * delta_w)
-        pred = G.synthesis(bases + strengths * delta_star)
-        l_img = (pred - target).flatten(1).norm(dim=1).mean()
+        l_img = rms_error(G.synthesis(bases + strengths * delta_star), target).mean()
         loss = l_img + lam * attribute_loss(w0, delta_star, origin)
         (delta_star.grad,) = torch.autograd.grad(loss, delta_star)
         opt.step()

@@ -22,6 +22,7 @@ from edit_core.models.base import Generator
 from edit_core.project import check_images, project
 
 KINDS = ("pair", "brush", "offset")
+WEAK_CAPTURE = 0.5  # `edit_capture` below this: G reproduces less than half of the user's pixel change
 
 
 @dataclass
@@ -70,33 +71,57 @@ def edit_from_pair(
     after: Tensor,
     encoder: nn.Module | None = None,
     features: FeatureExtractor | None = None,
-    steps: int = 100,
+    steps: int = 200,
     lr: float = 0.05,
     feature_weight: float = 0.002,
     w_plus: bool = False,
 ) -> ExampleEdit:
-    """Project a before/after photo pair from the SAME start and return the latent edit.
+    """Project a before/after photo pair and return the latent edit; the budget goes to this ONE pair.
 
-    Both images start from E(before) (hybrid) or, without an encoder, from the mean w, and run the same
-    optimization, so encoder and optimizer biases cancel in Δw and only what the user changed remains;
-    an unchanged pair gives Δw = 0 exactly. Each is projected alone (a batch of one) so that identical
-    inputs run bit-identical arithmetic. Images: [3, R, R] or [1, 3, R, R] in [-1, 1].
+    1. `before` is projected from E(before) (hybrid) or, without an encoder, from the mean w, `steps` steps.
+    2. Both photos are projected again from that converged latent, `steps` steps each, as one batch:
+       w0 = before's result, w0' = after's. Starting both from the same converged point keeps `after`
+       in before's basin (E(after) may land elsewhere), and running the same optimization on both
+       cancels the optimizer's own drift (Adam restarted at a minimum still moves), so Δw holds only
+       what the user changed.
+    An identical pair is refused (nothing was edited). Images: [3, R, R] or [1, 3, R, R] in [-1, 1].
     """
     before, after = _as_batch(before, "before"), _as_batch(after, "after")
     if before.shape != after.shape:
         raise ValueError(f"before and after must have the same size, got {tuple(before.shape[1:])} and {tuple(after.shape[1:])}")
     check_images(G, before, "before")
+    if torch.equal(before, after):
+        raise ValueError("the after image is identical to the before image: there is no edit to learn")
     init = None
     if encoder is not None:
         with torch.no_grad():
             init = encoder(before)
         if w_plus:
             init = G.ws(init)
-    kw = dict(mode="hybrid" if encoder is not None else "optimize", features=features, steps=steps, lr=lr,
-              feature_weight=feature_weight, w_plus=w_plus, init=init)
-    w_before = project(G, before, **kw).w[0]
-    w_after = project(G, after, **kw).w[0]
-    return ExampleEdit(w0=w_before, w0_edited=w_after, kind="pair")
+    kw = dict(features=features, steps=steps, lr=lr, feature_weight=feature_weight, w_plus=w_plus)
+    w_start = project(G, before, mode="hybrid" if encoder is not None else "optimize", init=init, **kw).w
+    pair = project(G, torch.cat([before, after]), mode="optimize", init=w_start.expand(2, *w_start.shape[1:]), **kw).w
+    return ExampleEdit(w0=pair[0], w0_edited=pair[1], kind="pair")
+
+
+def edit_capture(G: Generator, w0: Tensor, delta: Tensor, before: Tensor, after: Tensor) -> float:
+    """How much of the user's pixel change the latent edit w0 -> w0 + delta reproduces (1 = all of it).
+
+    capture = 1 − ||(after − before) − (G(w0 + delta) − G(w0))||₂ / ||after − before||₂, at model
+    resolution. 1: G's change is the user's change; 0: no better than not editing; < 0: a change
+    larger than or unlike the user's. Comparing differences (not G(w0 + delta) with `after`) leaves out
+    what the projection of `before` already misses, so the number is about the edit, not the inversion.
+    """
+    before, after = _as_batch(before, "before"), _as_batch(after, "after")
+    check_images(G, before, "before")
+    check_images(G, after, "after")
+    wanted = (after - before).flatten()
+    if not wanted.abs().sum():
+        raise ValueError("the after image is identical to the before image: there is no edit to capture")
+    with torch.no_grad():
+        renders = G.synthesis(torch.stack([w0, w0 + delta]))
+    got = (renders[1] - renders[0]).flatten().to(wanted)
+    return float(1 - (wanted - got).norm() / wanted.norm())
 
 
 @dataclass

@@ -76,8 +76,8 @@ def example_edit(m: Models, params: Params, rows: dict[str, np.ndarray], index: 
     p, d = params.project, params.edit.direction
     device = m.G.device
     start = time.perf_counter()
-    edit = edit_from_pair(m.G, to_tensor(before, device), to_tensor(after, device), m.E, m.features, steps=p.steps,
-                          lr=p.lr, feature_weight=p.feature_weight, w_plus=p.w_plus)
+    edit = edit_from_pair(m.G, to_tensor(before, device), to_tensor(after, device), m.E, m.features,
+                          steps=params.edit.example_steps, lr=p.lr, feature_weight=p.feature_weight, w_plus=p.w_plus)
     mid = time.perf_counter()
     origin = m.G.mean_w().to(device) if d.origin == "mean" else None
     delta_star = fit_direction(m.G, edit.w0, edit.delta_w, lam=d.lam, steps=d.steps, lr=d.lr, init=d.init,

@@ -18,7 +18,8 @@ from common.workspace import EditPaths, Workspace
 from edit_core.alphas import unit_normal
 from edit_core.checkpoint import load_generator
 from edit_core.direction import fit_direction
-from edit_core.imageops import resolve_device, to_uint8
+from edit_core.edits import WEAK_CAPTURE, edit_capture
+from edit_core.imageops import resolve_device, to_tensor, to_uint8
 from tasks.example import make_example_edit
 from tasks.images import write_png
 
@@ -36,6 +37,12 @@ def fit_edit_direction(ws: Workspace, name: str, form: dict, params: Params) -> 
     with progress.track("fit direction Δ*", total=None):
         delta_star = fit_direction(G, edit.w0, edit.delta_w, lam=d.lam, steps=d.steps, lr=d.lr, init=d.init,
                                    origin=origin, anchors=d.anchors, seed=d.seed)
+    capture = None
+    if edit.kind == "pair":  # share of the user's pixel change that G reproduces (edits.edit_capture)
+        before, after = (to_tensor(example[k], device) for k in ("before", "after"))
+        capture = {"direction": edit_capture(G, edit.w0, delta_star, before, after),
+                   "user_edit": edit_capture(G, edit.w0, edit.delta_w, before, after)}
+        capture["weak"] = capture["direction"] < WEAK_CAPTURE
     with torch.no_grad():
         renders = to_uint8(G.synthesis(torch.stack([edit.w0, edit.w0_edited, edit.w0 + delta_star])))
     for key, image in {**{k: v for k, v in example.items() if k != "id"},
@@ -49,11 +56,13 @@ def fit_edit_direction(ws: Workspace, name: str, form: dict, params: Params) -> 
         torch.save(state, tmp)
     spec = {"name": name, "kind": form["kind"], "example": form["example"], "example_id": example["id"],
             "input": form["path"], "input_sha256": sha256_file(form["path"]),
-            "params": {"edit.direction": params.to_dict()["edit"]["direction"],
+            "capture": capture,
+            "params": {"edit.example_steps": params.edit.example_steps,
+                       "edit.direction": params.to_dict()["edit"]["direction"],
                        "edit.brush": params.to_dict()["edit"]["brush"], "project": params.to_dict()["project"]},
             **({"truth": form["truth"]} if "truth" in form else {})}
     write_json(paths.spec, spec)
-    return {"delta_norm": float(delta_star.norm()), "example_id": example["id"]}
+    return {"delta_norm": float(delta_star.norm()), "example_id": example["id"], "capture": capture}
 
 
 def load_direction(ws: Workspace, paths: EditPaths) -> dict[str, torch.Tensor]:

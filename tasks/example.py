@@ -125,7 +125,8 @@ def make_example_edit(G: Generator, ws: Workspace, form: dict, params: Params,
     if form["kind"] == "pair":
         images["after"] = read_thumbnail(Path(form["path"]), res)
         edit = edit_from_pair(G, to_tensor(example["thumb"], device), to_tensor(images["after"], device), encoder,
-                              features, steps=p.steps, lr=p.lr, feature_weight=p.feature_weight, w_plus=p.w_plus)
+                              features, steps=params.edit.example_steps, lr=p.lr, feature_weight=p.feature_weight,
+                              w_plus=p.w_plus)
         return edit, {**images, "id": example["id"]}
     if example["w"] is not None:
         w0 = torch.from_numpy(example["w"]).to(device)

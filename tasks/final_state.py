@@ -18,6 +18,7 @@ from common.storage import read_h5, read_json, write_json
 from common.workspace import Workspace
 from edit_core.alphas import apply_alphas, distances, example_target
 from edit_core.checkpoint import load_encoder, load_generator
+from edit_core.edits import WEAK_CAPTURE
 from edit_core.imageops import resolve_device, to_tensor
 from edit_core.metrics import final_state_verdict, pixel_mse
 from tasks.direction import load_direction
@@ -25,7 +26,6 @@ from tasks.images import MAX_PIXELS, decode
 from tasks.project import feature_extractor, project_images
 
 MEASURED_COLUMNS = ["id", "distance_after", "pixel_err_edited"]
-WEAK_CAPTURE = 0.5  # the example's own re-render reproduces less than half of the user's pixel change
 
 
 def spread_sample(ids: pd.Series, key: pd.Series, k: int) -> list[str]:
@@ -77,13 +77,14 @@ def measure_final_state(ws: Workspace, name: str, table: pd.DataFrame, parts: li
         verdict = final_state_verdict(picked["distance_before"].to_numpy(), after)
         verdict |= {"pixel_err_edited_mean": float(pixel.mean()),
                     "pixel_err_original_mean": float(picked["err_pixel"].mean())}
-    capture = read_json(paths.spec).get("capture") if paths.spec.exists() else None
+    capture = (read_json(paths.spec).get("capture") or {}).get("direction") if paths.spec.exists() else None
     warnings = []
     if verdict["landed"] is False:
         warnings.append("the edited photos did not reach the example's final state "
                         f"(distance {verdict['final_state_ratio']:.2f}x the unedited catalog's)")
     if capture is not None and capture < WEAK_CAPTURE:
-        warnings.append(f"the example's own edit was not reproduced by the generator (capture {capture:.2f})")
+        warnings.append(f"the example's own edit is only {capture:.0%} reproduced by the generator (capture < "
+                        f"{WEAK_CAPTURE:.0%}): the photos reach the example's state only as far as G renders it")
     verdict |= {"example_capture": capture, "warnings": warnings}
     write_json(paths.root / "final_state.json", verdict)
     return measured, verdict

@@ -2,8 +2,9 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from common.params import DirectionParams
 from edit_core.alphas import closed_form_alphas, example_target, unit_normal
-from edit_core.direction import attribute_loss, fit_direction, image_loss
+from edit_core.direction import attribute_loss, fit_direction, image_loss, rms_error
 
 
 class StandInG(nn.Module):
@@ -54,6 +55,61 @@ def test_fitted_direction_reproduces_the_edit_and_lies_on_its_hyperplane(w_plus:
     rel = attribute_loss(w0, delta_star) / delta_star.norm() / (w0 + delta_star).norm()
     rel_naive = attribute_loss(w0, delta_w) / delta_w.norm() / (w0 + delta_w).norm()
     assert rel < 0.05 < rel_naive
+
+
+class PhotoSizedG(nn.Module):
+    """Stand-in with the pipeline's image size (3x64x64) and a null space: G(w) = tanh(B·w[:8]) as an image.
+
+    Only the first 8 of 32 latent dims change the image, like the directions a real G barely uses, so
+    Δ* can satisfy L_att without changing the edit. At this size the raw 2-norm of the old L_img had a
+    gradient ~100x λ·∇L_att: a fit started at Δw never left it.
+    """
+
+    num_ws, w_dim, resolution, used = 1, 32, 64, 8
+
+    def __init__(self) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.B = nn.Parameter(torch.randn(3 * 64 * 64, self.used, generator=g) / 3, requires_grad=False)
+
+    def synthesis(self, w: Tensor) -> Tensor:
+        return torch.tanh(w[:, : self.used] @ self.B.T).reshape(-1, 3, 64, 64)
+
+    def mapping(self, z: Tensor) -> Tensor:
+        return z
+
+    def sample_z(self, n: int, seed: int) -> Tensor:
+        return torch.randn(n, self.w_dim, generator=torch.Generator().manual_seed(seed))
+
+    def mean_w(self) -> Tensor:
+        return torch.zeros(self.w_dim)
+
+
+def test_pipeline_settings_leave_delta_w_for_a_direction_on_its_hyperplane() -> None:
+    """With the pipeline's own edit.direction settings (64 px images), Δ* must not stay at Δw (issue 14)."""
+    d = DirectionParams()
+    G = PhotoSizedG()
+    g = torch.Generator().manual_seed(1)
+    w0 = torch.randn(G.w_dim, generator=g)
+    delta_w = 0.5 * torch.randn(G.w_dim, generator=g)
+    origin = G.mean_w() if d.origin == "mean" else None
+    delta_star = fit_direction(G, w0, delta_w, lam=d.lam, steps=d.steps, lr=d.lr, init=d.init, origin=origin,
+                               anchors=d.anchors, seed=d.seed)
+    with torch.no_grad():
+        edit_rms = rms_error(G.synthesis(w0[None]), G.synthesis((w0 + delta_w)[None]))[0]
+        assert image_loss(G, w0, delta_w, delta_star) < 0.15 * edit_rms  # the same image edit
+    base = w0 if origin is None else w0 - origin
+    rel = attribute_loss(base, delta_star) / delta_star.norm() / (base + delta_star).norm()
+    rel_naive = attribute_loss(base, delta_w) / delta_w.norm() / (base + delta_w).norm()
+    assert rel < 0.05 < rel_naive  # the edited example lies on Δ*'s hyperplane, not on Δw's
+    assert float(unit_normal(delta_star) @ unit_normal(delta_w)) < 0.99
+
+
+def test_image_loss_is_per_pixel() -> None:
+    """λ must weigh L_img the same at any resolution: a uniform pixel error e reads e at 2 px and 64 px."""
+    a, b = torch.zeros(1, 3, 64, 64), torch.full((1, 3, 64, 64), 0.3)
+    assert torch.allclose(rms_error(a, b), torch.tensor([0.3]), rtol=1e-4)
+    assert torch.allclose(rms_error(a[..., :2, :2], b[..., :2, :2]), torch.tensor([0.3]), rtol=1e-4)
 
 
 def test_both_origin_conventions() -> None:

@@ -5,6 +5,7 @@ from edit_core.edits import (
     BrushConstraints,
     BrushEnergy,
     ExampleEdit,
+    edit_capture,
     edit_from_brush,
     edit_from_offset,
     edit_from_pair,
@@ -26,21 +27,36 @@ def models():
     return G, E, D, w, images
 
 
-def test_identical_pair_gives_zero_delta(models) -> None:
+def test_identical_pair_is_refused(models) -> None:
     G, E, _, _, images = models
     for encoder in (E, None):
-        edit = edit_from_pair(G, images[0], images[0].clone(), encoder, steps=5)
-        assert edit.kind == "pair" and edit.w0.shape == (CFG.w_dim,)
-        assert torch.equal(edit.delta_w, torch.zeros_like(edit.w0))
+        with pytest.raises(ValueError, match="identical"):
+            edit_from_pair(G, images[0], images[0].clone(), encoder, steps=5)
+    with pytest.raises(ValueError, match="identical"):
+        edit_capture(G, torch.zeros(CFG.w_dim), torch.zeros(CFG.w_dim), images[0], images[0].clone())
 
 
-def test_pair_edit_moves_towards_the_after_image(models) -> None:
-    G, E, _, _, images = models
-    edit = edit_from_pair(G, images[0], images[1], E, steps=30)
+def test_capture_measures_the_share_of_the_pixel_change(models) -> None:
+    G, _, _, w, images = models
+    delta = w[1] - w[0]
+    assert edit_capture(G, w[0], delta, images[0], images[1]) == pytest.approx(1.0, abs=1e-5)  # exactly the edit
+    assert edit_capture(G, w[0], torch.zeros_like(delta), images[0], images[1]) == pytest.approx(0.0, abs=1e-6)
+    with torch.no_grad():  # half the pixel change; a change twice the user's is as bad as none
+        half = (images[0] + images[1]) / 2
+    assert edit_capture(G, w[0], delta, images[0], half) < 0.05
+
+
+def test_pair_edit_captures_the_pixel_change(models) -> None:
+    """The pair's edit renders the user's change: both latents come from before's converged projection."""
+    G, E, _, w, images = models
+    with torch.no_grad():  # a small edit of the same photo, as a user makes it
+        after = G.synthesis((w[0] + 0.3 * (w[1] - w[0]))[None])[0]
+    edit = edit_from_pair(G, images[0], after, E, steps=60)
     with torch.no_grad():
         recon = G.synthesis(torch.stack([edit.w0, edit.w0_edited]))
-    err = (recon - images[1]).pow(2).flatten(1).mean(1)
+    err = (recon - after).pow(2).flatten(1).mean(1)
     assert err[1] < 0.5 * err[0]  # the edited latent renders the after image, the original does not
+    assert edit_capture(G, edit.w0, edit.delta_w, images[0], after) > 0.8
     plus = edit_from_pair(G, images[0], images[1], E, steps=2, w_plus=True)
     assert plus.w0.shape == (G.num_ws, CFG.w_dim)
 

@@ -22,7 +22,7 @@ from oneedit.bench import bench_app
 
 TINY = ["model.resolution=16", "model.width=8", "gan.steps=2", "gan.batch_size=4", "encoder.steps=2",
         "encoder.batch_size=4", "catalog.size=16", "project.steps=2", "project.batch_size=8",
-        "edit.direction.steps=2", "transfer.frames=2"]
+        "edit.example_steps=2", "edit.direction.steps=2", "transfer.frames=2"]
 EXTRA = {
     "consistency": ["--images", "10", "--examples", "2", "--attributes", "hue,size,rotation"],
     "linearity": ["--images", "10", "--examples", "1"],
