@@ -494,3 +494,27 @@ def _print_edit(ws: Workspace, name: str, summary: dict) -> None:
                   f"example's final state as the originals, {verdict['final_state_photos']} measured)", markup=False)
     for warning in verdict["warnings"]:
         console.print(f"warning: {warning}", markup=False, highlight=False)
+
+
+@app.command("import-generator")
+def import_generator(
+    file: Annotated[Path, typer.Argument(help="NVlabs stylegan2-ada-pytorch .pkl or rosinality .pt checkpoint.",
+                                         show_default=False)],
+    workspace: WorkspaceOpt,
+    precision: Annotated[str, typer.Option(help="as-file (float16 blocks as the file records: upstream's exact "
+                                                "outputs) | float32 (faster on CPU)")] = "as-file",
+    replace: Annotated[bool, typer.Option("--replace", help="Replace the workspace's generator.")] = False,
+) -> None:
+    """Use a pretrained StyleGAN2 as the workspace's generator (nothing in the file is executed)."""
+    if precision not in ("as-file", "float32"):
+        raise InputError(f"--precision must be as-file or float32, got {precision!r}")
+    if not file.is_file():
+        raise InputError(f"generator file not found: {file}")
+    ws = Workspace.create(workspace)
+    from common.lock import workspace_lock
+    from tasks.pretrained import import_generator as run_import
+
+    with workspace_lock(ws.root, wait=False):
+        summary = run_import(file, ws, precision, replace)
+    out.print(f"imported {summary['line']} into {ws.gan}", markup=False)
+    out.print(f"ingest the catalog at its resolution: --set model.resolution={summary['resolution']}", markup=False)

@@ -1,0 +1,45 @@
+"""Bring your own StyleGAN2: a pretrained NVlabs (.pkl) or rosinality (.pt) checkpoint becomes the
+workspace's generator (WS/models/gan.pt in the project's format, config inside).
+
+The file is read by `edit_core.stylegan2_import` without executing anything it carries; any problem is
+one line before anything is written. gan.json records the source file and its sha256 and marks the
+generator as imported, so `oneedit train` keeps it (and trains only the encoder against it) unless
+`--init` asks to fine-tune it on the catalog.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from common.errors import InputError
+from common.storage import atomic_path, read_json, write_json
+from common.workspace import Workspace
+from edit_core.checkpoint import save_checkpoint
+from edit_core.stylegan2_import import StyleGAN2ImportError, describe, import_stylegan2
+
+
+def imported_generator(ws: Workspace) -> dict | None:
+    """What gan.json records of an imported generator (None: the workspace trained its own)."""
+    meta = ws.models / "gan.json"
+    if not meta.is_file():
+        return None
+    try:
+        return read_json(meta).get("imported")
+    except (OSError, ValueError):
+        return None
+
+
+def import_generator(source: Path, ws: Workspace, precision: str = "as-file", replace: bool = False) -> dict:
+    """Import `source` as WS/models/gan.pt; returns the architecture summary (with `line`, for the user)."""
+    if ws.gan.exists() and not replace:
+        raise InputError(f"{ws.gan} exists: pass --replace to replace the workspace's generator (its encoder, "
+                         "latents and edits then belong to the old one and are redone or refused)")
+    try:
+        payload, summary = import_stylegan2(source, precision)
+    except StyleGAN2ImportError as exc:
+        raise InputError(str(exc).splitlines()[0]) from None
+    with atomic_path(ws.gan) as tmp:
+        save_checkpoint(tmp, **payload)
+    write_json(ws.models / "gan.json", {"fingerprint": f"imported:{summary['source_sha256']}",
+                                        "imported": {**summary, "precision": precision}})
+    return {**summary, "line": describe(summary)}
