@@ -9,8 +9,8 @@ The caller renders frames G(w + (t/N)·α·n), t = 0..N, at the model's resoluti
 2. `guide_change` + `apply_change` (photo): the colour model is evaluated on the photo's own colours on a
    subsampled grid, held to the colour range and the chroma change the frames show, and refitted there as
    a local affine map of the warped photo (the fast guided filter, He & Sun 2015, the photo as guide).
-   The flow and that map are upsampled bilinearly and applied to the full-resolution photo in one torch
-   pass, on any device.
+   The flow, that map and per-channel bounds of the coarse change are upsampled bilinearly and applied
+   to the full-resolution photo in one torch pass, on any device (the upsampling is OpenCV on the CPU).
 
 Conventions (all fields live on the grid of the *later* image, so that applying them is a backward warp,
 which never leaves holes):
@@ -213,11 +213,6 @@ def change_confidence(frames: np.ndarray, radius: int) -> np.ndarray:
     return np.clip(_box(cv2.dilate(seen, kernel), radius), 0.0, 1.0)
 
 
-def _residual(target: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """[h, w]: squared error left by the colour model fitted from source to target."""
-    return ((apply_color(source, fit_color(target, source, radius, eps)) - target) ** 2).sum(-1)
-
-
 def motion_evidence(first: np.ndarray, last: np.ndarray, moved: np.ndarray, color: np.ndarray, radius: int,
                     eps: float) -> np.ndarray:
     """[h, w] in [0, 1]: how much of the change between the frames only the flow explains.
@@ -230,9 +225,11 @@ def motion_evidence(first: np.ndarray, last: np.ndarray, moved: np.ndarray, colo
     removes at least EVIDENCE_FULL of the colour-only model's error over an EVIDENCE_RADIUS window, and
     dropped where it removes less than EVIDENCE_FLOOR.
     """
-    still = _box(_residual(last, first, radius, eps), EVIDENCE_RADIUS)
-    moved = _box(((apply_color(moved, color) - last) ** 2).sum(-1), EVIDENCE_RADIUS)
-    gain = (still - moved) / np.maximum(still, CHANGE_FLOOR**2)
+    def error(source: np.ndarray, model: np.ndarray) -> np.ndarray:
+        return _box(((apply_color(source, model) - last) ** 2).sum(-1), EVIDENCE_RADIUS)
+
+    still = error(first, fit_color(last, first, radius, eps))
+    gain = (still - error(moved, color)) / np.maximum(still, CHANGE_FLOOR**2)
     return np.clip((gain - EVIDENCE_FLOOR) / (EVIDENCE_FULL - EVIDENCE_FLOOR), 0.0, 1.0).astype(np.float32)
 
 
