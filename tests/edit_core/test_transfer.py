@@ -285,16 +285,15 @@ def test_opencv_and_torch_upsampling_agree() -> None:
     assert a.shape == b.shape == (20, 128, 192) and torch.allclose(a, b, atol=1e-5)
 
 
-@pytest.mark.parametrize("subsample", [4, 8])
-def test_subsampled_guided_fit_matches_full_resolution_fit(subsample: int) -> None:
+def test_subsampled_guided_fit_matches_full_resolution_fit() -> None:
     """He & Sun's fast guided filter: fitting the photo's colour map on a coarser grid gives the same photo
     as fitting it at full resolution (same radius in photo px): 60 dB apart at 8× here."""
     photo, frames, _ = _color_case(local=True)
     change = estimate_change(frames)
     image = photo.astype(np.float32) / 255.0
-    fast = apply_change(photo, *guide_change(change, image, radius=8, subsample=subsample))
     full = apply_change(photo, *guide_change(change, image, radius=8, subsample=1))
-    assert _psnr(full, fast) > 50.0
+    for subsample in (4, 8):
+        assert _psnr(full, apply_change(photo, *guide_change(change, image, radius=8, subsample=subsample))) > 50.0
 
 
 def test_fit_color_is_identity_where_nothing_changes() -> None:
