@@ -404,11 +404,14 @@ def upsampled_gan(photo: np.ndarray, after: np.ndarray) -> np.ndarray:
 
 
 def time_transfer(photos: Sequence[np.ndarray], clips: Sequence[np.ndarray], threads: int = 1,
-                  edit: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> float:
-    """Median wall time (s) of one transfer per (photo, frames) pair, OpenCV and torch held to `threads`.
+                  edit: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                  clock: Callable[[], float] = time.perf_counter) -> float:
+    """Median time (s) of one transfer per (photo, frames) pair, OpenCV and torch held to `threads`.
 
     `edit(photo, frames)` defaults to `transfer` with its defaults (the pipeline passes its own, e.g.
-    tasks.transfer.edit_photo with its params). One untimed warm-up call; thread settings are restored.
+    tasks.transfer.edit_photo with its params). `clock`: wall time by default; `time.thread_time` (the
+    calling thread's CPU time, exact for threads=1 on the CPU) reads what an idle core would take on a
+    shared, loaded machine. One untimed warm-up call; thread settings are restored.
     """
     run = edit or transfer
     before = cv2.getNumThreads(), torch.get_num_threads()
@@ -418,9 +421,9 @@ def time_transfer(photos: Sequence[np.ndarray], clips: Sequence[np.ndarray], thr
         run(photos[0], clips[0])
         times = []
         for photo, frames in zip(photos, clips, strict=True):
-            start = time.perf_counter()
+            start = clock()
             run(photo, frames)
-            times.append(time.perf_counter() - start)
+            times.append(clock() - start)
     finally:
         cv2.setNumThreads(before[0])
         torch.set_num_threads(before[1])

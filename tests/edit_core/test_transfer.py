@@ -5,6 +5,8 @@ and subsampled paths must equal their references."""
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 import pytest
@@ -305,4 +307,5 @@ def test_time_transfer_restores_threads() -> None:
     photo, frames, _ = _color_case()
     threads = cv2.getNumThreads()
     assert time_transfer([photo[:128, :128]] * 2, [frames] * 2) > 0
+    assert time_transfer([photo[:128, :128]] * 2, [frames] * 2, clock=time.thread_time) > 0
     assert cv2.getNumThreads() == threads
