@@ -1,50 +1,80 @@
-"""Edit transfer: motion + colour flow (iGAN §4.2), numpy / OpenCV only.
+"""Edit transfer: motion + colour flow (iGAN §4.2), estimated once on the frames, applied at full resolution.
 
-The caller renders frames G(w + (t/N)·α·n), t = 0..N. Between consecutive frames we estimate a
-*step change* (flow, A) and chain the steps into the total change frame 0 -> frame N, then
-upsample that change to the photo (guided filter) and apply it to the photo.
+The caller renders frames G(w + (t/N)·α·n), t = 0..N, at the model's resolution. Two stages:
 
-Conventions (all fields live on the grid of the *later* image, so that applying them is a
-backward warp with `cv2.remap`, which never leaves holes):
+1. `estimate_change` (frame grid, numpy / OpenCV): flow and ONE locally affine colour model from frames[0]
+   to frames[-1], alternated (one DIS object; the colour model is undone before each flow), the colour
+   model pulled toward identity. The flow is kept only where it explains what the colour model cannot,
+   and both fade out where the frames do not change, so nothing happens there.
+2. `guide_change` + `apply_change` (photo): the colour model is evaluated on the photo's own colours on a
+   subsampled grid, held to the colour range and the chroma change the frames show, and refitted there as
+   a local affine map of the warped photo (the fast guided filter, He & Sun 2015, the photo as guide).
+   The flow, that map and per-channel bounds of the coarse change are upsampled bilinearly and applied
+   to the full-resolution photo in one torch pass, on any device (the upsampling is OpenCV on the CPU).
 
-- flow  [h, w, 2] float32 (dx, dy): pixel x of the later image comes from x + flow(x) of the
-  earlier image.
+Conventions (all fields live on the grid of the *later* image, so that applying them is a backward warp,
+which never leaves holes):
+
+- flow  [h, w, 2] float32 (dx, dy): pixel x of the later image comes from x + flow(x) of the earlier one.
 - color [h, w, 3, 4] float32: per-pixel affine colour map on (r, g, b, 1) in [0, 1] units,
   later(x) = color(x) · (earlier(x + flow(x)), 1).
 
-This is the paper's objective ||I_t(x) − A·I_{t+1}(x + u)||² with the roles of t and t+1
-swapped; both describe the same correspondence, this direction is the one that can be applied.
+This is the paper's objective ||I_t(x) − A·I_{t+1}(x + u)||² with the roles of t and t+1 swapped; both
+describe the same correspondence, this direction is the one that can be applied.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
 
-FLOW_METHODS = ("dis", "farneback", "tvl1")
+FLOW_METHODS = ("dis", "farneback")
+# The frames are deterministic renders, so a change below a couple of grey levels is G's entanglement or
+# rounding, not the edit: below CHANGE_FLOOR a pixel counts as unchanged, above CHANGE_FULL as changed.
+CHANGE_FLOOR, CHANGE_FULL = 2.0 / 255.0, 6.0 / 255.0
+EVIDENCE_RADIUS, EVIDENCE_FLOOR, EVIDENCE_FULL = 8, 0.2, 0.6  # see motion_evidence
+RANGE_MARGIN = 0.05  # photo colours up to this far outside the frames' local range get the model as is
+# G's renders of a grey catalog wobble in chroma by a few levels between frames: that is not a colour edit.
+CHROMA_FLOOR = 4.0 / 255.0
 
 
 @dataclass(frozen=True)
 class Change:
-    """A motion + colour change, fields on the grid of the image it produces (see module doc)."""
+    """A motion + colour change on the frame grid, with what the frames show of it (see module doc).
+
+    low / high: the local colour range of the moved first frame (where the colour model was fitted);
+    chroma: how much the frames' chroma changes locally, less CHROMA_FLOOR (caps the photo's chroma change).
+    """
 
     flow: np.ndarray  # [h, w, 2] float32
     color: np.ndarray  # [h, w, 3, 4] float32
+    low: np.ndarray  # [h, w, 3] float32
+    high: np.ndarray  # [h, w, 3] float32
+    chroma: np.ndarray  # [h, w] float32
 
     @classmethod
     def identity(cls, h: int, w: int) -> Change:
-        """No motion, identity colour map."""
-        color = np.zeros((h, w, 3, 4), np.float32)
-        color[..., :3, :3] = np.eye(3, dtype=np.float32)
-        return cls(np.zeros((h, w, 2), np.float32), color)
+        """No motion, identity colour map, nothing shown."""
+        zeros = np.zeros((h, w, 3), np.float32)
+        return cls(np.zeros((h, w, 2), np.float32), _identity_color(h, w), zeros, zeros + 1.0,
+                   np.zeros((h, w), np.float32))
 
 
 # ---------------------------------------------------------------------------------------------
-# small image helpers
+# small image helpers (numpy, frame grid)
+
+
+def _identity_color(h: int, w: int) -> np.ndarray:
+    color = np.zeros((h, w, 3, 4), np.float32)
+    color[..., :3, :3] = np.eye(3, dtype=np.float32)
+    return color
 
 
 def _as_float_frames(frames: np.ndarray) -> np.ndarray:
@@ -72,13 +102,23 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def _gray_u8(image: np.ndarray) -> np.ndarray:
-    """float RGB [0, 1] -> uint8 luminance (the optical-flow methods take 8-bit grey)."""
+    """float RGB [0, 1] -> uint8 luminance (DIS takes 8-bit grey)."""
     return cv2.cvtColor(_to_uint8(image), cv2.COLOR_RGB2GRAY)
 
 
 def _resize(field: np.ndarray, height: int, width: int) -> np.ndarray:
     """Bilinear resize of a multi-channel float field, keeping pixel centres aligned."""
     return cv2.resize(field, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def _box(field: np.ndarray, radius: int) -> np.ndarray:
+    """Mean over the (2r+1)² window, borders reflected."""
+    return cv2.blur(field, (2 * radius + 1,) * 2, borderType=cv2.BORDER_REFLECT)
+
+
+def _chroma(image: np.ndarray) -> np.ndarray:
+    """The colour part of RGB: what is left after removing the grey (channel mean) component."""
+    return image - image.mean(axis=-1, keepdims=True)
 
 
 def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
@@ -94,149 +134,255 @@ def apply_color(image: np.ndarray, color: np.ndarray) -> np.ndarray:
     return np.einsum("hwck,hwk->hwc", color[..., :3], image) + color[..., 3]
 
 
-def apply_change(image: np.ndarray, change: Change) -> np.ndarray:
-    """Warp then recolour a float [0, 1] image (same grid as the change's fields)."""
-    return apply_color(warp(image, change.flow), change.color)
+# ---------------------------------------------------------------------------------------------
+# the local affine model, solved in closed form
+
+
+_ROW, _COL = [0, 0, 0, 1, 1, 2], [0, 1, 2, 1, 2, 2]  # the 6 distinct entries of a symmetric 3×3 matrix
+_FULL = [0, 1, 2, 1, 3, 4, 2, 4, 5]  # and where each of its 9 entries is among them
+
+
+def _inverse_sym3(m: np.ndarray) -> np.ndarray:
+    """Inverses [..., 3, 3] of symmetric 3×3 matrices given by their 6 distinct entries [..., 6], via the adjugate."""
+    a, b, c, d, e, f = np.moveaxis(m, -1, 0)
+    cof = np.stack([d * f - e * e, c * e - b * f, b * e - c * d, a * f - c * c, b * c - a * e, a * d - b * b], -1)
+    det = a * cof[..., 0] + b * cof[..., 1] + c * cof[..., 2]
+    return (cof / det[..., None])[..., _FULL].reshape(*m.shape[:-1], 3, 3)
+
+
+def local_affine(target: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """Per-window affine colour map [h, w, 3, 4] with target ≈ A·source + b, A pulled toward I.
+
+    For every pixel, over its (2r+1)² window: minimise mean ||A x + b − y||² + eps·||A − I||². The offset
+    is free, so b = ȳ − A x̄ and (Σxx + eps I) Aᵀ = Σxy + eps I with the window covariances; the 3×3
+    systems are solved in closed form. Where the target equals the source the solution is exactly the
+    identity; eps decides how much texture a gain needs.
+    """
+    h, w = target.shape[:2]
+    x, y = source.astype(np.float32), target.astype(np.float32)
+    xy = (x[..., :, None] * y[..., None, :]).reshape(h, w, 9)
+    means = _box(np.concatenate([x, y, x[..., _ROW] * x[..., _COL], xy], -1), radius)
+    mx, my = means[..., 0:3], means[..., 3:6]
+    cov_xx = means[..., 6:12] - mx[..., _ROW] * mx[..., _COL]
+    cov_xx[..., [0, 3, 5]] += eps
+    cov_xy = means[..., 12:21].reshape(h, w, 3, 3) - mx[..., :, None] * my[..., None, :]
+    cov_xy[..., [0, 1, 2], [0, 1, 2]] += eps
+    a = np.swapaxes(_inverse_sym3(cov_xx) @ cov_xy, -1, -2)  # A = (Σxx⁻¹ Σxy)ᵀ
+    b = my - (a @ mx[..., None])[..., 0]
+    return np.concatenate([a, b[..., None]], -1)
+
+
+def fit_color(target: np.ndarray, source: np.ndarray, radius: int = 3, eps: float = 1e-3) -> np.ndarray:
+    """Smooth locally affine colour map [h, w, 3, 4], target ≈ color·(source, 1).
+
+    `local_affine` per window, then its coefficients box-averaged over the same window (as the guided
+    filter does), so that the map varies smoothly (the paper's σ_c ||∇A||²).
+    """
+    h, w = target.shape[:2]
+    return _box(local_affine(target, source, radius, eps).reshape(h, w, 12), radius).reshape(h, w, 3, 4)
 
 
 # ---------------------------------------------------------------------------------------------
-# one step: flow + locally affine colour
+# stage 1: the change seen in the frames
 
 
-def estimate_flow(target: np.ndarray, source: np.ndarray, method: str = "dis") -> np.ndarray:
-    """Flow on target's grid with target(x) ≈ source(x + flow(x)); images float RGB [0, 1].
+def _flow_estimator(method: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """flow(target, source) on target's grid with target(x) ≈ source(x + flow(x)), grey uint8 inputs.
 
-    DIS (default) had the lowest end-point error on 64 px test frames at ~1-3 ms a call;
-    Farneback is less biased but noisier, and TV-L1 both underestimates sub-pixel steps and is
-    ~50× slower. Farneback runs on float grey, DIS and TV-L1 need 8-bit grey.
+    DIS (default; one object reused for all calls, frames are small so it runs at full resolution) had
+    the lowest end-point error on 64 px test frames at ~1 ms a call; Farneback is noisier.
     """
-    t, s = _gray_u8(target), _gray_u8(source)
     if method == "dis":
         dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-        dis.setFinestScale(0)  # frames are small (64 px): estimate at full resolution
-        flow = dis.calc(t, s, None)
-    elif method == "farneback":
-        tf, sf = (cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) * 255.0 for im in (target, source))
-        flow = cv2.calcOpticalFlowFarneback(tf, sf, None, 0.5, 3, 5, 5, 5, 1.1, 0)
-    elif method == "tvl1":
-        flow = cv2.optflow.DualTVL1OpticalFlow_create().calc(t, s, None)
-    else:
-        raise ValueError(f"unknown flow method {method!r}; expected one of {FLOW_METHODS}")
-    return flow.astype(np.float32)
+        dis.setFinestScale(0)
+        return lambda t, s: dis.calc(t, s, None)
+    if method == "farneback":
+        return lambda t, s: cv2.calcOpticalFlowFarneback(t, s, None, 0.5, 3, 5, 5, 5, 1.1, 0)
+    raise ValueError(f"unknown flow method {method!r}; expected one of {FLOW_METHODS}")
 
 
-def fit_color(target: np.ndarray, source: np.ndarray, radius: int = 4, eps: float = 3e-3) -> np.ndarray:
-    """Locally affine colour map with target ≈ A·(source, 1), its linear part pulled toward I.
+def change_confidence(frames: np.ndarray, radius: int) -> np.ndarray:
+    """[h, w] in [0, 1]: 1 where some frame differs from the first by ≥ CHANGE_FULL, faded over `radius` px.
 
-    For every pixel, over a (2r+1)² box window: minimise mean ||A X − Y||² + eps·||A₃ₓ₃ − I||²,
-    i.e. (mean X Xᵀ + R) Aᵀ = mean X Yᵀ + R·[I|0]ᵀ with R = diag(eps, eps, eps, 0). The offset
-    is not penalised, so the window's mean colour change is always reproduced and eps only
-    decides how much of it is explained by gain (needs texture) rather than offset. Window means
-    are box filters and the 4×4 systems are solved in one batched call. The coefficients are
-    then box-averaged (as in the guided filter) so that A is smooth (the paper's σ_c ||∇A||²).
+    Flow in a flat, unchanging part of the frames is unobservable (DIS fills it in from neighbours), and
+    an affine model fitted to a 2-level change would carry that noise, amplified, onto the photo's detail.
     """
-    h, w = target.shape[:2]
-    x = np.concatenate([source, np.ones((h, w, 1), np.float32)], axis=-1)  # [h, w, 4]
-    xx = (x[..., :, None] * x[..., None, :]).reshape(h, w, 16)
-    xy = (x[..., :, None] * target[..., None, :]).reshape(h, w, 12)
-    k = (2 * radius + 1, 2 * radius + 1)
-    m = cv2.blur(xx, k, borderType=cv2.BORDER_REFLECT).reshape(h, w, 4, 4)
-    n = cv2.blur(xy, k, borderType=cv2.BORDER_REFLECT).reshape(h, w, 4, 3)
-    reg = np.diag(np.float32([eps, eps, eps, 0.0]))
-    a_t = np.linalg.solve(m + reg, n + reg @ np.eye(4, 3, dtype=np.float32))
-    color = np.ascontiguousarray(np.swapaxes(a_t, -1, -2)).reshape(h, w, 12)
-    return cv2.blur(color, k, borderType=cv2.BORDER_REFLECT).reshape(h, w, 3, 4).astype(np.float32)
+    diff = np.abs(frames[1:] - frames[:1]).max(axis=(0, -1))
+    seen = np.clip((diff - CHANGE_FLOOR) / (CHANGE_FULL - CHANGE_FLOOR), 0.0, 1.0).astype(np.float32)
+    kernel = np.ones((2 * radius + 1,) * 2, np.uint8)
+    return np.clip(_box(cv2.dilate(seen, kernel), radius), 0.0, 1.0)
 
 
-def _undo_color(image: np.ndarray, color: np.ndarray) -> np.ndarray:
-    """Invert the per-pixel affine map: returns X with color·(X, 1) = image, clipped to [0, 1]."""
-    inv = np.linalg.inv(color[..., :3])
-    return np.clip(np.einsum("hwck,hwk->hwc", inv, image - color[..., 3]), 0.0, 1.0)
+def motion_evidence(first: np.ndarray, last: np.ndarray, moved: np.ndarray, color: np.ndarray, radius: int,
+                    eps: float) -> np.ndarray:
+    """[h, w] in [0, 1]: how much of the change between the frames only the flow explains.
+
+    moved: `first` warped by the flow, color: the colour model fitted from it to `last`.
+
+    On blurry frames a local colour model alone explains a small shift of a smooth blob (a hue change
+    reads as sub-pixel motion to DIS), but moving the photo's sharp detail by that spurious flow is what
+    costs it most (a 1 px shift of its texture alone drops SSIM to 0.92). So the flow is kept where it
+    removes at least EVIDENCE_FULL of the colour-only model's error over an EVIDENCE_RADIUS window, and
+    dropped where it removes less than EVIDENCE_FLOOR.
+    """
+    def error(source: np.ndarray, model: np.ndarray) -> np.ndarray:
+        return _box(((apply_color(source, model) - last) ** 2).sum(-1), EVIDENCE_RADIUS)
+
+    still = error(first, fit_color(last, first, radius, eps))
+    gain = (still - error(moved, color)) / np.maximum(still, CHANGE_FLOOR**2)
+    return np.clip((gain - EVIDENCE_FLOOR) / (EVIDENCE_FULL - EVIDENCE_FLOOR), 0.0, 1.0).astype(np.float32)
 
 
-def estimate_step(source: np.ndarray, target: np.ndarray, iterations: int = 3, flow_method: str = "dis",
-                  color_radius: int = 4, color_eps: float = 3e-3) -> Change:
-    """Change from source to target (float [0, 1] frames): alternate flow and colour fits.
+def undo_color(image: np.ndarray, color: np.ndarray) -> np.ndarray:
+    """X with color·(X, 1) = image (3×3 inverse by the adjugate), clipped to [0, 1]."""
+    a = color[..., :3].astype(np.float64)
+    adj = np.stack([np.cross(a[..., 1, :], a[..., 2, :]), np.cross(a[..., 2, :], a[..., 0, :]),
+                    np.cross(a[..., 0, :], a[..., 1, :])], -1)  # columns: cofactor rows, i.e. adj(A)
+    det = np.einsum("...i,...i->...", a[..., 0, :], adj[..., :, 0])
+    rhs = (image - color[..., 3]).astype(np.float64)
+    return np.clip(np.einsum("...ij,...j->...i", adj, rhs) / det[..., None], 0.0, 1.0).astype(np.float32)
 
-    Iteration 1 estimates the flow under colour constancy; later iterations estimate it between
-    the colour-compensated target A⁻¹(target − b) and the source, then refit A.
+
+def estimate_change(frames: np.ndarray, iterations: int = 3, flow_method: str = "dis", color_radius: int = 3,
+                    color_eps: float = 1e-3) -> Change:
+    """Total change frames[0] -> frames[-1] on the frame grid.
+
+    Flow and colour alternate `iterations` times: the flow from frames[0] to frames[-1] with the colour
+    model of the last round undone on frames[-1] (brightness constancy then holds: a hue change alone
+    must not read as motion), then the colour model between frames[0] moved by that flow and frames[-1].
     """
     if iterations < 1:
         raise ValueError("iterations must be >= 1")
-    compensated = target
-    for _ in range(iterations):
-        flow = estimate_flow(compensated, source, flow_method)
-        color = fit_color(target, warp(source, flow), color_radius, color_eps)
-        compensated = _undo_color(target, color)
-    return Change(flow, color)
+    f = _as_float_frames(frames)
+    h, w = f.shape[1:3]
+    if len(f) < 2:
+        return Change.identity(h, w)
+    flow_of = _flow_estimator(flow_method)
+    first = _gray_u8(f[0])
+    target = f[-1]
+    for i in range(iterations):
+        flow = flow_of(_gray_u8(target), first)
+        moved = warp(f[0], flow)
+        color = fit_color(f[-1], moved, color_radius, color_eps)
+        if i < iterations - 1:
+            target = undo_color(f[-1], color)
+    confidence = change_confidence(f, color_radius)
+    flow = flow * (confidence * motion_evidence(f[0], f[-1], moved, color, color_radius, color_eps))[..., None]
+    moved = warp(f[0], flow)
+    color = fit_color(f[-1], moved, color_radius, color_eps)
+    identity = _identity_color(h, w)
+    color = identity + confidence[..., None, None] * (color - identity)
+    kernel = np.ones((2 * color_radius + 1,) * 2, np.uint8)
+    chroma = np.maximum(np.linalg.norm(_chroma(f[-1] - moved), axis=-1) - CHROMA_FLOOR, 0.0) * confidence
+    return Change(flow.astype(np.float32), color.astype(np.float32), cv2.erode(moved, kernel),
+                  cv2.dilate(moved, kernel), cv2.dilate(chroma.astype(np.float32), kernel))
 
 
 # ---------------------------------------------------------------------------------------------
-# chaining, upsampling, the whole transfer
+# stage 2: onto the photo
 
 
-def compose(first: Change, second: Change) -> Change:
-    """Change a -> c from a -> b (`first`, on b's grid) then b -> c (`second`, on c's grid).
+def limited_edit(image: np.ndarray, change: Change) -> np.ndarray:
+    """The change's colour model applied to `image` (on the change's grid), adding nothing the frames lack.
 
-    c(x) = A2(x)·(b(y), 1) with y = x + f2(x), and b(y) = A1(y)·(a(y + f1(y)), 1), so the first
-    change's fields are warped onto c's grid by f2: f = f2 + f1∘y and A = A2 · A1∘y (3×4 affines
-    multiplied as 4×4 homogeneous matrices).
+    Colours outside the frames' local range (± RANGE_MARGIN) get the change of the nearest colour in it
+    rather than an extrapolated one (no glow in a black background, no holes in a white one), and the
+    chroma change is capped by the frames' (a grey catalog stays grey). Result clipped to [0, 1].
     """
-    h, w = second.flow.shape[:2]
-    flow1 = warp(first.flow, second.flow)
-    col1 = warp(first.color.reshape(h, w, 12), second.flow).reshape(h, w, 3, 4)
-    a2 = second.color
-    color = np.einsum("hwij,hwjk->hwik", a2[..., :3], col1)
-    color[..., 3] += a2[..., 3]
-    return Change(second.flow + flow1, color.astype(np.float32))
+    clamped = np.clip(image, change.low - RANGE_MARGIN, change.high + RANGE_MARGIN)
+    delta = apply_color(clamped, change.color) - clamped
+    grey = delta.mean(axis=-1, keepdims=True)
+    chroma = delta - grey
+    norm = np.linalg.norm(chroma, axis=-1, keepdims=True)
+    chroma *= np.minimum(1.0, change.chroma[..., None] / np.maximum(norm, 1e-12))
+    return np.clip(image + grey + chroma, 0.0, 1.0)
 
 
-def estimate_change(frames: np.ndarray, iterations: int = 3, flow_method: str = "dis",
-                    color_radius: int = 4, color_eps: float = 3e-3, refinements: int = 2) -> Change:
-    """Total change frames[0] -> frames[-1]: chain the consecutive step changes, then refine.
+def guide_change(change: Change, photo: np.ndarray, radius: int = 8, eps: float = 1e-3,
+                 subsample: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The change as fields for the full-resolution photo, on a grid `subsample`× coarser than it.
 
-    Optical flow underestimates the sub-pixel motions of consecutive 64 px frames a little, and
-    chaining adds these errors up (−1.82 px instead of −2 px in the tests). Each refinement
-    estimates the residual step from frames[0] carried by the current total to frames[-1] and
-    composes it in (two bring the tests' translation to −1.96 px).
+    (He & Sun's fast guided filter:) the photo, moved by the flow, is recoloured by `limited_edit`, and a
+    local affine map from the moved photo to that result is fitted (radius/subsample px); applied to the
+    full-resolution moved photo, the map keeps the photo's own edges and detail. Returns flow [h', w', 2]
+    in photo px, that map [h', w', 3, 4], and bounds [h', w', 6]: per channel, the least and the most
+    the coarse edit changes the photo around each pixel (the full-resolution change stays inside: the
+    map's fit over an edge must not make a glow or a fringe there). photo: float [0, 1] HxWx3.
     """
-    f = _as_float_frames(frames)
-    kw = dict(iterations=iterations, flow_method=flow_method, color_radius=color_radius, color_eps=color_eps)
-    total = Change.identity(*f.shape[1:3])
-    for t in range(len(f) - 1):
-        total = compose(total, estimate_step(f[t], f[t + 1], **kw))
-    for _ in range(refinements):
-        total = compose(total, estimate_step(apply_change(f[0], total), f[-1], **kw))
-    return total
-
-
-def upsample_change(change: Change, photo: np.ndarray, radius: int = 8, eps: float = 1e-3) -> Change:
-    """Bring a low-resolution change to the photo's grid; guided filter guided by the photo.
-
-    The fields live on the edited grid, so the guide is the photo moved there by the bilinearly
-    upsampled flow; the flow is rescaled to photo pixels. photo: float [0, 1] HxWx3.
-    """
-    h, w = change.flow.shape[:2]
     big_h, big_w = photo.shape[:2]
-    flow = _resize(change.flow, big_h, big_w) * np.array([big_w / w, big_h / h], np.float32)
-    color = _resize(np.ascontiguousarray(change.color.reshape(h, w, 12)), big_h, big_w)
-    guide = warp(photo, flow)
-    fields = cv2.ximgproc.guidedFilter(guide, np.concatenate([flow, color], axis=-1), radius, eps, -1)
-    return Change(fields[..., :2], fields[..., 2:].reshape(big_h, big_w, 3, 4))
+    h, w = change.flow.shape[:2]
+    size = (max(1, round(big_h / subsample)), max(1, round(big_w / subsample)))
+    small = cv2.resize(photo, size[::-1], interpolation=cv2.INTER_AREA)
+    on_grid = {k: _resize(getattr(change, k), *size) for k in ("flow", "low", "high", "chroma")}
+    color = _resize(np.ascontiguousarray(change.color.reshape(h, w, 12)), *size).reshape(*size, 3, 4)
+    flow = on_grid["flow"] * np.array([size[1] / w, size[0] / h], np.float32)
+    moved = warp(small, flow)
+    target = limited_edit(moved, Change(flow, color, on_grid["low"], on_grid["high"], on_grid["chroma"]))
+    fitted = fit_color(target, moved, max(1, round(radius / subsample)), eps)
+    delta, kernel = target - moved, np.ones((3, 3), np.uint8)
+    bounds = np.concatenate([cv2.erode(delta, kernel), cv2.dilate(delta, kernel)], -1)
+    return flow * np.array([big_w / size[1], big_h / size[0]], np.float32), fitted, bounds
+
+
+def _planes(array: np.ndarray, device: str | torch.device) -> torch.Tensor:
+    """HxWxC numpy -> float32 [1, C, H, W] tensor, one contiguous plane per channel."""
+    return torch.from_numpy(np.ascontiguousarray(np.moveaxis(array, -1, 0), np.float32)).to(device)[None]
+
+
+def upsample_fields(fields: np.ndarray, height: int, width: int, device: torch.device,
+              opencv: bool | None = None) -> torch.Tensor:
+    """Bilinear upsampling of HxWxC fields to [C, height, width] planes on `device`.
+
+    On the CPU OpenCV resizing plane by plane is ~10× faster than torch's interpolate for 20 channels
+    (and a HWC -> CHW copy at full resolution costs more than the resize; torch 2.13, one thread); both
+    align pixel centres, so the two give the same planes. opencv: force one path (default: OpenCV on the CPU).
+    """
+    if not (device.type == "cpu" if opencv is None else opencv):
+        return F.interpolate(_planes(fields, device), size=(height, width), mode="bilinear", align_corners=False)[0]
+    low = np.ascontiguousarray(np.moveaxis(fields, -1, 0), np.float32)
+    planes = np.empty((len(low), height, width), np.float32)
+    for src, dst in zip(low, planes, strict=True):
+        cv2.resize(src, (width, height), dst=dst, interpolation=cv2.INTER_LINEAR)
+    return torch.from_numpy(planes)
+
+
+def apply_change(photo: np.ndarray, flow: np.ndarray, color: np.ndarray, bounds: np.ndarray,
+                 device: str | torch.device = "cpu") -> np.ndarray:
+    """Upsample (bilinear) the fields of `guide_change` to the uint8 photo, warp it and recolour it (torch).
+
+    One pass at full resolution: m = photo(x + flow(x)), out = m + clamp(color·(m, 1) − m, bounds),
+    rounded and clipped to uint8; the arithmetic runs on whole planes.
+    """
+    big_h, big_w = photo.shape[:2]
+    fields = upsample_fields(np.concatenate([flow, color.reshape(*color.shape[:2], 12), bounds], -1), big_h, big_w,
+                       torch.device(device))
+    xs = torch.arange(big_w, dtype=torch.float32, device=fields.device).add_(0.5)
+    ys = torch.arange(big_h, dtype=torch.float32, device=fields.device).add_(0.5)
+    grid = torch.stack([fields[0].add_(xs).mul_(2.0 / big_w).sub_(1.0),
+                        fields[1].add_(ys[:, None]).mul_(2.0 / big_h).sub_(1.0)], -1)
+    image = _planes(photo, device).div_(255.0)
+    moved = F.grid_sample(image, grid[None], mode="bilinear", padding_mode="border", align_corners=False)[0]
+    coef, low, high = fields[2:14].view(3, 4, big_h, big_w), fields[14:17], fields[17:20]
+    out = coef[:, 3] - moved  # the change color·(m, 1) − m, clamped to the bounds, then added to m
+    for j in range(3):
+        out.addcmul_(coef[:, j], moved[j])
+    out = torch.minimum(torch.maximum(out, low, out=out), high, out=out).add_(moved)
+    out = out.mul_(255.0).round_().clamp_(0.0, 255.0).to(torch.uint8)
+    return out.permute(1, 2, 0).cpu().numpy()
 
 
 def transfer(photo: np.ndarray, frames: np.ndarray, iterations: int = 3, flow_method: str = "dis",
-             color_radius: int = 4, color_eps: float = 3e-3, refinements: int = 2, guide_radius: int = 8,
-             guide_eps: float = 1e-3) -> np.ndarray:
+             color_radius: int = 3, color_eps: float = 1e-3, guide_radius: int = 8, guide_eps: float = 1e-3,
+             subsample: int = 8, device: str | torch.device = "cpu") -> np.ndarray:
     """Apply the edit seen in `frames` to the full-resolution `photo`.
 
-    photo: uint8 HxWx3 RGB. frames: [T, h, w, 3] uint8, or float in [-1, 1]; frames[0] ≈ the
-    photo's projection, frames[-1] = the edited render. Returns the edited photo, uint8 HxWx3.
+    photo: uint8 HxWx3 RGB. frames: [T, h, w, 3] uint8, or float in [-1, 1]; frames[0] ≈ the photo's
+    projection, frames[-1] = the edited render. Returns the edited photo, uint8 HxWx3. `device` runs the
+    full-resolution pass (the frame-grid estimation is OpenCV on the CPU).
     """
     image = _check_photo(photo)
-    change = estimate_change(frames, iterations, flow_method, color_radius, color_eps, refinements)
-    big = upsample_change(change, image, guide_radius, guide_eps)
-    return _to_uint8(apply_change(image, big))
+    change = estimate_change(frames, iterations, flow_method, color_radius, color_eps)
+    return apply_change(photo, *guide_change(change, image, guide_radius, guide_eps, subsample), device)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,19 +403,28 @@ def upsampled_gan(photo: np.ndarray, after: np.ndarray) -> np.ndarray:
     return _to_uint8(cv2.resize(rendered, photo.shape[1::-1], interpolation=cv2.INTER_CUBIC))
 
 
-def time_transfer(runs: int = 7, size: int = 512, frame_size: int = 64, num_frames: int = 8,
-                  seed: int = 0, **transfer_kw) -> float:
-    """Median wall time (s) of `transfer` on one random smooth size² photo and num_frames frames."""
-    rng = np.random.default_rng(seed)
-    noise = rng.random((size // 16, size // 16, 3), dtype=np.float32)
-    photo = _to_uint8(cv2.resize(noise, (size, size), interpolation=cv2.INTER_CUBIC).clip(0, 1))
-    small = cv2.resize(photo, (frame_size, frame_size), interpolation=cv2.INTER_AREA)
-    shifts = np.linspace(0.0, 2.0, num_frames)
-    frames = np.stack([warp(small.astype(np.float32), np.full((frame_size, frame_size, 2), -s, np.float32))
-                       for s in shifts]).astype(np.uint8)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        transfer(photo, frames, **transfer_kw)
-        times.append(time.perf_counter() - start)
+def time_transfer(photos: Sequence[np.ndarray], clips: Sequence[np.ndarray], threads: int = 1,
+                  edit: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                  clock: Callable[[], float] = time.perf_counter) -> float:
+    """Median time (s) of one transfer per (photo, frames) pair, OpenCV and torch held to `threads`.
+
+    `edit(photo, frames)` defaults to `transfer` with its defaults (the pipeline passes its own, e.g.
+    tasks.transfer.edit_photo with its params). `clock`: wall time by default; `time.thread_time` (the
+    calling thread's CPU time, exact for threads=1 on the CPU) reads what an idle core would take on a
+    shared, loaded machine. One untimed warm-up call; thread settings are restored.
+    """
+    run = edit or transfer
+    before = cv2.getNumThreads(), torch.get_num_threads()
+    cv2.setNumThreads(threads)
+    torch.set_num_threads(threads)
+    try:
+        run(photos[0], clips[0])
+        times = []
+        for photo, frames in zip(photos, clips, strict=True):
+            start = clock()
+            run(photo, frames)
+            times.append(clock() - start)
+    finally:
+        cv2.setNumThreads(before[0])
+        torch.set_num_threads(before[1])
     return statistics.median(times)

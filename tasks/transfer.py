@@ -54,13 +54,15 @@ def render_frames(G: Generator, w: torch.Tensor, alpha: torch.Tensor, n: torch.T
 
 
 def edit_photo(photo: np.ndarray, frames: np.ndarray, params: Params) -> np.ndarray:
-    """Transfer the edit seen in `frames` onto the centre square of `photo` (same size out)."""
+    """Transfer the edit seen in `frames` onto the centre square of `photo` (same size out); the
+    full-resolution pass runs on params.runtime.device."""
     p = params.transfer
     rows, cols = centre_square(photo.shape)
     out = photo.copy()
     out[rows, cols] = transfer(np.ascontiguousarray(photo[rows, cols]), frames, iterations=p.iterations,
                                flow_method=p.flow_method, color_radius=p.color_radius, color_eps=p.color_eps,
-                               guide_radius=p.guide_radius, guide_eps=p.guide_eps)
+                               guide_radius=p.guide_radius, guide_eps=p.guide_eps,
+                               device=resolve_device(params.runtime.device))
     return out
 
 

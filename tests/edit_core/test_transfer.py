@@ -1,21 +1,29 @@
 """Edit transfer (iGAN §4.2): known motions and colour changes seen in 64 px frames must land on
-a 512 px photo (8× larger); steps must chain correctly; identity frames must change nothing."""
+a 512 px photo (8× larger); nothing the frames do not show may be added (no chroma on a grey photo,
+no change where the frames do not change, no motion for a pure colour change); the fast closed-form
+and subsampled paths must equal their references."""
 
 from __future__ import annotations
+
+import time
 
 import cv2
 import numpy as np
 import pytest
+import torch
 from skimage.metrics import peak_signal_noise_ratio
 
 from edit_core.transfer import (
-    Change,
     apply_change,
-    compose,
     estimate_change,
-    estimate_step,
+    fit_color,
+    guide_change,
+    local_affine,
     naive_transfer,
+    time_transfer,
     transfer,
+    undo_color,
+    upsample_fields,
     upsampled_gan,
     warp,
 )
@@ -121,14 +129,14 @@ def test_translation_in_frames_moves_photo_content_8x(motion_case) -> None:
     out = transfer(photo, frames)
     dx, dy = _shift(photo, out, PHOTO / 2 + SCALE * 2.0, PHOTO / 2)
     assert abs(dx - SCALE * 2.0) < 1.0 and abs(dy) < 1.0  # 2 frame px -> 16 photo px
-    assert _psnr(truth, out) > 29.0
+    assert _psnr(truth, out) > 33.0
 
 
 def test_flow_transfer_beats_naive_on_misaligned_edit(motion_case) -> None:
     photo, frames, truth = motion_case
     flow_psnr = _psnr(truth, transfer(photo, frames))
     naive_psnr = _psnr(truth, naive_transfer(photo, frames[0], frames[-1]))
-    assert flow_psnr > naive_psnr + 1.5  # the naive difference leaves a ghost of the old position
+    assert flow_psnr > naive_psnr + 4.0  # the naive difference leaves a ghost of the old position
 
 
 @pytest.mark.parametrize("local", [False, True])
@@ -137,51 +145,8 @@ def test_affine_color_change_is_reproduced_on_photo(local: bool) -> None:
     out = transfer(photo, frames)
     assert out.shape == photo.shape and out.dtype == np.uint8
     psnr = _psnr(truth, out)
-    assert psnr > (43.0 if local else 38.0)
+    assert psnr > (47.0 if local else 43.0)
     assert psnr > _psnr(truth, upsampled_gan(photo, frames[-1])) + 8.0  # keeps the photo's detail
-
-
-def _smooth_field(channels: int, amplitude: float, seed: int) -> np.ndarray:
-    noise = np.random.default_rng(seed).standard_normal((4, 4, channels)).astype(np.float32)
-    return amplitude * cv2.resize(noise, (FRAME, FRAME), interpolation=cv2.INTER_CUBIC)
-
-
-def _random_change(seed: int) -> Change:
-    color = IDENTITY + _smooth_field(12, 0.15, seed + 1).reshape(FRAME, FRAME, 3, 4)
-    return Change(_smooth_field(2, 3.0, seed), color)
-
-
-def test_compose_equals_applying_the_two_steps() -> None:
-    image = _texture(FRAME, 4, 7)  # smooth, so bilinear resampling twice ≈ once
-    first, second = _random_change(0), _random_change(10)
-    chained = apply_change(apply_change(image, first), second)
-    total = compose(first, second)
-    inner = (slice(8, -8), slice(8, -8))  # replicated borders differ between one and two warps
-    err = np.abs(chained - apply_change(image, total))[inner]
-    assert err.mean() < 1e-3 and err.max() < 1e-2
-    # the first step's colour field must be read where the second step's flow points (mean error ≈ 0.03)
-    unwarped = np.einsum("hwij,hwjk->hwik", second.color[..., :3], first.color)
-    unwarped[..., 3] += second.color[..., 3]
-    assert np.abs(chained - apply_change(image, Change(total.flow, unwarped)))[inner].mean() > 1e-2
-
-
-def test_compose_constant_fields_exactly() -> None:
-    a1, a2 = COLOR, IDENTITY * 0.9 + np.float32([[0, 0, 0.1, 0.05]] * 3)
-    first = Change(np.full((8, 8, 2), [1.0, -0.5], np.float32), np.broadcast_to(a1, (8, 8, 3, 4)).copy())
-    second = Change(np.full((8, 8, 2), [0.25, 2.0], np.float32), np.broadcast_to(a2, (8, 8, 3, 4)).copy())
-    total = compose(first, second)
-    homogeneous = np.vstack([a2, [0, 0, 0, 1]]) @ np.vstack([a1, [0, 0, 0, 1]])
-    assert np.allclose(total.flow, [1.25, 1.5]) and np.allclose(total.color, homogeneous[:3], atol=1e-6)
-
-
-def test_composed_steps_match_direct_two_step_estimate() -> None:
-    frames = np.stack([_down(_scene(SCALE * s)) for s in (0.0, 0.75, 1.5)])
-    steps = compose(estimate_step(frames[0], frames[1]), estimate_step(frames[1], frames[2]))
-    direct = estimate_step(frames[0], frames[2])
-    yy, xx = np.mgrid[0:FRAME, 0:FRAME] + 0.5
-    inside = np.hypot(xx - FRAME / 2 - 1.5, yy - FRAME / 2) < 0.2 * FRAME
-    assert np.abs(steps.flow - direct.flow)[inside].mean() < 0.1
-    assert np.abs(apply_change(frames[0], steps) - frames[2]).mean() < 0.01
 
 
 @pytest.mark.parametrize("as_float", [False, True])
@@ -207,3 +172,140 @@ def test_warp_follows_backward_convention() -> None:
     image = _texture(FRAME, 8, 3)
     moved = warp(image, np.full((FRAME, FRAME, 2), [-3.0, 0.0], np.float32))  # out(x) = image(x - 3)
     assert np.allclose(moved[:, 3:], image[:, :-3], atol=1e-5)
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    return np.repeat(image.mean(axis=-1, keepdims=True), 3, axis=-1)
+
+
+def _max_chroma(image: np.ndarray) -> int:
+    """Largest distance (grey levels) of a channel from the pixel's grey value."""
+    i = image.astype(np.float64)
+    return int(np.ceil(np.abs(i - i.mean(axis=-1, keepdims=True)).max()))
+
+
+def _garment(size: int, darken: float = 0.0) -> np.ndarray:
+    """A grey striped T-shirt on a black backdrop (a Fashion-MNIST product photo), RGB [0, 1]."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    body = ((np.abs(xx - 0.5) < 0.22) & (yy > 0.2) & (yy < 0.85)) | ((np.abs(xx - 0.5) < 0.4) & (yy > 0.2) & (yy < 0.4))
+    stripes = 0.75 + 0.2 * np.sign(np.sin(yy * size / 6.0))
+    grey = cv2.GaussianBlur(body.astype(np.float32), (0, 0), size / 256) * stripes * (1.0 - darken)
+    return np.repeat(grey[..., None], 3, axis=-1)
+
+
+@pytest.mark.parametrize("tint", [0.0, 1.0])
+def test_grey_photo_and_grey_frames_stay_grey(tint: float) -> None:
+    """A grey garment darkened in blurry frames (G's renders: no stripes, a lifted black, and ±`tint` levels
+    of chroma wobble between frames) stays grey, and its black backdrop gets no glow. The earlier
+    transfer gave 4 levels of chroma and an 11-level glow here."""
+    photo = _u8(_garment(PHOTO))
+    rng = np.random.default_rng(0)
+    frames = []
+    for t in range(N + 1):
+        small = cv2.resize(_garment(PHOTO, 0.4 * t / N), (FRAME, FRAME), interpolation=cv2.INTER_AREA)
+        wobble = cv2.resize(rng.normal(0.0, 1.0, (3, 3, 3)).astype(np.float32), (FRAME, FRAME),
+                            interpolation=cv2.INTER_CUBIC)
+        frames.append(_u8(cv2.GaussianBlur(small, (0, 0), 1.5) * 0.9 + 0.04 + tint / 255.0 * wobble))
+    out = transfer(photo, np.stack(frames))
+    assert _max_chroma(photo) == 0 and _max_chroma(out) <= 2
+    assert out[photo.max(axis=-1) == 0].max() <= 6
+    assert out.astype(int).mean() < photo.astype(int).mean() - 15  # the darkening did land
+
+
+def test_pixels_where_the_frames_do_not_change_stay_unchanged() -> None:
+    """Only the disc is recoloured in the frames: the textured backdrop away from it keeps every pixel."""
+    photo, frames, _ = _color_case(local=True)
+    out = transfer(photo, frames)
+    far = _disc(0.0, 0.0, PHOTO)[..., 0] == 0
+    far &= cv2.erode(far.astype(np.uint8), np.ones((65, 65), np.uint8)).astype(bool)  # 8 frame px margin
+    assert far.mean() > 0.4
+    assert np.abs(out.astype(int) - photo)[far].max() <= 1
+
+
+def test_hue_change_moves_nothing() -> None:
+    """A red product turning blue in the frames reads as sub-pixel motion to the flow on the blurry grey
+    frames; the photo's texture must stay in place (a 1 px shift costs its detail) and turn blue."""
+    photo_f = _scene(0.0)
+    mask = _disc(0.0, 0.0, PHOTO)
+    swap = photo_f[..., ::-1]  # red <-> blue
+    truth = photo_f + mask * (swap - photo_f)
+    small, small_mask = _down(photo_f), _down(mask)[..., None]
+    frames = np.stack([_u8(small + t / N * small_mask * (small[..., ::-1] - small)) for t in range(N + 1)])
+    assert np.abs(estimate_change(frames).flow).max() < 0.05
+    out = transfer(_u8(photo_f), frames)
+    dx, dy = _shift(_u8(photo_f), out, PHOTO / 2, PHOTO / 2)
+    assert abs(dx) < 0.1 and abs(dy) < 0.1  # the earlier chained-flow transfer: (0.8, −0.7) px
+    assert _psnr(_u8(truth), out) > _psnr(_u8(truth), naive_transfer(_u8(photo_f), frames[0], frames[-1])) + 2.0
+
+
+def test_local_affine_matches_a_direct_window_solve() -> None:
+    """The closed-form 3×3 solve equals the ridge least squares solved window by window."""
+    rng = np.random.default_rng(1)
+    source = _texture(32, 8, 5)
+    target = np.clip(_affine(source, COLOR) + 0.02 * rng.standard_normal(source.shape), 0, 1).astype(np.float32)
+    radius, eps = 2, 1e-3
+    fast = local_affine(target, source, radius, eps)
+    for y, x in [(5, 7), (16, 16), (20, 9), (26, 25)]:
+        win = (slice(y - radius, y + radius + 1), slice(x - radius, x + radius + 1))
+        xs = np.concatenate([source[win].reshape(-1, 3), np.ones((25, 1))], 1).astype(np.float64)
+        ys = target[win].reshape(-1, 3).astype(np.float64)
+        reg = np.diag([eps, eps, eps, 0.0])  # mean squared error + eps·||A − I||², offset free
+        coef = np.linalg.solve(xs.T @ xs / 25 + reg, xs.T @ ys / 25 + reg @ np.eye(4, 3))
+        np.testing.assert_allclose(fast[y, x], coef.T, atol=2e-4)
+
+
+def test_undo_color_inverts_the_affine_map() -> None:
+    image = _texture(FRAME, 6, 2) * 0.6 + 0.2
+    color = np.broadcast_to(COLOR, (FRAME, FRAME, 3, 4))
+    np.testing.assert_allclose(undo_color(_affine(image, COLOR), color), image, atol=1e-5)
+
+
+def test_torch_full_resolution_pass_matches_opencv_reference() -> None:
+    """apply_change (torch: bilinear upsampling, grid_sample, per-pixel affine) equals cv2.resize + cv2.remap."""
+    photo = _u8(_scene(0.0, size=128))
+    rng = np.random.default_rng(3)
+    flow = cv2.resize(rng.normal(0, 3, (4, 4, 2)).astype(np.float32), (32, 32), interpolation=cv2.INTER_CUBIC)
+    color = (IDENTITY + cv2.resize(rng.normal(0, 0.1, (4, 4, 12)).astype(np.float32), (32, 32),
+                                   interpolation=cv2.INTER_CUBIC).reshape(32, 32, 3, 4)).astype(np.float32)
+    bounds = np.concatenate([np.full((32, 32, 3), -0.1), np.full((32, 32, 3), 0.15)], -1).astype(np.float32)
+    out = apply_change(photo, flow, color, bounds)
+    big_flow = cv2.resize(flow, (128, 128), interpolation=cv2.INTER_LINEAR)
+    big_color = cv2.resize(color.reshape(32, 32, 12), (128, 128), interpolation=cv2.INTER_LINEAR).reshape(128, 128, 3, 4)
+    moved = warp(photo.astype(np.float32) / 255.0, big_flow)
+    change = np.einsum("hwck,hwk->hwc", big_color[..., :3], moved) + big_color[..., 3] - moved
+    reference = _u8(moved + np.clip(change, -0.1, 0.15))
+    assert (np.abs(change) > 0.1).mean() > 0.05  # the bounds do bite
+    assert np.abs(out.astype(int) - reference).max() <= 1
+
+
+def test_opencv_and_torch_upsampling_agree() -> None:
+    """The CPU path (OpenCV, plane by plane) and the device path (torch interpolate) give the same fields."""
+    fields = np.random.default_rng(4).random((16, 24, 20), dtype=np.float32)
+    cpu = torch.device("cpu")
+    a = upsample_fields(fields, 128, 192, cpu, opencv=True)
+    b = upsample_fields(fields, 128, 192, cpu, opencv=False)
+    assert a.shape == b.shape == (20, 128, 192) and torch.allclose(a, b, atol=1e-5)
+
+
+def test_subsampled_guided_fit_matches_full_resolution_fit() -> None:
+    """He & Sun's fast guided filter: fitting the photo's colour map on a coarser grid gives the same photo
+    as fitting it at full resolution (same radius in photo px): 60 dB apart at 8× here."""
+    photo, frames, _ = _color_case(local=True)
+    change = estimate_change(frames)
+    image = photo.astype(np.float32) / 255.0
+    full = apply_change(photo, *guide_change(change, image, radius=8, subsample=1))
+    for subsample in (4, 8):
+        assert _psnr(full, apply_change(photo, *guide_change(change, image, radius=8, subsample=subsample))) > 50.0
+
+
+def test_fit_color_is_identity_where_nothing_changes() -> None:
+    image = _texture(FRAME, 8, 4)
+    np.testing.assert_allclose(fit_color(image, image), np.broadcast_to(IDENTITY, (FRAME, FRAME, 3, 4)), atol=1e-4)
+
+
+def test_time_transfer_restores_threads() -> None:
+    photo, frames, _ = _color_case()
+    threads = cv2.getNumThreads()
+    assert time_transfer([photo[:128, :128]] * 2, [frames] * 2) > 0
+    assert time_transfer([photo[:128, :128]] * 2, [frames] * 2, clock=time.thread_time) > 0
+    assert cv2.getNumThreads() == threads
