@@ -33,6 +33,7 @@ from edit_core.models import GENERATORS, ModelConfig
 from edit_core.project import ProjectConfig
 from edit_core.train_encoder import EncoderTrainConfig
 from edit_core.train_gan import GanTrainConfig
+from edit_core.transfer import TransferConfig
 
 DEFAULT_PATH = Path("params.yaml")
 
@@ -151,16 +152,12 @@ class EditParams(Section):
     brush: BrushParams = BrushParams()
 
 
-class TransferParams(Section):
-    """Edit transfer onto the original photo (iGAN §4.2 motion + colour flow)."""
-
-    frames: int = Field(7, ge=1, le=64)
-    iterations: int = Field(3, ge=1, le=20)
-    flow_method: Literal["dis", "farneback"] = "dis"
-    color_radius: int = Field(3, ge=1, le=64)
-    color_eps: float = Field(1e-3, gt=0)
-    guide_radius: int = Field(8, ge=1, le=256)
-    guide_eps: float = Field(1e-3, gt=0)
+TransferParams = engine_section(
+    TransferConfig, "Edit transfer onto the original photo (iGAN §4.2 motion + colour flow; edit_core.transfer).",
+    limits={"frames": {"ge": 1, "le": 64}, "iterations": {"ge": 1, "le": 20}, "color_radius": {"ge": 1, "le": 64},
+            "color_eps": {"gt": 0}, "guide_radius": {"ge": 1, "le": 256}, "guide_eps": {"gt": 0},
+            "subsample": {"ge": 1, "le": 64}},
+    types={"flow_method": Literal["dis", "farneback"]})
 
 
 class GuardParams(Section):

@@ -96,14 +96,14 @@ def _check_photo(photo: np.ndarray) -> np.ndarray:
     return photo.astype(np.float32) / 255.0
 
 
-def _to_uint8(image: np.ndarray) -> np.ndarray:
+def _unit_to_uint8(image: np.ndarray) -> np.ndarray:
     """float [0, 1] -> uint8, rounded and clipped."""
     return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
 
 
 def _gray_u8(image: np.ndarray) -> np.ndarray:
     """float RGB [0, 1] -> uint8 luminance (DIS takes 8-bit grey)."""
-    return cv2.cvtColor(_to_uint8(image), cv2.COLOR_RGB2GRAY)
+    return cv2.cvtColor(_unit_to_uint8(image), cv2.COLOR_RGB2GRAY)
 
 
 def _resize(field: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -371,9 +371,25 @@ def apply_change(photo: np.ndarray, flow: np.ndarray, color: np.ndarray, bounds:
     return out.permute(1, 2, 0).cpu().numpy()
 
 
-def transfer(photo: np.ndarray, frames: np.ndarray, iterations: int = 3, flow_method: str = "dis",
-             color_radius: int = 3, color_eps: float = 1e-3, guide_radius: int = 8, guide_eps: float = 1e-3,
-             subsample: int = 8, device: str | torch.device = "cpu") -> np.ndarray:
+@dataclass(frozen=True)
+class TransferConfig:
+    """Transfer settings: the defaults of `transfer` and of the pipeline's `transfer` params (one source)."""
+
+    frames: int = 7  # N: the caller renders G(w + (t/N)·α·n), t = 0..N
+    iterations: int = 3  # flow / colour alternations from the first frame to the last
+    flow_method: str = "dis"  # "dis" | "farneback"
+    color_radius: int = 3  # local colour model window (frame px)
+    color_eps: float = 1e-3
+    guide_radius: int = 8  # guided upsampling to the photo (photo px)
+    guide_eps: float = 1e-3
+    subsample: int = 8  # the guided fit runs on a grid this much coarser than the photo (He & Sun)
+
+
+def transfer(photo: np.ndarray, frames: np.ndarray, iterations: int = TransferConfig.iterations,
+             flow_method: str = TransferConfig.flow_method, color_radius: int = TransferConfig.color_radius,
+             color_eps: float = TransferConfig.color_eps, guide_radius: int = TransferConfig.guide_radius,
+             guide_eps: float = TransferConfig.guide_eps, subsample: int = TransferConfig.subsample,
+             device: str | torch.device = "cpu") -> np.ndarray:
     """Apply the edit seen in `frames` to the full-resolution `photo`.
 
     photo: uint8 HxWx3 RGB. frames: [T, h, w, 3] uint8, or float in [-1, 1]; frames[0] ≈ the photo's
@@ -393,14 +409,14 @@ def naive_transfer(photo: np.ndarray, before: np.ndarray, after: np.ndarray) -> 
     """Baseline: photo + upsample(after − before) (the paper's misaligned pixel-difference transfer)."""
     image = _check_photo(photo)
     diff = _as_float_frames(np.stack([after, before]))
-    return _to_uint8(image + _resize(diff[0] - diff[1], *image.shape[:2]))
+    return _unit_to_uint8(image + _resize(diff[0] - diff[1], *image.shape[:2]))
 
 
 def upsampled_gan(photo: np.ndarray, after: np.ndarray) -> np.ndarray:
     """Baseline: the edited render resized (bicubic) to the photo's size."""
     _check_photo(photo)
     rendered = _as_float_frames(after[None])[0]
-    return _to_uint8(cv2.resize(rendered, photo.shape[1::-1], interpolation=cv2.INTER_CUBIC))
+    return _unit_to_uint8(cv2.resize(rendered, photo.shape[1::-1], interpolation=cv2.INTER_CUBIC))
 
 
 def time_transfer(photos: Sequence[np.ndarray], clips: Sequence[np.ndarray], threads: int = 1,

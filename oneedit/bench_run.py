@@ -28,6 +28,7 @@ from edit_core.estimators import estimate_attributes
 from edit_core.imageops import resolve_device
 from edit_core.metrics import attribute_probe
 from edit_core.models import GENERATORS
+from edit_core.transfer import time_transfer
 from oneedit import bench_edit, bench_models, bench_perf
 from oneedit.scaling import measure_streaming_memory
 from tasks.transfer import edit_photo, render_frames
@@ -280,14 +281,18 @@ def speed(out: Path, workspace: Path, params: Path | None, set_: list[str] | Non
     n_vec = unit_normal(run.delta_star)
     alpha = closed_form_alphas(w, example_target(run.w0, run.delta_star, p.edit.strength), n_vec)
     all_frames, t_frames = bench_perf.timed(lambda: render_frames(m.G, w, alpha, n_vec, p.transfer.frames))
-    t_transfer = [bench_perf.timed(lambda photo=photo, frames=frames: edit_photo(photo, frames, p))[1]
-                  for photo, frames in zip(photos, all_frames, strict=True)]
-    transfer_per_image = float(np.median(t_transfer))
+    def edit(photo: np.ndarray, frames: np.ndarray) -> np.ndarray:
+        return edit_photo(photo, frames, p)
+
+    transfer_per_image = time_transfer(list(photos), list(all_frames), threads=1, edit=edit)
+    transfer_cpu_per_image = time_transfer(list(photos), list(all_frames), threads=1, edit=edit,
+                                           clock=time.thread_time)
     frames_per_image = t_frames / len(photos)
     per_image_edit = render_per_image + frames_per_image + transfer_per_image
     result = {
         "example_edit_s": run.edit_s, "direction_fit_s": run.direction_s,
-        "transfer_s_per_image": transfer_per_image, "frames_s_per_image": frames_per_image,
+        "transfer_s_per_image": transfer_per_image, "transfer_cpu_s_per_image": transfer_cpu_per_image,
+        "frames_s_per_image": frames_per_image,
         "alpha_render_s_per_image": render_per_image,
         "transfer_1000_s_extrapolated": 1000 * per_image_edit,
         "table1_total_1000_s_extrapolated": run.edit_s + run.direction_s + 1000 * per_image_edit,

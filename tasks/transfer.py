@@ -61,7 +61,7 @@ def edit_photo(photo: np.ndarray, frames: np.ndarray, params: Params) -> np.ndar
     out = photo.copy()
     out[rows, cols] = transfer(np.ascontiguousarray(photo[rows, cols]), frames, iterations=p.iterations,
                                flow_method=p.flow_method, color_radius=p.color_radius, color_eps=p.color_eps,
-                               guide_radius=p.guide_radius, guide_eps=p.guide_eps,
+                               guide_radius=p.guide_radius, guide_eps=p.guide_eps, subsample=p.subsample,
                                device=resolve_device(params.runtime.device))
     return out
 
