@@ -211,6 +211,20 @@ def ingest(
         summary = on_runner(ingest_flow, p.runtime)(src_dir, ws.root, p)
     out.print(f"ingested {summary['accepted']} photos ({summary['duplicate']} duplicates, "
               f"{summary['rejected']} rejected) into {ws.ingest}", markup=False)
+    _print_rejected(ws)
+
+
+def _print_rejected(ws: Workspace, limit: int = 20) -> None:
+    """The files ingest rejected, with their reasons (the first `limit`; all of them are in the manifest)."""
+    from tasks.manifest import rejected_files
+
+    rejected = rejected_files(ws)
+    for path, reason in rejected[:limit]:
+        out.print(f"  rejected {path}: {reason}", markup=False, highlight=False, soft_wrap=True)
+    if rejected:
+        more = f"{len(rejected) - limit} more; " if len(rejected) > limit else ""
+        out.print(f"  ({more}every rejected file and its reason: status 'rejected' in {ws.manifest})", markup=False,
+                  highlight=False, soft_wrap=True)
 
 
 @app.command()

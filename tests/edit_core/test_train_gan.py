@@ -128,3 +128,12 @@ def test_tiny_gan_learned_the_catalog(tiny_models) -> None:
         untrained_d = nearest(untrained(untrained.sample_z(64, seed=5)))
     assert trained_d < 0.6 * untrained_d
     assert to_tensor(tiny_models.images_uint8).shape == real.shape
+
+
+def test_every_step_reports_progress_between_log_steps(tmp_path: Path) -> None:
+    events: list[dict] = []
+    sparse = GanTrainConfig(**{**FAST.__dict__, "log_every": 3, "sample_every": 4})
+    history = train_gan(DATA, CFG, sparse, tmp_path / "gan.pt", "cpu", on_progress=events.append)
+    assert [e["step"] for e in events] == [1, 2, 3, 4] and all(e["steps"] == 4 for e in events)
+    assert "loss_D" not in events[0] and "loss_D" in events[2]
+    assert history["step"] == [3, 4]

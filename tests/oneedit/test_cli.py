@@ -55,3 +55,20 @@ def test_help_exits_zero(capsys: pytest.CaptureFixture) -> None:
     text = capsys.readouterr().out
     for command in ("ingest", "train", "project", "edit", "rescale", "report", "demo"):
         assert command in text
+
+
+def test_ingest_lists_the_rejected_files(capsys: pytest.CaptureFixture, ws: Path) -> None:
+    import pandas as pd
+
+    from common.storage import write_parquet
+    from oneedit.cli import _print_rejected
+    from tasks.ingest import manifest_schema
+
+    rows = [["a" * 16, "ok.png", "", 8, 8, "accepted", "", 0, 0]]
+    rows += [["", f"bad-{k}.jpg", "", -1, -1, "rejected", "not a recognised image", -1, -1] for k in range(3)]
+    workspace = Workspace.open(ws)
+    write_parquet(workspace.manifest, pd.DataFrame(rows, columns=manifest_schema(8).names), manifest_schema(8))
+    _print_rejected(workspace, limit=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["  rejected bad-0.jpg: not a recognised image", "  rejected bad-1.jpg: not a recognised image"]
+    assert "1 more" in lines[2] and str(workspace.manifest) in lines[2]
