@@ -397,6 +397,25 @@ def report(workspace: WorkspaceOpt, name: NameOpt, params: ParamsOpt = None, set
     out.print(f"report: {index}", markup=False)
 
 
+@app.command()
+def studio(
+    workspace: WorkspaceOpt,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to serve on.")] = 8765,
+    host: Annotated[str, typer.Option("--host", help="Address to bind (default: this machine only).")] = "127.0.0.1",
+    params: ParamsOpt = None,
+    set_: SetOpt = None,
+    device: DeviceOpt = None,
+) -> None:
+    """Serve OneEdit Studio: pick the example, make the edit in the browser, preview it, apply it."""
+    sets = [*(set_ or []), *([f"runtime.device={device}"] if device is not None else [])]
+    _params(params, sets)
+    Workspace.open(workspace)
+    from oneedit.studio import serve
+
+    out.print(f"OneEdit Studio: http://{host}:{port}/  (Ctrl-C to stop)", markup=False)
+    serve(workspace, params, sets, host, port)
+
+
 @app.command("demo-catalog")
 def demo_catalog(
     out_dir: Annotated[Path, typer.Argument(help="Where to write photos/, attributes.parquet, example/.")],
