@@ -318,6 +318,9 @@ def edit(
     offset: OffsetOpt = None,
     truth: TruthOpt = None,
     strength: StrengthOpt = None,
+    preview: Annotated[int | None, typer.Option(
+        "--preview", min=1, max=200, help="Edit only N photos spread over α, into WS/edits/NAME/preview/ "
+                                          "(the catalog's results are left as they are).")] = None,
     params: ParamsOpt = None,
     set_: SetOpt = None,
     device: DeviceOpt = None,
@@ -327,11 +330,48 @@ def edit(
     """Edit one example; the same edit, at the same final state, lands on every photo."""
     p = _params(params, set_, device, strength, dask_address, dask_local)
     ws, form = _direction(workspace, name, example, after, constraints, offset, truth, p)
+    if preview is not None:
+        _preview(ws, name, form, p, preview)
+        return
     from flows.edit import edit_flow
 
     with _running(ws), _cluster(p) as p:
         summary = on_runner(edit_flow, p.runtime)(ws.root, name, form, p)
     _print_edit(ws, name, summary)
+
+
+def _preview(ws: Workspace, name: str, form: dict, p: Params, k: int) -> None:
+    """`edit --preview K`: the edit on K photos only, printed and written to WS/edits/NAME/preview/."""
+    from common import progress
+    from tasks.preview import write_preview
+
+    with _running(ws), progress.track(f"preview {name!r} on {k} photos", total=None) as bar:
+        summary = write_preview(ws, name, form, p, k, on_phase=lambda what, done, of: bar.update(
+            done, total=of, description=f"preview {name!r}: {what}"))
+    folder = ws.edit(name).root / "preview"
+    out.print(f"preview of {name!r} at strength {summary['strength']:g}: {summary['flagged']} of "
+              f"{summary['photos']} photos would be flagged; sample in {folder}", markup=False, soft_wrap=True)
+    for row in summary["sample"]:
+        flag = "  flagged" if row["flagged"] else ""
+        shown = f"{row['after']}" if "after" in row else row["reason"]
+        out.print(f"  {row['file']}: alpha {row['alpha']:.4f}{flag} -> {shown}", markup=False, highlight=False,
+                  soft_wrap=True)
+
+
+@app.command("list")
+def list_(workspace: WorkspaceOpt) -> None:
+    """The saved edits: kind, strength, state (fitted / applied / reported) and what is stale."""
+    ws = Workspace.open(workspace)
+    from tasks.edits import list_edits
+
+    edits = list_edits(ws)
+    if not edits:
+        out.print(f"no edits in {ws.root} yet: `oneedit edit` or `oneedit studio` makes one", markup=False)
+    for e in edits:
+        strength = f"{e['strength']:.3g}" if e["strength"] is not None else "-"
+        out.print(f"{e['name']:<24} {e['kind']:<6} strength {strength:<6} {e['state']:<8} "
+                  f"{'stale: ' + '; '.join(e['stale']) if e['stale'] else 'up to date'}", markup=False,
+                  highlight=False, soft_wrap=True)
 
 
 @app.command()

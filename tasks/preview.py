@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from common.params import Params
-from common.storage import read_parquet
+from common.storage import read_parquet, write_json
 from common.workspace import Workspace
 from edit_core.alphas import unit_normal
 from edit_core.checkpoint import load_generator
@@ -27,7 +27,7 @@ from edit_core.imageops import resolve_device, to_uint8
 from edit_core.models.base import Generator
 from tasks.alphas import alpha_table
 from tasks.example import make_example_edit
-from tasks.images import read_photo
+from tasks.images import read_photo, write_png
 from tasks.latents import load_latents
 from tasks.manifest import source_paths
 from tasks.transfer import edit_photo, render_frames
@@ -105,8 +105,9 @@ def _fit(rgb: np.ndarray, size: int) -> np.ndarray:
 
 
 def transfer_sample(ws: Workspace, preview: Preview, table: pd.DataFrame, ids: list[str], params: Params,
-                    size: int = 256, G: Generator | None = None, on_phase: PhaseFn = _quiet) -> list[dict]:
-    """The real transfer on each sampled photo (reduced to `size` px): {id, file, alpha, flagged, before, after}.
+                    size: int | None = 256, G: Generator | None = None, on_phase: PhaseFn = _quiet) -> list[dict]:
+    """The real transfer on each sampled photo (reduced to `size` px; None: full resolution):
+    {id, file, alpha, flagged, err_pixel, before, after, reason}.
 
     A photo whose original cannot be read is returned with before = after = None and its reason.
     """
@@ -123,7 +124,8 @@ def transfer_sample(ws: Workspace, preview: Preview, table: pd.DataFrame, ids: l
         item = {"id": i, "file": str(r["file"]), "alpha": float(r["alpha"]), "flagged": bool(r["flagged"]),
                 "err_pixel": float(r["err_pixel"]), "before": None, "after": None, "reason": ""}
         try:
-            photo = _fit(read_photo(Path(sources[i])), size)
+            photo = read_photo(Path(sources[i]))
+            photo = _fit(photo, size) if size is not None else photo
         except (OSError, KeyError) as exc:
             item["reason"] = f"original unavailable: {getattr(exc, 'strerror', None) or exc}"
             out.append(item)
@@ -135,3 +137,25 @@ def transfer_sample(ws: Workspace, preview: Preview, table: pd.DataFrame, ids: l
         out.append(item)
     on_phase("transfer the sample", len(ids), len(ids))
     return out
+
+
+def write_preview(ws: Workspace, name: str, form: dict, params: Params, k: int,
+                  on_phase: PhaseFn = _quiet) -> dict:
+    """`oneedit edit --preview K`: K photos edited at full resolution into WS/edits/NAME/preview/ (PNGs +
+    preview.json); spec.json, direction.pt, results and images of the edit are left as they are."""
+    folder = ws.edit(name).root / "preview"
+    preview = fit_preview(ws, form, params, on_phase)
+    table = catalog_alphas(ws, preview, params.edit.strength, params)
+    sample = transfer_sample(ws, preview, table, pick_sample(table, k), params, size=None, on_phase=on_phase)
+    rows = []
+    for n, item in enumerate(sample):
+        row = {key: item[key] for key in ("file", "alpha", "flagged", "reason")}
+        if item["after"] is not None:
+            for which in ("before", "after"):
+                write_png(folder / f"{n:02d}-{which}.png", item[which])
+                row[which] = f"{n:02d}-{which}.png"
+        rows.append(row)
+    summary = {"name": name, "strength": params.edit.strength, "delta_norm": float(preview.delta_star.norm()),
+               "photos": len(table), "flagged": int(table["flagged"].sum()), "sample": rows}
+    write_json(folder / "preview.json", summary)
+    return summary

@@ -243,3 +243,29 @@ def test_a_workspace_without_models_says_what_to_run(tmp_path: Path) -> None:
         assert not state["ready"] and "run `oneedit ingest" in state["missing"]
         assert "manifest.parquet is missing" in _error(c.get("/api/photos"))
     studio.close()
+
+
+def test_cli_preview_and_list_on_the_same_workspace(client: TestClient, built: dict,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    """The CLI twins of the studio's preview and saved-edit list (`edit --preview N`, `list`)."""
+    from oneedit.cli import main
+
+    ws: Workspace = built["ws"]
+    w = ["--workspace", str(ws.root), "--params", str(TINY), *(x for s in SETS for x in ("--set", s))]
+    example = _example(client)["id"]
+    assert main(["edit", *w, "--name", "peek", "--example", example, "--after", built["pair"]["path"],
+                 "--preview", "3"]) == 0
+    folder = ws.edit("peek").root / "preview"
+    summary = read_json(folder / "preview.json")
+    assert len(summary["sample"]) == 3 and summary["photos"] == 38
+    for row in summary["sample"]:
+        before = np.asarray(Image.open(folder / row["before"]))
+        assert before.shape == np.asarray(Image.open(built["root"] / "photos" / row["file"])).shape  # full size
+    assert sorted(p.name for p in ws.edit("peek").root.iterdir()) == ["preview"]  # no spec, direction, results
+    assert "photos would be flagged" in capsys.readouterr().out
+
+    assert main(["list", "--workspace", str(ws.root)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert not any(line.startswith("peek") for line in lines)
+    green = next(line for line in lines if line.startswith("green"))
+    assert "brush" in green and "strength 1.5" in green and "reported" in green and "up to date" in green
