@@ -58,7 +58,12 @@ function choose(p, img) {
   $("make").hidden = false;
   state.strokes = []; state.draft = null;
   const photo = $("photo");
-  photo.onload = () => { const c = $("paint"); c.width = photo.width; c.height = photo.height; redraw(); };
+  photo.onload = () => {  // shown at a working size whatever the photo's; the server brings masks back to its size
+    const scale = 448 / Math.max(photo.naturalWidth, photo.naturalHeight), c = $("paint");
+    c.width = Math.round(photo.naturalWidth * scale); c.height = Math.round(photo.naturalHeight * scale);
+    photo.style.width = c.width + "px"; photo.style.height = c.height + "px";
+    redraw();
+  };
   photo.src = `/api/photos/${p.id}/photo.png?size=512`;
   renderSliders();
 }

@@ -269,3 +269,85 @@ def test_cli_preview_and_list_on_the_same_workspace(client: TestClient, built: d
     assert not any(line.startswith("peek") for line in lines)
     green = next(line for line in lines if line.startswith("green"))
     assert "brush" in green and "strength 1.5" in green and "reported" in green and "up to date" in green
+
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+@pytest.fixture
+def server(client: TestClient) -> Iterator[str]:
+    """The same studio served by uvicorn on a free port of 127.0.0.1, in a thread."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(create_app(client.studio), host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+                    reason="needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver)")
+def test_browser_paints_previews_rescales_and_applies(server: str, built: dict, tmp_path: Path) -> None:
+    """The page in a real headless Chromium: pick the example, paint a colour stroke, preview, move the
+    strength slider, apply; then results.parquet and a screenshot."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,2200"):
+        options.add_argument(arg)
+    options.binary_location = str(CHROMIUM)
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    wait = WebDriverWait(driver, 240, poll_frequency=0.2)
+    try:
+        driver.get(server)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#grid img[title='car-000.png']"))
+        driver.find_element(By.CSS_SELECTOR, "#grid img[title='car-000.png']").click()
+        canvas = driver.find_element(By.ID, "paint")
+        wait.until(lambda d: canvas.size["width"] > 100)
+        ActionChains(driver).move_to_element_with_offset(canvas, -80, -60).click_and_hold() \
+            .move_by_offset(120, 0).move_by_offset(0, 60).release().perform()
+        driver.find_element(By.ID, "preview").click()
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sample .item")) == 16)
+        first = driver.find_element(By.ID, "catalog-summary").text
+        assert driver.find_element(By.ID, "error").get_attribute("hidden") is not None
+        driver.execute_script("const s = document.getElementById('strength'); s.value = 2;"
+                              "s.dispatchEvent(new Event('input'));")
+        wait.until(lambda d: d.find_element(By.ID, "catalog-summary").text not in ("", first))
+        name = driver.find_element(By.ID, "name")
+        name.clear()
+        name.send_keys("browser")
+        driver.find_element(By.ID, "apply").click()
+        wait.until(lambda d: d.find_element(By.ID, "run-done").is_displayed()
+                   or d.find_element(By.ID, "error").is_displayed())
+        assert not driver.find_element(By.ID, "error").is_displayed(), driver.find_element(By.ID, "error").text
+        shot = tmp_path / "studio.png"
+        driver.save_screenshot(str(shot))
+    finally:
+        driver.quit()
+    paths = built["ws"].edit("browser")
+    results = read_parquet(paths.results)
+    assert len(results) == len(read_parquet(built["ws"].manifest)) and (results["status"] == "edited").any()
+    spec = read_json(paths.spec)
+    assert spec["kind"] == "brush"
+    strokes = json.loads(Path(spec["input"]).read_text())
+    assert np.asarray(Image.open(Path(spec["input"]).parent / strokes["color"]["mask"])).max() == 255
+    assert read_json(paths.root / "metrics.json")["strength"] == pytest.approx(2.0, rel=1e-3)
+    image = np.asarray(Image.open(shot))
+    assert image.shape[0] > 500 and image.std() > 5
