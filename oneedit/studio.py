@@ -428,7 +428,8 @@ def create_app(studio: Studio) -> FastAPI:
             raise InputError("page must be >= 0 and size between 1 and 200")
         studio.require_models()
         rows = studio.catalog()
-        err = dict(zip(studio.latents()["ids"], studio.latents()["err_pixel"].astype(float), strict=True))
+        lat = studio.latents()
+        err = dict(zip(lat["ids"], lat["err_pixel"].astype(float), strict=True))
         chunk = rows[page * size:(page + 1) * size]
         return {"total": len(rows), "page": page, "size": size, "pages": (len(rows) + size - 1) // size,
                 "photos": [{"id": r["id"], "file": r["file"], "width": r["width"], "height": r["height"],

@@ -2,7 +2,7 @@
 "use strict";
 const $ = id => document.getElementById(id);
 const state = { page: 0, pages: 1, example: null, tab: "brush", draft: null, strokes: [], drawing: null,
-                strength: 1, busy: false, sliderTimer: null, strengthTimer: null };
+                strength: 1, busy: false, again: false, sliderTimer: null, strengthTimer: null };
 
 function showError(message) {
   const box = $("error");
@@ -163,7 +163,7 @@ async function makeDraft() {
 // 3. the preview ---------------------------------------------------------------------------
 
 async function preview() {
-  if (state.busy) return;
+  if (state.busy) { state.again = true; return; }  // run once more when this one ends (the slider moved)
   state.busy = true; $("preview").disabled = true; showError("");
   try {
     if (!state.draft) state.draft = await makeDraft();
@@ -172,7 +172,10 @@ async function preview() {
     const done = await poll(job, j => { $("preview-status").textContent = j.state === "done" ? "" : `${j.phase} ${j.of ? j.done + "/" + j.of : ""}`; });
     showPreview(done.result);
   } catch (e) { showError(e.message); $("preview-status").textContent = ""; }
-  finally { state.busy = false; $("preview").disabled = false; }
+  finally {
+    state.busy = false; $("preview").disabled = false;
+    if (state.again) { state.again = false; preview(); }
+  }
 }
 
 function showPreview(r) {

@@ -37,6 +37,10 @@ def test_bad_arguments(capsys: pytest.CaptureFixture, tmp_path: Path, ws: Path) 
         "params file not found": ["train", *w, "--params", str(tmp_path / "p.yaml")],
         "runtime.device": ["train", *w, "--device", "tpu"],
         "manifest.parquet is missing": ["train", *w],
+        "not a OneEdit workspace (no": ["studio", "--workspace", str(tmp_path / "nowhere")],
+        "Invalid value for '--port'": ["studio", *w, "--port", "0"],
+        "nowhere is not a OneEdit workspace": ["list", "--workspace", str(tmp_path / "nowhere")],
+        "--preview": ["edit", *w, "--name", "x", "--example", "x", "--after", "a.png", "--preview", "0"],
     }
     for expected, argv in cases.items():
         assert expected in _one_error_line(capsys, argv), argv
@@ -53,7 +57,7 @@ def test_cuda_requested_without_cuda(capsys: pytest.CaptureFixture, ws: Path) ->
 def test_help_exits_zero(capsys: pytest.CaptureFixture) -> None:
     assert main(["--help"]) == 0
     text = capsys.readouterr().out
-    for command in ("ingest", "train", "project", "edit", "rescale", "report", "demo"):
+    for command in ("ingest", "train", "project", "edit", "rescale", "report", "demo", "studio", "list"):
         assert command in text
 
 
