@@ -51,6 +51,7 @@ from common.workspace import Workspace
 from edit_core.checkpoint import load_generator
 from edit_core.imageops import resolve_device, to_uint8
 from tasks.edits import list_edits
+from tasks.example import read_brush
 from tasks.images import read_photo
 from tasks.ingest import shard_name
 
@@ -502,7 +503,15 @@ def create_app(studio: Studio) -> FastAPI:
             spec["sketch"] = {"edges": "sketch_edges.png", "mask": "sketch_mask.png"}
         (folder / "strokes.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
         form = {"kind": "brush", "path": str(folder / "strokes.json"), "example": body.example}
-        return {"draft": studio.new_draft(form, folder).id}
+        draft = studio.new_draft(form, folder)
+        resolution = studio.generator().resolution
+        try:  # the strokes as the generator will see them, now rather than in the preview
+            read_brush(folder / "strokes.json", resolution, torch.device("cpu"))
+        except InputError as exc:
+            del studio.drafts[draft.id]
+            raise InputError(f"{one_line(exc)}: at the model's {resolution} px the strokes vanish; "
+                             "paint with a larger brush") from None
+        return {"draft": draft.id}
 
     @app.post("/api/drafts/after")
     async def after(request: Request, example: str) -> dict:

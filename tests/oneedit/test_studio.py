@@ -138,7 +138,7 @@ def test_brush_strokes_become_the_cli_constraints(client: TestClient) -> None:
     constraints = read_brush(folder / "strokes.json", 16, torch.device("cpu"))
     assert constraints.color_mask[:, :7].all() and not constraints.color_mask[:, 9:].any()
     sketch = client.post("/api/drafts/brush", json={"example": example["id"],
-                                                    "sketch": {"mask": _stroke(96, 96, (40, 10, 44, 80))}})
+                                                    "sketch": {"mask": _stroke(96, 96, (40, 10, 52, 80))}})
     assert sketch.status_code == 200, sketch.text
 
 
@@ -151,6 +151,8 @@ def test_bad_brush_inputs_are_one_line_errors(client: TestClient) -> None:
         "expected a data:image": {"example": example, "color": {"mask": "hello", "rgb": [1, 2, 3]}},
         "not a readable image": {"example": example, "color": {"mask": "data:image/png;base64,AAAA", "rgb": [1, 2, 3]}},
         "neither a catalog photo id": {"example": "nope", "color": {"mask": _stroke(8, 8, (0, 0, 4, 4)), "rgb": [1, 2, 3]}},
+        "paint with a larger brush": {"example": example, "color": {"mask": _stroke(96, 96, (40, 10, 42, 80)),
+                                                                    "rgb": [1, 2, 3]}},
     }
     for expected, body in cases.items():
         assert expected in _error(client.post("/api/drafts/brush", json=body)), expected
@@ -324,6 +326,7 @@ def test_browser_paints_previews_rescales_and_applies(server: str, built: dict, 
         driver.find_element(By.CSS_SELECTOR, "#grid img[title='car-000.png']").click()
         canvas = driver.find_element(By.ID, "paint")
         wait.until(lambda d: canvas.size["width"] > 100)
+        driver.execute_script("document.getElementById('size').value = 40")  # wide enough for a 16 px model
         ActionChains(driver).move_to_element_with_offset(canvas, -80, -60).click_and_hold() \
             .move_by_offset(120, 0).move_by_offset(0, 60).release().perform()
         driver.find_element(By.ID, "preview").click()
