@@ -54,7 +54,7 @@ def after_step(step: int, train: Any, losses: dict[str, Tensor], img_per_s: floa
                history: dict[str, list], add_samples: Callable[[], np.ndarray], save: Callable[[], None],
                on_progress: ProgressFn | None) -> None:
     """Shared tail of the GAN and encoder loops (`train`: either config): log losses every `log_every` steps, add a sample grid every
-    `sample_every`, report progress, and checkpoint every `ckpt_every` (always on the last step)."""
+    `sample_every`, report progress (every step: {step, steps}; log steps add losses), and checkpoint every `ckpt_every` (always on the last step)."""
     last = step == train.steps
     sampled = step % train.sample_every == 0 or last
     if step % train.log_every == 0 or sampled:
@@ -66,5 +66,7 @@ def after_step(step: int, train: Any, losses: dict[str, Tensor], img_per_s: floa
             event["samples"] = add_samples()
         if on_progress is not None:
             on_progress(event)
+    elif on_progress is not None:  # every step reports its count, so a progress bar moves and can estimate
+        on_progress({"step": step, "steps": train.steps})
     if step % train.ckpt_every == 0 or last:
         save()

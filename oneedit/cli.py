@@ -211,6 +211,20 @@ def ingest(
         summary = on_runner(ingest_flow, p.runtime)(src_dir, ws.root, p)
     out.print(f"ingested {summary['accepted']} photos ({summary['duplicate']} duplicates, "
               f"{summary['rejected']} rejected) into {ws.ingest}", markup=False)
+    _print_rejected(ws)
+
+
+def _print_rejected(ws: Workspace, limit: int = 20) -> None:
+    """The files ingest rejected, with their reasons (the first `limit`; all of them are in the manifest)."""
+    from tasks.manifest import rejected_files
+
+    rejected = rejected_files(ws)
+    for path, reason in rejected[:limit]:
+        out.print(f"  rejected {path}: {reason}", markup=False, highlight=False, soft_wrap=True)
+    if rejected:
+        more = f"{len(rejected) - limit} more; " if len(rejected) > limit else ""
+        out.print(f"  ({more}every rejected file and its reason: status 'rejected' in {ws.manifest})", markup=False,
+                  highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -304,6 +318,9 @@ def edit(
     offset: OffsetOpt = None,
     truth: TruthOpt = None,
     strength: StrengthOpt = None,
+    preview: Annotated[int | None, typer.Option(
+        "--preview", min=1, max=200, help="Edit only N photos spread over α, into WS/edits/NAME/preview/ "
+                                          "(the catalog's results are left as they are).")] = None,
     params: ParamsOpt = None,
     set_: SetOpt = None,
     device: DeviceOpt = None,
@@ -313,11 +330,48 @@ def edit(
     """Edit one example; the same edit, at the same final state, lands on every photo."""
     p = _params(params, set_, device, strength, dask_address, dask_local)
     ws, form = _direction(workspace, name, example, after, constraints, offset, truth, p)
+    if preview is not None:
+        _preview(ws, name, form, p, preview)
+        return
     from flows.edit import edit_flow
 
     with _running(ws), _cluster(p) as p:
         summary = on_runner(edit_flow, p.runtime)(ws.root, name, form, p)
     _print_edit(ws, name, summary)
+
+
+def _preview(ws: Workspace, name: str, form: dict, p: Params, k: int) -> None:
+    """`edit --preview K`: the edit on K photos only, printed and written to WS/edits/NAME/preview/."""
+    from common import progress
+    from tasks.preview import write_preview
+
+    with _running(ws), progress.track(f"preview {name!r} on {k} photos", total=None) as bar:
+        summary = write_preview(ws, name, form, p, k, on_phase=lambda what, done, of: bar.update(
+            done, total=of, description=f"preview {name!r}: {what}"))
+    folder = ws.edit(name).root / "preview"
+    out.print(f"preview of {name!r} at strength {summary['strength']:g}: {summary['flagged']} of "
+              f"{summary['photos']} photos would be flagged; sample in {folder}", markup=False, soft_wrap=True)
+    for row in summary["sample"]:
+        flag = "  flagged" if row["flagged"] else ""
+        shown = f"{row['after']}" if "after" in row else row["reason"]
+        out.print(f"  {row['file']}: alpha {row['alpha']:.4f}{flag} -> {shown}", markup=False, highlight=False,
+                  soft_wrap=True)
+
+
+@app.command("list")
+def list_(workspace: WorkspaceOpt) -> None:
+    """The saved edits: kind, strength, state (fitted / applied / reported) and what is stale."""
+    ws = Workspace.open(workspace)
+    from tasks.edits import list_edits
+
+    edits = list_edits(ws)
+    if not edits:
+        out.print(f"no edits in {ws.root} yet: `oneedit edit` or `oneedit studio` makes one", markup=False)
+    for e in edits:
+        strength = f"{e['strength']:.3g}" if e["strength"] is not None else "-"
+        out.print(f"{e['name']:<24} {e['kind']:<6} strength {strength:<6} {e['state']:<8} "
+                  f"{'stale: ' + '; '.join(e['stale']) if e['stale'] else 'up to date'}", markup=False,
+                  highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -385,6 +439,25 @@ def report(workspace: WorkspaceOpt, name: NameOpt, params: ParamsOpt = None, set
     with _running(ws), _cluster(p) as p:
         index = on_runner(report_flow, p.runtime)(ws.root, name, p)
     out.print(f"report: {index}", markup=False)
+
+
+@app.command()
+def studio(
+    workspace: WorkspaceOpt,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to serve on.")] = 8765,
+    host: Annotated[str, typer.Option("--host", help="Address to bind (default: this machine only).")] = "127.0.0.1",
+    params: ParamsOpt = None,
+    set_: SetOpt = None,
+    device: DeviceOpt = None,
+) -> None:
+    """Serve OneEdit Studio: pick the example, make the edit in the browser, preview it, apply it."""
+    sets = [*(set_ or []), *([f"runtime.device={device}"] if device is not None else [])]
+    _params(params, sets)
+    Workspace.open(workspace)
+    from oneedit.studio import serve
+
+    out.print(f"OneEdit Studio: http://{host}:{port}/  (Ctrl-C to stop)", markup=False)
+    serve(workspace, params, sets, host, port)
 
 
 @app.command("demo-catalog")

@@ -312,11 +312,21 @@ def ingest(
     }
 
 
+def ingest_bar(bar: progress.Tracker, event: dict[str, Any]) -> None:
+    """Two phases on one bar, each counting what it names: files hashed, then new photos decoded."""
+    files = event["files"]
+    if event["hashed"] < files:
+        bar.update(event["hashed"], total=files, description=f"ingest: hash {files} files")
+    else:
+        bar.update(event["decoded"], total=event["to_decode"],
+                   description=f"ingest: decode {event['to_decode']} new photos ({files} files hashed)")
+
+
 @task(cache_policy=NO_CACHE, persist_result=False)
 def ingest_photos(source: Path, ws: Workspace, params: Params) -> dict:
     """Decode SRC into WS/ingest (incremental) and remember where the originals live."""
-    with progress.track(f"ingest {source} (hash, decode)", total=None) as bar:
+    with progress.track(f"ingest: list the files of {source}", total=None) as bar:
         summary = ingest(source, ws.ingest, params.model.resolution, params.runtime.shard_size,
-                         on_progress=lambda e: bar.update(e["hashed"] + e["decoded"], total=e["files"] + e["to_decode"]))
+                         on_progress=lambda e: ingest_bar(bar, e))
     write_json(ws.source, {"source": str(Path(source).resolve())})
     return summary

@@ -14,3 +14,10 @@ def source_paths(ws: Workspace) -> dict[str, Path]:
     manifest = read_parquet(ws.manifest)
     accepted = manifest[manifest["status"] == "accepted"]
     return {i: root / p for i, p in zip(accepted["id"], accepted["source_path"], strict=True)}
+
+
+def rejected_files(ws: Workspace) -> list[tuple[str, str]]:
+    """(source path, reason) of every file ingest rejected, in path order."""
+    manifest = read_parquet(ws.manifest)
+    rejected = manifest[manifest["status"] == "rejected"]
+    return list(zip(rejected["source_path"], rejected["reason"], strict=True))

@@ -1,30 +1,47 @@
-"""The report of one edit: static HTML (before/after grid, α histogram, final-state plot, metrics),
-metrics.json + alphas.csv for DVC, and Prefect markdown/table artifacts. Plots are drawn with OpenCV.
+"""The report of one edit: a self-contained folder (report/index.html + every image it shows) that a
+catalog team can send on, plus metrics.json + alphas.csv for DVC and Prefect markdown/table artifacts.
+
+The page names photos by their file name, shows the example large and in order (before, after, then
+the generator's renders), the strength, the brush strokes, whether the edit landed, flagged and rejected
+photos with their reasons, a table sortable by α or error, and the model's samples and loss curves.
+Plots are drawn with OpenCV; the page is rendered from templates/report.html.j2 (Jinja2).
 """
 
 from __future__ import annotations
 
-import html
+import json
+import shutil
 from pathlib import Path
 
 import cv2
+import jinja2
 import numpy as np
 import pandas as pd
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from common.errors import InputError
 from common.params import Params
 from common.storage import atomic_path, read_json, read_parquet, write_json
-from common.workspace import Workspace
+from common.workspace import EditPaths, Workspace
 from edit_core.estimators import estimate_attributes
 from edit_core.metrics import attribute_final_state, edit_summary
+from tasks.direction import load_direction
 from tasks.images import read_photo, write_png
+from tasks.latents import load_latents
 from tasks.manifest import source_paths
 
 PLOT_W, PLOT_H, PAD = 480, 320, 44
+EXAMPLE_SIZE = 512  # px, longest side of the example's photos in the report
 SUMMARY_COLUMNS = ("status", "alpha", "distance_before", "distance_after", "err_pixel", "t_transfer")
 INK, GRID, ACCENT, MARK = (40, 40, 40), (225, 225, 225), (200, 90, 30), (30, 110, 200)
+SERIES = ((30, 110, 200), (200, 90, 30), (40, 150, 60), (150, 60, 170), (120, 120, 120), (200, 40, 60))
+RENDERS = (("render_before", "The generator's reconstruction of the example, G(w0)"),
+           ("render_user_edit", "Your edit, in the generator, G(w0')"),
+           ("render_direction", "The fitted catalog direction on the example, G(w0 + Δ*)"))
+TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                               autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -37,8 +54,9 @@ def _canvas() -> np.ndarray:
     return img
 
 
-def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float = 0.4) -> None:
-    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, INK, 1, cv2.LINE_AA)
+def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float = 0.4,
+          color: tuple[int, int, int] = INK) -> None:
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
 
 
 def _scale(v: np.ndarray, lo: float, hi: float, a: int, b: int) -> np.ndarray:
@@ -93,6 +111,31 @@ def scatter_plot(x: np.ndarray, y: np.ndarray, title: str, target: float | None 
     return img
 
 
+def line_plot(x: np.ndarray, series: dict[str, np.ndarray], title: str) -> np.ndarray:
+    """Several curves y(x) on one axis (e.g. losses over training steps), with a colour legend."""
+    img = _canvas()
+    _text(img, title, (PAD, PLOT_H - 12), 0.45)
+    x = np.asarray(x, float)
+    values = np.concatenate([np.asarray(v, float) for v in series.values()]) if series else np.array([])
+    values = values[np.isfinite(values)]
+    if x.size == 0 or values.size == 0:
+        return img
+    lo, hi = float(values.min()), float(values.max())
+    px = _scale(x, float(x.min()), float(x.max()), PAD + 4, PLOT_W - 14)
+    for k, (label, y) in enumerate(series.items()):
+        color = SERIES[k % len(SERIES)]
+        y = np.asarray(y, float)
+        ok = np.isfinite(y)
+        pts = np.stack([px[ok], _scale(y[ok], lo, hi, PLOT_H - PAD - 4, 14)], axis=1).astype(np.int32)
+        cv2.polylines(img, [pts], False, color, 1, cv2.LINE_AA)
+        _text(img, label, (PLOT_W - 150, 26 + 14 * k), 0.4, color)
+    _text(img, f"{x.min():.0f}", (PAD, PLOT_H - PAD + 14))
+    _text(img, f"{x.max():.0f}", (PLOT_W - 60, PLOT_H - PAD + 14))
+    _text(img, f"{hi:.3g}", (2, 20))
+    _text(img, f"{lo:.3g}", (2, PLOT_H - PAD))
+    return img
+
+
 def thumbnail(rgb: np.ndarray, size: int) -> np.ndarray:
     """Fit a photo into size x size (aspect kept), INTER_AREA."""
     h, w = rgb.shape[:2]
@@ -100,8 +143,29 @@ def thumbnail(rgb: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
 
+def stroke_overlay(photo: np.ndarray, color: tuple[np.ndarray, tuple[int, int, int]] | None,
+                   sketch: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """The brush strokes drawn over the example photo: colour mask tinted with its colour, sketch edges in black.
+
+    Masks are greyscale images of any size (white = painted); they are resized to the photo.
+    """
+    out = photo.astype(np.float32)
+    h, w = photo.shape[:2]
+
+    def fit(mask: np.ndarray) -> np.ndarray:
+        return cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) > 0.5
+
+    if color is not None:
+        mask, rgb = fit(color[0]), np.asarray(color[1], np.float32)
+        out[mask] = 0.35 * out[mask] + 0.65 * rgb
+    if sketch is not None:
+        edges, mask = cv2.resize(sketch[0].astype(np.float32), (w, h), interpolation=cv2.INTER_AREA), fit(sketch[1])
+        out[mask & (edges > 0.5)] = 0.0
+    return out.round().clip(0, 255).astype(np.uint8)
+
+
 # --------------------------------------------------------------------------------------------
-# metrics
+# what the page says (pure)
 
 
 def _sample(ids: pd.Series, k: int, key: pd.Series) -> list[str]:
@@ -112,46 +176,208 @@ def _sample(ids: pd.Series, k: int, key: pd.Series) -> list[str]:
     return [order[i] for i in np.linspace(0, len(order) - 1, k).round().astype(int)]
 
 
+def applied_strength(alpha: np.ndarray, w: np.ndarray, state: dict) -> float | None:
+    """The strength s the results were computed at, read back from α_i = (w0 + s·Δ* − w_i)·n.
+
+    Every photo gives s = (α_i − (w0 − w_i)·n) / ‖Δ*‖; the median is robust to a stray row.
+    """
+    if len(alpha) == 0:
+        return None
+    n = state["n"].double().reshape(-1).numpy()
+    w0 = state["w0"].double().reshape(-1).numpy()
+    norm = float(state["delta_star"].double().norm())
+    offsets = (w0[None, :] - np.asarray(w, np.float64).reshape(len(w), -1)) @ n
+    return float(np.median((np.asarray(alpha, np.float64) - offsets) / norm))
+
+
+def verdict(metrics: dict) -> dict:
+    """Did the edit land on every photo at the example's final state? {state, headline, details}.
+
+    state is "landed", "missed" or "unmeasured". The final state measured on the edited photos
+    (tasks/final_state.py: a sample projected again, its distance to the example's hyperplane along n
+    against the unedited photos') decides; the demo catalog's attribute estimate is shown beside it.
+    """
+    details = []
+    if "attr_after_mae" in metrics:
+        details.append(f"Measured attribute: distance to the example's final state {metrics['attr_before_mae']:.3g} "
+                       f"before, {metrics['attr_after_mae']:.3g} after (spread {metrics['attr_after_std']:.3g}).")
+    details += list(metrics.get("warnings", []))
+    landed = metrics.get("landed")
+    if landed is None:
+        details.append("Not measured on the edited photos (edit.verify = 0): look at the before/after grid.")
+        return {"state": "unmeasured", "headline": "Not measured on the photos.", "details": details}
+    details.insert(0, f"Measured on {metrics['final_state_photos']} edited photos, projected again: distance to the "
+                      f"example's final state along n {metrics['final_state_before_mae']:.3g} before, "
+                      f"{metrics['final_state_after_mae']:.3g} after ({metrics['final_state_ratio']:.2f}x).")
+    return {"state": "landed" if landed else "missed", "details": details,
+            "headline": "The edit landed: the photos now share the example's final state." if landed else
+                        "The edit did not bring the photos to the example's final state."}
+
+
+def _num(v: object) -> float | None:
+    return float(v) if v is not None and pd.notna(v) else None
+
+
+# --------------------------------------------------------------------------------------------
+# the folder
+
+
+class _Folder:
+    """The report folder being written: every image goes in through here, so the page links only
+    files inside it (no ../ links) and files a previous report left behind can be removed."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.written: set[Path] = set()
+
+    def png(self, rel: str, rgb: np.ndarray) -> str:
+        write_png(self.root / rel, rgb)
+        self.written.add(self.root / rel)
+        return rel
+
+    def copy(self, rel: str, src: Path) -> str:
+        with atomic_path(self.root / rel) as tmp:
+            shutil.copyfile(src, tmp)
+        self.written.add(self.root / rel)
+        return rel
+
+    def remove_others(self) -> None:
+        for p in sorted(self.root.rglob("*"), reverse=True):
+            if p.is_file() and p not in self.written:
+                p.unlink()
+            elif p.is_dir() and not any(p.iterdir()):
+                p.rmdir()
+
+
+def _photo(path: Path | None, size: int) -> np.ndarray | None:
+    try:
+        return thumbnail(read_photo(path), size) if path is not None else None
+    except OSError:
+        return None
+
+
+def _brush(spec: dict) -> tuple[list[dict], tuple | None, tuple | None]:
+    """Descriptions of the brush strokes and the masks to draw (None where absent or unreadable)."""
+    path = Path(spec.get("input", ""))
+    try:
+        strokes = json.loads(path.read_text(encoding="utf-8"))
+
+        def grey(name: str) -> np.ndarray:
+            return read_photo(path.parent / name).mean(axis=-1) / 255.0
+
+        color = sketch = None
+        lines = []
+        if isinstance(strokes.get("color"), dict):
+            c = strokes["color"]
+            color = (grey(c["mask"]), tuple(int(v) for v in c["rgb"]))
+            lines.append({"kind": "colour", "rgb": "#{:02x}{:02x}{:02x}".format(*color[1]),
+                          "text": f"colour rgb{color[1]} over {float((color[0] > 0.5).mean()):.1%} of the photo"})
+        if isinstance(strokes.get("sketch"), dict):
+            s = strokes["sketch"]
+            sketch = (grey(s["edges"]), grey(s["mask"]))
+            lines.append({"kind": "sketch", "rgb": "#000000",
+                          "text": f"sketch over {float((sketch[1] > 0.5).mean()):.1%} of the photo"})
+        return lines, color, sketch
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return [{"kind": "missing", "rgb": "#999999",
+                 "text": f"the strokes file {path} is no longer readable"}], None, None
+
+
+def _example(folder: _Folder, paths: EditPaths, spec: dict, sources: dict[str, Path]) -> dict:
+    """The example's figures, in order: before, after (yours, then OneEdit's), brush strokes, renders."""
+    example_id = spec.get("example_id")
+    before_path = sources.get(example_id) if example_id else Path(spec.get("example", ""))
+    before = _photo(before_path, EXAMPLE_SIZE)
+    if before is None and (paths.example / "before.png").exists():
+        before = _photo(paths.example / "before.png", EXAMPLE_SIZE)
+    figures, strokes = [], []
+    label = before_path.name if before_path is not None else "example"
+    if before is not None:
+        figures.append({"src": folder.png("example/before.png", before), "caption": f"Before: {label}"})
+    if spec.get("kind") == "pair":
+        after = _photo(Path(spec.get("input", "")), EXAMPLE_SIZE)
+        if after is not None:
+            figures.append({"src": folder.png("example/after.png", after),
+                            "caption": f"After, your edit: {Path(spec['input']).name}"})
+    if spec.get("kind") == "brush":
+        strokes, color, sketch = _brush(spec)
+        if before is not None and (color is not None or sketch is not None):
+            figures.append({"src": folder.png("example/strokes.png", stroke_overlay(before, color, sketch)),
+                            "caption": "Your brush strokes on the example"})
+    if spec.get("kind") == "offset":
+        strokes = [{"kind": "offset", "rgb": "#999999", "text": f"latent offset {Path(spec.get('input', '')).name}"}]
+    applied = _photo(paths.images / f"{example_id}.png", EXAMPLE_SIZE) if example_id else None
+    if applied is not None:
+        figures.append({"src": folder.png("example/applied.png", applied),
+                        "caption": "After, as OneEdit applied it to the photo"})
+    renders = [{"src": folder.copy(f"example/{key}.png", paths.example / f"{key}.png"), "caption": caption}
+               for key, caption in RENDERS if (paths.example / f"{key}.png").exists()]
+    return {"label": label, "figures": figures, "renders": renders, "strokes": strokes}
+
+
+def _models(folder: _Folder, ws: Workspace) -> list[dict]:
+    """Per model (gan, encoder): its latest sample grid and its loss curves."""
+    models = []
+    for name in ("gan", "encoder"):
+        samples = sorted(ws.samples.glob(f"{name}-*.png"))
+        entry: dict = {"name": {"gan": "Generator (GAN)", "encoder": "Encoder"}[name], "sample": None, "losses": None}
+        if samples:
+            step = int(samples[-1].stem.split("-")[-1])
+            entry["sample"] = {"src": folder.copy(f"models/{samples[-1].name}", samples[-1]),
+                               "caption": f"samples at step {step}"}
+        losses = ws.models / f"{name}_losses.json"
+        if losses.exists():
+            table = pd.DataFrame(read_json(losses))
+            if "step" in table and len(table):
+                curves = {c: table[c].to_numpy(float) for c in table.columns
+                          if c != "step" and pd.api.types.is_numeric_dtype(table[c])}
+                entry["losses"] = {"src": folder.png(f"models/{name}_losses.png",
+                                                     line_plot(table["step"].to_numpy(float), curves,
+                                                               f"{name} losses over training steps")),
+                                   "caption": f"{entry['name']}: losses over {int(table['step'].max())} steps"}
+        if entry["sample"] or entry["losses"]:
+            models.append(entry)
+    return models
+
+
+def _strength(ws: Workspace, paths: EditPaths, done: pd.DataFrame) -> float | None:
+    try:
+        state = load_direction(ws, paths)
+        latents = load_latents(ws)
+    except (OSError, ValueError, InputError, KeyError):
+        return None
+    index = pd.Series(np.arange(len(latents["ids"])), index=latents["ids"])
+    rows = done[done["id"].isin(index.index)]
+    return applied_strength(rows["alpha"].to_numpy(), latents["w"][index.loc[rows["id"]].to_numpy()], state)
+
+
+def _rows(results: pd.DataFrame) -> list[dict]:
+    return [{"file": r.source_path, "id": r.id, "status": r.status, "reason": r.reason or "",
+             "alpha": _num(r.alpha), "err": _num(r.err_pixel), "before": _num(r.distance_before)}
+            for r in results.itertuples(index=False)]
+
+
+def render_page(context: dict) -> str:
+    """The report's HTML from its context (templates/report.html.j2)."""
+    return TEMPLATES.get_template("report.html.j2").render(**context)
+
+
 # --------------------------------------------------------------------------------------------
 # the task
 
 
-def _html(name: str, spec: dict, metrics: dict, grid: list[dict], example: list[str], plots: list[str]) -> str:
-    esc = html.escape
-    rows = "".join(
-        f"<tr><td><img src='{g['before']}'></td><td><img src='{g['after']}'></td>"
-        f"<td>{esc(g['id'])}<br>α = {g['alpha']:.3f}<br>{esc(g['status'])}</td></tr>" for g in grid)
-    ex = "".join(f"<figure><img src='{p}'><figcaption>{esc(Path(p).stem)}</figcaption></figure>" for p in example)
-    figs = "".join(f"<figure><img src='{p}'><figcaption>{esc(c)}</figcaption></figure>" for p, c in plots)
-    table = "".join(f"<tr><td>{esc(k)}</td><td>{v:.4g}</td></tr>" if isinstance(v, float) else
-                    f"<tr><td>{esc(k)}</td><td>{esc(str(v))}</td></tr>" for k, v in metrics.items())
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>OneEdit report: {esc(name)}</title>
-<style>body{{font-family:sans-serif;margin:2em;color:#222}} figure{{display:inline-block;margin:4px}}
-img{{max-width:{grid[0]['size'] if grid else 160}px}} figure img{{max-width:480px}}
-table{{border-collapse:collapse}} td{{padding:3px 8px;border-bottom:1px solid #ddd;vertical-align:middle}}</style>
-</head><body>
-<h1>OneEdit report: {esc(name)}</h1>
-<p>Example {esc(str(spec.get('example_id') or spec.get('example')))} ({esc(spec.get('kind', ''))} edit).
-Every photo is moved along n = Δ*/‖Δ*‖ onto the hyperplane through the example's edited latent
-(α<sub>i</sub> = (w0' − w<sub>i</sub>)·n), then the latent edit is transferred onto the original photo.</p>
-<h2>Example edit</h2>{ex}
-<h2>Before / after</h2><table><tr><th>before</th><th>after</th><th></th></tr>{rows}</table>
-<h2>Plots</h2>{figs}
-<h2>Metrics</h2><table>{table}</table>
-</body></html>
-"""
-
-
 @task(cache_policy=NO_CACHE, persist_result=False)
 def write_report(ws: Workspace, name: str, params: Params) -> dict:
-    """report/index.html + plots + thumbnails; metrics.json + alphas.csv beside it (DVC); returns the metrics."""
+    """report/index.html + the images it shows; metrics.json + alphas.csv beside it (DVC); returns the metrics."""
     paths = ws.edit(name)
-    out = paths.report
+    folder = _Folder(paths.report)
     results = read_parquet(paths.results)
     spec = read_json(paths.spec)
     done = results[results["status"] != "rejected"].drop_duplicates("id")
     metrics = edit_summary(*(results[c].to_numpy() for c in SUMMARY_COLUMNS))
+    strength = _strength(ws, paths, done)
+    if strength is not None:
+        metrics["strength"] = strength
     if (paths.root / "final_state.json").exists():  # the verdict measured after the edit (tasks/final_state.py)
         metrics |= read_json(paths.root / "final_state.json")
     sources = source_paths(ws)
@@ -159,41 +385,49 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
     grid = []
     for i in _sample(done["id"], params.report.grid, done["alpha"]):
         row = done[done["id"] == i].iloc[0]
-        try:
-            before = thumbnail(read_photo(sources[i]), params.report.thumb)
-        except OSError:
+        before = _photo(sources.get(i), params.report.thumb)
+        after = _photo(paths.images / f"{i}.png", params.report.thumb)
+        if before is None or after is None:
             continue
-        write_png(out / "thumbs" / f"{i}-before.png", before)
-        write_png(out / "thumbs" / f"{i}-after.png", thumbnail(read_photo(paths.images / f"{i}.png"),
-                                                               params.report.thumb))
-        grid.append({"id": i, "alpha": row["alpha"], "status": row["status"], "size": params.report.thumb,
-                     "before": f"thumbs/{i}-before.png", "after": f"thumbs/{i}-after.png"})
+        grid.append({"file": row["source_path"], "alpha": float(row["alpha"]), "status": row["status"],
+                     "err": float(row["err_pixel"]), "reason": row["reason"],
+                     "before": folder.png(f"thumbs/{i}-before.png", before),
+                     "after": folder.png(f"thumbs/{i}-after.png", after)})
 
-    write_png(out / "alpha_hist.png", histogram_plot(done["alpha"].to_numpy(), "alpha (closed form)"))
-    write_png(out / "final_state.png", scatter_plot(done["distance_before"].to_numpy(),
-                                                    done["distance_after"].to_numpy(),
-                                                    "signed distance to the example's hyperplane: before (x), after (y)",
-                                                    target=0.0))
-    plots = [("alpha_hist.png", "α histogram"), ("final_state.png", "final state in latent space")]
+    plots = [{"src": folder.png("alpha_hist.png", histogram_plot(done["alpha"].to_numpy(), "alpha (closed form)")),
+              "caption": "How far each photo was moved along the edit (α)"},
+             {"src": folder.png("final_state.png", scatter_plot(
+                 done["distance_before"].to_numpy(), done["distance_after"].to_numpy(),
+                 "signed distance to the example's hyperplane: before (x), after (y)", target=0.0)),
+              "caption": "Final state in latent space: after the edit every photo sits on the line"}]
     if "truth" in spec and len(done) and params.report.estimate:
         attr, value = spec["truth"]["attribute"], float(spec["truth"]["value"])
-        picked = _sample(done["id"], params.report.estimate, done["alpha"])
-        before = estimate_attributes(np.stack([cv2.resize(read_photo(sources[i]), (64, 64), interpolation=cv2.INTER_AREA)
-                                               for i in picked]))[attr]
-        after = estimate_attributes(np.stack([cv2.resize(read_photo(paths.images / f"{i}.png"), (64, 64),
-                                                         interpolation=cv2.INTER_AREA) for i in picked]))[attr]
-        metrics |= attribute_final_state(before, after, value)
-        write_png(out / "final_state_attribute.png",
-                  scatter_plot(before, after, f"{attr}: measured before (x), after (y); line = example's target",
-                               target=value))
-        plots.append(("final_state_attribute.png", f"final state: measured {attr}"))
+        picked = [i for i in _sample(done["id"], params.report.estimate, done["alpha"]) if i in sources]
 
-    example = [f"../example/{p.name}" for p in sorted(paths.example.glob("*.png"))]
+        def small(path: Path) -> np.ndarray:
+            return cv2.resize(read_photo(path), (64, 64), interpolation=cv2.INTER_AREA)
+
+        before = estimate_attributes(np.stack([small(sources[i]) for i in picked]))[attr]
+        after = estimate_attributes(np.stack([small(paths.images / f"{i}.png") for i in picked]))[attr]
+        metrics |= attribute_final_state(before, after, value)
+        plots.append({"src": folder.png("final_state_attribute.png", scatter_plot(
+            before, after, f"{attr}: measured before (x), after (y); line = example's target", target=value)),
+            "caption": f"Final state on the photos: measured {attr} before and after"})
+
+    context = {
+        "name": name, "spec": spec, "metrics": metrics, "strength": strength, "verdict": verdict(metrics),
+        "example": _example(folder, paths, spec, sources), "grid": grid, "plots": plots,
+        "models": _models(folder, ws), "rows": _rows(results),
+        "problems": _rows(results[results["status"].isin(["flagged", "rejected"])]),
+        "counts": results["status"].value_counts().to_dict(), "thumb": params.report.thumb,
+    }
     write_json(paths.root / "metrics.json", metrics)
     with atomic_path(paths.root / "alphas.csv") as tmp:
         done[["id", "alpha", "distance_before", "distance_after"]].to_csv(tmp, index=False)
-    with atomic_path(out / "index.html") as tmp:
-        tmp.write_text(_html(name, spec, metrics, grid, example, plots), encoding="utf-8")
+    with atomic_path(paths.report / "index.html") as tmp:
+        tmp.write_text(render_page(context), encoding="utf-8")
+    folder.written.add(paths.report / "index.html")
+    folder.remove_others()
     return metrics
 
 

@@ -150,3 +150,12 @@ def test_fine_tunes_a_checkpoint_without_training_state(tmp_path: Path) -> None:
     name = "synthesis_net.blocks.1.conv1.weight"
     assert (tuned[name] - start[name]).abs().max() < 0.1 < (tuned[name] - fresh[name]).abs().max()
     assert torch.equal(tuned["mapping_net.w_avg"], start["mapping_net.w_avg"])
+
+
+def test_every_step_reports_progress_between_log_steps(tmp_path: Path) -> None:
+    events: list[dict] = []
+    sparse = GanTrainConfig(**{**FAST.__dict__, "log_every": 3, "sample_every": 4})
+    history = train_gan(DATA, CFG, sparse, tmp_path / "gan.pt", "cpu", on_progress=events.append)
+    assert [e["step"] for e in events] == [1, 2, 3, 4] and all(e["steps"] == 4 for e in events)
+    assert "loss_D" not in events[0] and "loss_D" in events[2]
+    assert history["step"] == [3, 4]

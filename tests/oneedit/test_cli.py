@@ -37,6 +37,10 @@ def test_bad_arguments(capsys: pytest.CaptureFixture, tmp_path: Path, ws: Path) 
         "params file not found": ["train", *w, "--params", str(tmp_path / "p.yaml")],
         "runtime.device": ["train", *w, "--device", "tpu"],
         "manifest.parquet is missing": ["train", *w],
+        "not a OneEdit workspace (no": ["studio", "--workspace", str(tmp_path / "nowhere")],
+        "Invalid value for '--port'": ["studio", *w, "--port", "0"],
+        "nowhere is not a OneEdit workspace": ["list", "--workspace", str(tmp_path / "nowhere")],
+        "--preview": ["edit", *w, "--name", "x", "--example", "x", "--after", "a.png", "--preview", "0"],
     }
     for expected, argv in cases.items():
         assert expected in _one_error_line(capsys, argv), argv
@@ -53,5 +57,22 @@ def test_cuda_requested_without_cuda(capsys: pytest.CaptureFixture, ws: Path) ->
 def test_help_exits_zero(capsys: pytest.CaptureFixture) -> None:
     assert main(["--help"]) == 0
     text = capsys.readouterr().out
-    for command in ("ingest", "train", "project", "edit", "rescale", "report", "demo"):
+    for command in ("ingest", "train", "project", "edit", "rescale", "report", "demo", "studio", "list"):
         assert command in text
+
+
+def test_ingest_lists_the_rejected_files(capsys: pytest.CaptureFixture, ws: Path) -> None:
+    import pandas as pd
+
+    from common.storage import write_parquet
+    from oneedit.cli import _print_rejected
+    from tasks.ingest import manifest_schema
+
+    rows = [["a" * 16, "ok.png", "", 8, 8, "accepted", "", 0, 0]]
+    rows += [["", f"bad-{k}.jpg", "", -1, -1, "rejected", "not a recognised image", -1, -1] for k in range(3)]
+    workspace = Workspace.open(ws)
+    write_parquet(workspace.manifest, pd.DataFrame(rows, columns=manifest_schema(8).names), manifest_schema(8))
+    _print_rejected(workspace, limit=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["  rejected bad-0.jpg: not a recognised image", "  rejected bad-1.jpg: not a recognised image"]
+    assert "1 more" in lines[2] and str(workspace.manifest) in lines[2]

@@ -1,0 +1,161 @@
+"""A preview of an edit on a sample of the catalog, without writing anything the catalog's edit owns.
+
+The same steps as `oneedit edit` (the example edit, Δ* fitted, closed-form α for every stored latent,
+the motion + colour transfer), but in memory and on a few photos, each first reduced to `size` px so
+a preview takes seconds. A new strength re-uses the fitted Δ*: α(s') = α(s) + (s' − s)·‖Δ*‖ (the
+closed form again), so only the sample's transfer runs again. Used by the studio and `edit --preview`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+
+from common.params import Params
+from common.storage import read_parquet, write_json
+from common.workspace import Workspace
+from edit_core.alphas import unit_normal
+from edit_core.checkpoint import load_generator
+from edit_core.direction import fit_direction
+from edit_core.imageops import resolve_device, to_uint8
+from edit_core.models.base import Generator
+from tasks.alphas import alpha_table
+from tasks.example import make_example_edit
+from tasks.images import read_photo, write_png
+from tasks.latents import load_latents
+from tasks.manifest import source_paths
+from tasks.transfer import edit_photo, render_frames
+
+PhaseFn = Callable[[str, int, int], None]  # (what, done, of)
+
+
+@dataclass
+class Preview:
+    """A fitted edit held in memory: the example's latents, Δ*, its renders and the catalog's latents."""
+
+    example_id: str | None
+    w0: torch.Tensor
+    w0_edited: torch.Tensor
+    delta_star: torch.Tensor
+    renders: dict[str, np.ndarray]  # render_before G(w0), render_user_edit G(w0'), render_direction G(w0 + Δ*)
+    ids: np.ndarray
+    w: np.ndarray
+    err_pixel: np.ndarray
+
+    @property
+    def state(self) -> dict[str, torch.Tensor]:
+        return {"delta_star": self.delta_star, "n": unit_normal(self.delta_star), "w0": self.w0}
+
+
+def _quiet(what: str, done: int, of: int) -> None:
+    return None
+
+
+def fit_preview(ws: Workspace, form: dict, params: Params, on_phase: PhaseFn = _quiet) -> Preview:
+    """The user's edit of one example -> Δ* (exactly as `oneedit edit` fits it), and the catalog's latents."""
+    device = resolve_device(params.runtime.device)
+    G = load_generator(ws.gan, device)
+    on_phase("example edit", 0, 2)
+    edit, example = make_example_edit(G, ws, form, params, device)
+    d = params.edit.direction
+    on_phase("fit direction Δ*", 1, 2)
+    origin = G.mean_w().to(device) if d.origin == "mean" else None
+    delta_star = fit_direction(G, edit.w0, edit.delta_w, lam=d.lam, steps=d.steps, lr=d.lr, init=d.init,
+                               origin=origin, anchors=d.anchors, seed=d.seed).detach()
+    with torch.no_grad():
+        renders = to_uint8(G.synthesis(torch.stack([edit.w0, edit.w0_edited, edit.w0 + delta_star])))
+    latents = load_latents(ws)
+    on_phase("fit direction Δ*", 2, 2)
+    return Preview(example_id=example["id"], w0=edit.w0.detach().cpu(), w0_edited=edit.w0_edited.detach().cpu(),
+                   delta_star=delta_star.cpu(), ids=latents["ids"], w=latents["w"], err_pixel=latents["err_pixel"],
+                   renders=dict(zip(("render_before", "render_user_edit", "render_direction"), renders, strict=True)))
+
+
+def catalog_alphas(ws: Workspace, preview: Preview, strength: float, params: Params) -> pd.DataFrame:
+    """α and the range-guard flag of every stored latent at `strength`, with the photo's file name."""
+    table = alpha_table(preview.w, preview.state, strength, params.guard.margin)
+    manifest = read_parquet(ws.manifest)
+    files = dict(zip(manifest.loc[manifest["status"] == "accepted", "id"],
+                     manifest.loc[manifest["status"] == "accepted", "source_path"], strict=True))
+    return pd.DataFrame({"id": preview.ids, "file": [files.get(i, "") for i in preview.ids],
+                         "err_pixel": preview.err_pixel.astype(np.float64), "alpha": table["alpha"],
+                         "flagged": table["flagged"]})
+
+
+def pick_sample(table: pd.DataFrame, k: int) -> list[str]:
+    """Up to k ids spread evenly over the catalog's α, from the least to the most moved."""
+    order = table["id"].iloc[np.argsort(table["alpha"].to_numpy(), kind="stable")].tolist()
+    if len(order) <= k:
+        return order
+    return [order[i] for i in np.linspace(0, len(order) - 1, k).round().astype(int)]
+
+
+def _fit(rgb: np.ndarray, size: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    s = min(1.0, size / max(h, w))
+    if s == 1.0:
+        return rgb
+    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+def transfer_sample(ws: Workspace, preview: Preview, table: pd.DataFrame, ids: list[str], params: Params,
+                    size: int | None = 256, G: Generator | None = None, on_phase: PhaseFn = _quiet) -> list[dict]:
+    """The real transfer on each sampled photo (reduced to `size` px; None: full resolution):
+    {id, file, alpha, flagged, err_pixel, before, after, reason}.
+
+    A photo whose original cannot be read is returned with before = after = None and its reason.
+    """
+    device = resolve_device(params.runtime.device)
+    G = G if G is not None else load_generator(ws.gan, device)
+    sources = source_paths(ws)
+    rows = table.set_index("id")
+    index = {i: k for k, i in enumerate(preview.ids)}
+    n = preview.state["n"].to(device)
+    out = []
+    for k, i in enumerate(ids):
+        on_phase("transfer the sample", k, len(ids))
+        r = rows.loc[i]
+        item = {"id": i, "file": str(r["file"]), "alpha": float(r["alpha"]), "flagged": bool(r["flagged"]),
+                "err_pixel": float(r["err_pixel"]), "before": None, "after": None, "reason": ""}
+        try:
+            photo = read_photo(Path(sources[i]))
+            photo = _fit(photo, size) if size is not None else photo
+        except (OSError, KeyError) as exc:
+            item["reason"] = f"original unavailable: {getattr(exc, 'strerror', None) or exc}"
+            out.append(item)
+            continue
+        w = torch.from_numpy(preview.w[index[i]][None]).to(device)
+        frames = render_frames(G, w, torch.tensor([item["alpha"]], dtype=w.dtype, device=device), n,
+                               params.transfer.frames)[0]
+        item["before"], item["after"] = photo, edit_photo(photo, frames, params)
+        out.append(item)
+    on_phase("transfer the sample", len(ids), len(ids))
+    return out
+
+
+def write_preview(ws: Workspace, name: str, form: dict, params: Params, k: int,
+                  on_phase: PhaseFn = _quiet) -> dict:
+    """`oneedit edit --preview K`: K photos edited at full resolution into WS/edits/NAME/preview/ (PNGs +
+    preview.json); spec.json, direction.pt, results and images of the edit are left as they are."""
+    folder = ws.edit(name).root / "preview"
+    preview = fit_preview(ws, form, params, on_phase)
+    table = catalog_alphas(ws, preview, params.edit.strength, params)
+    sample = transfer_sample(ws, preview, table, pick_sample(table, k), params, size=None, on_phase=on_phase)
+    rows = []
+    for n, item in enumerate(sample):
+        row = {key: item[key] for key in ("file", "alpha", "flagged", "reason")}
+        if item["after"] is not None:
+            for which in ("before", "after"):
+                write_png(folder / f"{n:02d}-{which}.png", item[which])
+                row[which] = f"{n:02d}-{which}.png"
+        rows.append(row)
+    summary = {"name": name, "strength": params.edit.strength, "delta_norm": float(preview.delta_star.norm()),
+               "photos": len(table), "flagged": int(table["flagged"].sum()), "sample": rows}
+    write_json(folder / "preview.json", summary)
+    return summary

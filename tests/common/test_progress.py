@@ -1,0 +1,95 @@
+import io
+import threading
+
+import pytest
+from rich.console import Console
+from rich.progress import Progress
+
+from common import progress
+from tasks.ingest import ingest_bar
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _bars(clock: Clock) -> Progress:
+    return Progress(get_time=clock, disable=True)
+
+
+def test_estimate_comes_from_the_first_steps_not_the_loading() -> None:
+    clock = Clock()
+    bars = _bars(clock)
+    task = bars.add_task("train GAN", total=100)
+    bar = progress.Tracker(bars, task)
+    assert progress.estimate(bars.tasks[0], clock()) == (None, None)
+    clock.t = 30.0  # 30 s of loading, then step 1
+    bar.update(1)
+    rate, eta = progress.estimate(bars.tasks[0], clock())
+    assert rate == pytest.approx(1 / 30) and eta == pytest.approx(99 * 30)  # one step: a first, pessimistic estimate
+    clock.t = 32.0  # then 2 s a step
+    bar.update(2)
+    rate, eta = progress.estimate(bars.tasks[0], clock())
+    assert rate == pytest.approx(0.5) and eta == pytest.approx(98 * 2)
+    line = progress.describe(bars.tasks[0], clock())
+    assert line.startswith("train GAN  2/100 (2%)") and "2 s each" in line and "ETA 3m16s" in line
+
+
+def test_a_new_description_starts_a_new_phase() -> None:
+    clock = Clock()
+    bars = _bars(clock)
+    bar = progress.Tracker(bars, bars.add_task("ingest", total=None))
+    for n, t in ((1, 1.0), (1513, 10.0)):
+        clock.t = t
+        ingest_bar(bar, {"files": 1514, "hashed": n, "to_decode": 0, "decoded": 0, "shards_written": 0})
+    assert bars.tasks[0].description == "ingest: hash 1514 files" and bars.tasks[0].total == 1514
+    clock.t = 11.0
+    ingest_bar(bar, {"files": 1514, "hashed": 1514, "to_decode": 1500, "decoded": 0, "shards_written": 0})
+    task = bars.tasks[0]
+    assert (task.completed, task.total) == (0, 1500)
+    assert task.description == "ingest: decode 1500 new photos (1514 files hashed)"
+    clock.t = 12.0
+    ingest_bar(bar, {"files": 1514, "hashed": 1514, "to_decode": 1500, "decoded": 10, "shards_written": 0})
+    clock.t = 14.0
+    ingest_bar(bar, {"files": 1514, "hashed": 1514, "to_decode": 1500, "decoded": 30, "shards_written": 0})
+    assert progress.estimate(bars.tasks[0], clock())[0] == pytest.approx(10.0)  # decode rate, not hash rate
+
+
+def test_lines_at_a_steady_rate_when_not_on_a_terminal() -> None:
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=False, width=200)
+    step, seen = threading.Event(), threading.Event()
+    with progress.live(console, interval=0.02), progress.track("project shard-00000.h5", total=8) as bar:
+        for _ in range(3):
+            bar.advance()
+        while "3/8" not in buf.getvalue():  # the writer thread reports without any step ending
+            step.wait(0.01)
+        seen.set()
+        for _ in range(5):
+            bar.advance()
+    text = buf.getvalue()
+    assert seen.is_set() and "project shard-00000.h5  3/8 (38%)" in text and "ETA" in text
+    assert text.strip().splitlines()[-1].startswith("done: project shard-00000.h5  8/8  in ")
+    assert text.count("done:") == 1
+
+
+def test_track_without_a_display_is_a_no_op() -> None:
+    with progress.track("nothing", total=3) as bar:
+        bar.advance()
+        bar.update(2, total=3, description="x")
+
+
+def test_capture_collects_the_bars() -> None:
+    with progress.capture() as bars:
+        with progress.track("fit direction Δ*", total=None):
+            pass
+        with progress.track("transfer", total=4) as bar:
+            bar.advance(2)
+            rows = progress.snapshot(bars)
+    assert [r["description"] for r in rows] == ["fit direction Δ*", "transfer"]
+    assert rows[0]["finished"] and not rows[1]["finished"] and rows[1]["completed"] == 2 and rows[1]["total"] == 4
+    assert progress.snapshot(bars)[1]["finished"]
