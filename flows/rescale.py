@@ -29,4 +29,4 @@ def rescale_flow(workspace: Path, name: str, params: Params) -> dict:
     with gpu_annotation(params.runtime.gpu_resource):
         parts = transfer_shard.map(unmapped(ws), unmapped(name), shards,
                                    [table[table["shard"] == s] for s in shards], unmapped(params)).result()
-    return write_results(ws, name, table, parts)
+    return write_results(ws, name, table, parts, params.edit.strength)

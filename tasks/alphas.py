@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import torch
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from common.params import Params
 from common.storage import read_parquet, write_parquet
-from common.workspace import Workspace
+from common.workspace import EditPaths, Workspace
 from edit_core.alphas import apply_alphas, closed_form_alphas, distances, example_target, range_guard
 from tasks.direction import load_direction
 from tasks.latents import load_latents
@@ -30,6 +31,17 @@ RESULTS_SCHEMA = pa.schema([
 ])
 
 
+STRENGTH_KEY = "oneedit.strength"
+
+
+def applied_strength(paths: EditPaths) -> float | None:
+    """The strength the edit was last applied to the catalog at; None when it never was (only `direction`)."""
+    if not paths.results.exists():
+        return None
+    value = (pq.read_schema(paths.results).metadata or {}).get(STRENGTH_KEY.encode())
+    return None if value is None else float(value)
+
+
 def alpha_table(w: np.ndarray, state: dict, strength: float, margin: float) -> dict[str, np.ndarray]:
     """α_i, signed distances before/after and the range-guard flag for latents w [N, ...] (pure)."""
     W = torch.from_numpy(w)
@@ -45,17 +57,23 @@ def alpha_table(w: np.ndarray, state: dict, strength: float, margin: float) -> d
 
 @task(cache_policy=NO_CACHE, persist_result=False)
 def compute_alphas(ws: Workspace, name: str, params: Params) -> pd.DataFrame:
-    """α for every stored latent at params.edit.strength: id, shard, index, alpha, distances, err_pixel, flagged."""
+    """α at params.edit.strength for every stored latent of a photo still in the catalog (the manifest's
+    accepted ids): id, shard, index, alpha, distances, err_pixel, flagged."""
     state = load_direction(ws, ws.edit(name))
     latents = load_latents(ws)
+    manifest = read_parquet(ws.manifest)
+    current = np.isin(latents["ids"], manifest.loc[manifest["status"] == "accepted", "id"].to_numpy(str))
+    latents = {k: v[current] for k, v in latents.items()}  # photos replaced or removed since stay in old shards
     table = alpha_table(latents["w"], state, params.edit.strength, params.guard.margin)
     return pd.DataFrame({"id": latents["ids"], "shard": latents["shard"], "index": latents["index"],
                          "err_pixel": latents["err_pixel"].astype(np.float64), **table})
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
-def write_results(ws: Workspace, name: str, table: pd.DataFrame, parts: list[pd.DataFrame]) -> dict:
-    """results.parquet: one row per manifest row (accepted, duplicate, rejected at ingest)."""
+def write_results(ws: Workspace, name: str, table: pd.DataFrame, parts: list[pd.DataFrame],
+                  strength: float) -> dict:
+    """results.parquet: one row per manifest row (accepted, duplicate, rejected at ingest); the strength
+    it was made at rides along as schema metadata (`applied_strength`: what `update` re-applies)."""
     manifest = read_parquet(ws.manifest)
     done = table.merge(pd.concat(parts, ignore_index=True), on="id", how="left")
     by_id = done.set_index("id")
@@ -72,5 +90,6 @@ def write_results(ws: Workspace, name: str, table: pd.DataFrame, parts: list[pd.
                      "t_render": r["t_render"], "t_transfer": r["t_transfer"]})
     results = pd.DataFrame(rows, columns=RESULTS_SCHEMA.names)
     results["reason"] = results["reason"].fillna("")
-    write_parquet(ws.edit(name).results, results, RESULTS_SCHEMA)
+    schema = RESULTS_SCHEMA.with_metadata({STRENGTH_KEY: repr(float(strength))})
+    write_parquet(ws.edit(name).results, results, schema)
     return {"status": results["status"].value_counts().to_dict(), "images": len(results)}

@@ -5,7 +5,9 @@ Layout (`out` is any folder):
     out/attributes.parquet        file, every attribute, every nuisance variable, seed
 `file` is the photo's path relative to `out/photos`, i.e. the ingest manifest's `source_path`.
 Every file is written atomically (temp + os.replace); the Parquet file is written last, so its
-presence means the catalog is complete.
+presence means the catalog is complete. `out/demo-catalog.json` marks the folder as a demo
+catalog's: only then are index-named PNGs there overwritten or removed; a photos folder holding
+anything else is refused (it may be the user's own photos).
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ import pandas as pd
 import pyarrow as pa
 
 from common.errors import InputError
-from common.storage import read_parquet, remove_stale_temps, write_parquet
+from common.storage import read_parquet, remove_stale_temps, write_json, write_parquet
 from edit_core.demo_catalog import ATTRIBUTES, NUISANCE, render, sample_attributes
 from tasks.images import write_png
 
 PHOTOS = "photos"
 ATTRIBUTES_FILE = "attributes.parquet"
+MARKER = "demo-catalog.json"
 _INDEX_PNG = re.compile(r"^\d+\.png$")
 
 
@@ -44,11 +47,17 @@ def write_demo_catalog(out: Path | str, n: int, seed: int = 0, resolution: int =
     """Render `n` demo photos at `resolution` px into `out/photos` and write `out/attributes.parquet`.
 
     Deterministic in (n, seed, resolution). Index-named PNGs left in `out/photos` by an earlier,
-    larger catalog are removed so that ingesting the folder sees exactly this catalog."""
+    larger catalog are removed so that ingesting the folder sees exactly this catalog; a non-empty
+    `out/photos` that no demo catalog wrote is refused before anything is written."""
     if n < 1 or resolution < 8:
         raise InputError(f"demo catalog needs n >= 1 and resolution >= 8 (got n={n}, resolution={resolution})")
     out = Path(out)
     photos = out / PHOTOS
+    marker = out / MARKER
+    if photos.is_dir() and any(photos.iterdir()) and not (marker.is_file() or (out / ATTRIBUTES_FILE).is_file()):
+        raise InputError(f"{photos} already holds files that no demo catalog wrote: give demo-catalog a new "
+                         "or empty folder (it writes and removes index-named PNGs there)")
+    write_json(marker, {"format": "oneedit-demo-catalog"})  # this folder's index-named PNGs are ours
     photos.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(photos)
     remove_stale_temps(out)

@@ -19,7 +19,7 @@ from common.storage import atomic_path, read_json, read_parquet, write_json
 from common.workspace import Workspace
 from edit_core.estimators import estimate_attributes
 from tasks.images import read_photo, write_png
-from tasks.manifest import source_paths
+from tasks.manifest import source_root
 
 PLOT_W, PLOT_H, PAD = 480, 320, 44
 INK, GRID, ACCENT, MARK = (40, 40, 40), (225, 225, 225), (200, 90, 30), (30, 110, 200)
@@ -171,7 +171,8 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
     spec = read_json(paths.spec)
     done = results[results["status"] != "rejected"].drop_duplicates("id")
     metrics = edit_metrics(results)
-    sources = source_paths(ws)
+    root = source_root(ws)
+    sources = {i: root / p for i, p in zip(done["id"], done["source_path"], strict=True)}  # as results were made
 
     grid = []
     for i in _sample(done["id"], params.report.grid, done["alpha"]):
