@@ -416,6 +416,9 @@ def demo_catalog(
     p = _params(params, set_)
     from common import progress
     from flows.demo import catalog_flow
+    from tasks.catalog import check_catalog_folder
+
+    check_catalog_folder(out_dir)
 
     with progress.live(console):
         pair = on_runner(catalog_flow, p.runtime)(out_dir, p)

@@ -43,6 +43,15 @@ def photo_name(index: int, n: int) -> str:
     return f"{index:0{max(5, len(str(max(n - 1, 0))))}d}.png"
 
 
+def check_catalog_folder(out: Path | str) -> None:
+    """Before writing: `out/photos` is new, empty, or a demo catalog's (it may be the user's own photos)."""
+    out = Path(out)
+    photos = out / PHOTOS
+    if photos.is_dir() and any(photos.iterdir()) and not ((out / MARKER).is_file() or (out / ATTRIBUTES_FILE).is_file()):
+        raise InputError(f"{photos} already holds files that no demo catalog wrote: give demo-catalog a new "
+                         "or empty folder (it writes and removes index-named PNGs there)")
+
+
 def write_demo_catalog(out: Path | str, n: int, seed: int = 0, resolution: int = 512, chunk: int = 32) -> Path:
     """Render `n` demo photos at `resolution` px into `out/photos` and write `out/attributes.parquet`.
 
@@ -53,11 +62,8 @@ def write_demo_catalog(out: Path | str, n: int, seed: int = 0, resolution: int =
         raise InputError(f"demo catalog needs n >= 1 and resolution >= 8 (got n={n}, resolution={resolution})")
     out = Path(out)
     photos = out / PHOTOS
-    marker = out / MARKER
-    if photos.is_dir() and any(photos.iterdir()) and not (marker.is_file() or (out / ATTRIBUTES_FILE).is_file()):
-        raise InputError(f"{photos} already holds files that no demo catalog wrote: give demo-catalog a new "
-                         "or empty folder (it writes and removes index-named PNGs there)")
-    write_json(marker, {"format": "oneedit-demo-catalog"})  # this folder's index-named PNGs are ours
+    check_catalog_folder(out)
+    write_json(out / MARKER, {"format": "oneedit-demo-catalog"})  # this folder's index-named PNGs are ours
     photos.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(photos)
     remove_stale_temps(out)
