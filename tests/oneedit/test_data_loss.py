@@ -15,17 +15,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import torch
 
 import edit_core.checkpoint
 import tasks.train
 from common.storage import read_json, read_parquet, sha256_file, write_json
-from common.workspace import EditPaths
 from edit_core.checkpoint import load_checkpoint, load_encoder, load_generator
 from edit_core.demo_catalog import render, sample_attributes
 from oneedit.cli import main
-from tasks.alphas import applied_strength
 from tasks.images import read_photo, write_png
 
 TINY = Path(__file__).parents[1] / "flows" / "tiny_params.yaml"
@@ -61,6 +60,11 @@ def _state(root: Path) -> dict[str, str]:
 def _lines(capfd: pytest.CaptureFixture) -> list[str]:
     out, err = capfd.readouterr()
     return [line for line in (out + err).splitlines() if line.strip()]
+
+
+def _strength(edit: Path) -> float:
+    """The strength recorded in the edit's results.parquet."""
+    return float(pq.read_schema(edit / "results.parquet").metadata[b"oneedit.strength"])
 
 
 def _text(capfd: pytest.CaptureFixture) -> str:
@@ -286,7 +290,7 @@ def test_update_re_applies_an_edit_at_the_strength_it_was_applied_at(base: dict,
         write_png(src / f"added-{i}.png", image)
     _ok("update", str(src), "--workspace", str(ws))
     after = read_parquet(e1 / "results.parquet").set_index("id")["alpha"]
-    assert applied_strength(EditPaths(e1)) == 0.5
+    assert _strength(e1) == 0.5
     assert len(after) == len(alphas) + 2
     np.testing.assert_allclose(after.loc[alphas.index].to_numpy(), alphas.to_numpy())
 
@@ -364,7 +368,7 @@ def test_an_edit_survives_its_input_moving_and_retrain_skips_a_stale_offset(
     assert "skipped o1: an --offset edit" in _text(capfd)
     gan = sha256_file(ws / "models" / "gan.pt")
     assert torch.load(ws / "edits" / "e2" / "direction.pt", weights_only=True)["gan_sha256"] == gan
-    assert applied_strength(EditPaths(ws / "edits" / "e2")) == 0.7
+    assert _strength(ws / "edits" / "e2") == 0.7
     assert _state(ws / "edits" / "o1") == o1
     G = load_generator(ws / "models" / "gan.pt")
     assert torch.equal(load_encoder(ws / "models" / "encoder.pt").w_avg, G.mean_w())
