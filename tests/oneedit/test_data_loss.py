@@ -20,6 +20,7 @@ import pytest
 import torch
 
 import edit_core.checkpoint
+import edit_core.train_gan
 import tasks.train
 from common.storage import read_json, read_parquet, sha256_file, write_json
 from edit_core.checkpoint import load_checkpoint, load_encoder, load_generator
@@ -149,6 +150,30 @@ def test_disk_full_while_saving_a_checkpoint_keeps_the_models(base: dict, tmp_pa
     assert not (ws / "models" / "next" / "gan.pt").exists()
 
 
+def test_an_interrupted_training_resumes_from_models_next_and_ends_where_a_straight_one_does(
+        base: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws, _ = _copy(base, tmp_path)
+    straight = Path(shutil.copytree(base["ws"], tmp_path / "straight"))
+    _ok("train", "--workspace", str(straight), "--set", "gan.steps=18")
+    models = _models(ws)
+    save = edit_core.train_gan.save_checkpoint
+
+    def dies_after_step_12(path: Path, **state: object) -> None:
+        save(path, **state)
+        if state["step"] == 12:
+            raise RuntimeError("killed")
+
+    monkeypatch.setattr(edit_core.train_gan, "save_checkpoint", dies_after_step_12)
+    assert cli("train", "--workspace", str(ws), "--set", "gan.steps=18") != 0
+    monkeypatch.undo()
+    assert _models(ws) == models  # the old model still in place
+    assert load_checkpoint(ws / "models" / "next" / "gan.pt")["step"] == 12
+    _ok("train", "--workspace", str(ws), "--set", "gan.steps=18")
+    done, ref = load_checkpoint(ws / "models" / "gan.pt"), load_checkpoint(straight / "models" / "gan.pt")
+    assert done["step"] == 18 and all(torch.equal(v, ref["G_ema"][k]) for k, v in done["G_ema"].items())
+    assert not (ws / "models" / "next" / "gan.pt").exists()
+
+
 def test_truncated_generator_is_retrained_not_trusted(base: dict, tmp_path: Path) -> None:
     """gan.pt truncated (gan.json intact): train re-trains it and the encoder; before, the intact
     encoder.pt was deleted and train crashed on the truncated generator."""
@@ -213,12 +238,17 @@ def test_rescale_with_the_source_folder_gone_refuses_and_keeps_every_image(
         base: dict, tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
     ws, src = _copy(base, tmp_path, photos=True)
     before = _state(ws)
-    src.rename(tmp_path / "unmounted")
+    moved = src.rename(tmp_path / "moved")
     capfd.readouterr()
     for command in ("rescale", "report"):
         assert cli(command, "--workspace", str(ws), "--name", "e1") == 2
         assert "missing" in _lines(capfd)[-1]
     assert _state(ws) == before
+    _ok("update", str(moved), "--workspace", str(ws))  # where it moved to: nothing new, nothing lost
+    assert read_json(ws / "ingest" / "source.json")["source"] == str(moved)
+    assert read_parquet(ws / "ingest" / "manifest.parquet").equals(read_parquet(base["ws"] / "ingest" / "manifest.parquet"))
+    _ok("rescale", "--workspace", str(ws), "--name", "e1")
+    assert (read_parquet(ws / "edits" / "e1" / "results.parquet")["status"] != "rejected").sum() == 60
 
 
 def test_a_missing_original_keeps_its_edited_image(base: dict, tmp_path: Path) -> None:
