@@ -325,11 +325,10 @@ def edit(
     """Edit one example; the same edit, at the same final state, lands on every photo."""
     p = _params(params, set_, device, strength, dask_address, dask_local)
     ws, form = _direction(workspace, name, example, after, constraints, offset, truth, p, replace)
+    from flows.edit import edit_flow
     from tasks.manifest import require_source
 
     require_source(ws)
-    from flows.edit import edit_flow
-
     with _running(ws), _cluster(p) as p:
         summary = on_runner(edit_flow, p.runtime)(ws.root, name, form, p)
     _print_edit(ws, name, summary)

@@ -116,12 +116,12 @@ def _start(ckpt: Path, key: str, finetune_steps: int | None = None) -> int | Non
     """
     nxt, plan_path = staged(ckpt), _plan_path(ckpt)
     mode = "train" if finetune_steps is None else "finetune"
+    remove_stale_temps(nxt.parent)
     plan = read_json(plan_path) if plan_path.exists() else {}
     if plan.get("fingerprint") == key and plan.get("mode") == mode and (mode == "train" or nxt.exists()):
         return plan.get("target_step")
     plan_path.unlink(missing_ok=True)
     nxt.unlink(missing_ok=True)
-    remove_stale_temps(nxt.parent)
     target = None
     if finetune_steps is not None:
         with atomic_path(nxt) as tmp:
