@@ -6,13 +6,13 @@ Layout (`out` is any folder):
 `file` is the photo's path relative to `out/photos`, i.e. the ingest manifest's `source_path`.
 Every file is written atomically (temp + os.replace); the Parquet file is written last, so its
 presence means the catalog is complete. `out/demo-catalog.json` marks the folder as a demo
-catalog's: only then are index-named PNGs there overwritten or removed; a photos folder holding
-anything else is refused (it may be the user's own photos).
+catalog's and lists every photo name it wrote there (recorded before the first photo is written):
+only those are ever overwritten or removed; a non-empty photos folder without it is refused (it may
+be the user's own photos).
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -20,14 +20,13 @@ import pandas as pd
 import pyarrow as pa
 
 from common.errors import InputError
-from common.storage import read_parquet, remove_stale_temps, write_json, write_parquet
+from common.storage import read_json, read_parquet, remove_stale_temps, write_json, write_parquet
 from edit_core.demo_catalog import ATTRIBUTES, NUISANCE, render, sample_attributes
 from tasks.images import write_png
 
 PHOTOS = "photos"
 ATTRIBUTES_FILE = "attributes.parquet"
 MARKER = "demo-catalog.json"
-_INDEX_PNG = re.compile(r"^\d+\.png$")
 
 
 def catalog_schema(resolution: int) -> pa.Schema:
@@ -52,6 +51,15 @@ def check_catalog_folder(out: Path | str) -> None:
                          "or empty folder (it writes and removes index-named PNGs there)")
 
 
+def _written(out: Path) -> set[str]:
+    """The photo names earlier demo catalogs wrote into `out/photos` (the marker's list, or the catalog's)."""
+    if (out / MARKER).is_file():
+        return set(read_json(out / MARKER).get("files", []))
+    if (out / ATTRIBUTES_FILE).is_file():
+        return set(read_parquet(out / ATTRIBUTES_FILE)["file"])
+    return set()
+
+
 def write_demo_catalog(out: Path | str, n: int, seed: int = 0, resolution: int = 512, chunk: int = 32) -> Path:
     """Render `n` demo photos at `resolution` px into `out/photos` and write `out/attributes.parquet`.
 
@@ -63,20 +71,20 @@ def write_demo_catalog(out: Path | str, n: int, seed: int = 0, resolution: int =
     out = Path(out)
     photos = out / PHOTOS
     check_catalog_folder(out)
-    write_json(out / MARKER, {"format": "oneedit-demo-catalog"})  # this folder's index-named PNGs are ours
+    attrs = sample_attributes(n, seed)
+    files = [photo_name(i, n) for i in range(n)]
+    written = _written(out) | set(files)
+    write_json(out / MARKER, {"format": "oneedit-demo-catalog", "files": sorted(written)})  # before any photo
     photos.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(photos)
     remove_stale_temps(out)
-    attrs = sample_attributes(n, seed)
-    files = [photo_name(i, n) for i in range(n)]
     for s in range(0, n, chunk):
         images = render({k: v[s : s + chunk] for k, v in attrs.items()}, resolution)
         for i, image in enumerate(images, start=s):
             write_png(photos / files[i], image)
-    keep = set(files)
-    for stale in photos.iterdir():
-        if _INDEX_PNG.match(stale.name) and stale.name not in keep:
-            stale.unlink()
+    for stale in sorted(written - set(files)):
+        (photos / stale).unlink(missing_ok=True)
+    write_json(out / MARKER, {"format": "oneedit-demo-catalog", "files": files})
     df = pd.DataFrame({"file": files, **attrs, "seed": np.full(n, seed, np.int64)})
     path = out / ATTRIBUTES_FILE
     write_parquet(path, df, catalog_schema(resolution))
