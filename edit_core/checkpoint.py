@@ -2,13 +2,14 @@
 
 Layout (a dict): `format_version`, `kind` ("gan" | "encoder"), `config` (ModelConfig as a dict) and
 the state dicts (`G`, `G_ema`, `D` for a GAN; `E` and `w_plus` for an encoder), plus whatever training
-state the trainer adds. Saves are atomic (temp file in the same folder + os.replace), so an
+state the trainer adds. Saves are atomic (fsynced temp file in the same folder + os.replace), so an
 interrupted run never leaves a truncated checkpoint behind. Loads use `weights_only=True`.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import torch
@@ -40,9 +41,12 @@ def save_checkpoint(path: str | Path, **state: object) -> None:
     payload = {**state, "config": cfg.to_dict() if isinstance(cfg, ModelConfig) else dict(cfg),
                "format_version": FORMAT_VERSION}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")  # as common.storage names them
     try:
-        torch.save(payload, tmp)
+        with open(tmp, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -63,6 +63,7 @@ def train_encoder(data: ImageSource, gan_ckpt: str | Path, train: EncoderTrainCo
         ckpt = load_checkpoint(ckpt_path, device)
         check_resume(ckpt, ckpt_path, "encoder", model.to_dict())
         E.load_state_dict(ckpt["E"])
+        E.w_avg.copy_(G.mean_w())  # a resumed encoder starts from the mean w of the generator it now inverts
         opt.load_state_dict(ckpt["opt"])
         gen.set_state(ckpt["rng"])
         history, step = {k: v for k, v in ckpt["history"].items() if k != "img_per_s"}, ckpt["step"]

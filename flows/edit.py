@@ -11,17 +11,23 @@ from common.storage import remove_stale_temps
 from common.workspace import Workspace
 from flows.rescale import rescale_flow
 from flows.runners import gpu_annotation, on_runner
-from tasks.direction import fit_edit_direction
+from tasks.direction import fit_edit_direction, is_current, publish_edit, staged_edit
 
 
 @flow(name="direction")
 def direction_flow(workspace: Path, name: str, form: dict, params: Params) -> dict:
-    """The user's edit of one example -> a globally consistent direction Δ* (§3.1)."""
+    """The user's edit of one example -> a globally consistent direction Δ* (§3.1), fitted aside and
+    published whole; skipped when the edit already holds it (same edit, same generator)."""
     ws = Workspace.open(workspace)
-    for folder in (ws.edit(name).root, ws.edit(name).example):
+    staged = staged_edit(ws, name)
+    for folder in (ws.edit(name).root, ws.edit(name).example, staged.root, staged.example):
         remove_stale_temps(folder)
+    if is_current(ws, name, form, params):
+        return {"skipped": True}
     with gpu_annotation(params.runtime.gpu_resource):
-        return fit_edit_direction.submit(ws, name, form, params).result()
+        fitted = fit_edit_direction.submit(ws, name, form, params).result()
+    publish_edit(ws, name)
+    return {**fitted, "skipped": False}
 
 
 @flow(name="edit")

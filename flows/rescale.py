@@ -31,4 +31,4 @@ def rescale_flow(workspace: Path, name: str, params: Params) -> dict:
         parts = transfer_shard.map(unmapped(ws), unmapped(name), shards,
                                    [table[table["shard"] == s] for s in shards], unmapped(params)).result()
         measured, verdict = measure_final_state.submit(ws, name, table, parts, params).result()
-    return {**write_results(ws, name, table, parts, measured), "final_state": verdict}
+    return {**write_results(ws, name, table, parts, measured, params.edit.strength), "final_state": verdict}

@@ -1,12 +1,14 @@
 """Flows beyond one run: incremental update (new photos only) and scheduled retraining.
 
 `update_flow`: photos added to the source since the last run are ingested (new shards appended),
-projected (finished shards skipped by fingerprint) and every saved edit is re-applied, which
-transfers only the new shards. Models and directions stay as they are.
+projected (finished shards skipped by fingerprint) and every edit applied to the catalog is re-applied
+at the strength it was applied at, which transfers only the new shards. Models and directions stay as
+they are; an edit only previewed with `direction` is not applied.
 
 `retrain_flow`: ingest the new photos, fine-tune (or retrain) the GAN and the encoder on the grown
-catalog, re-project, re-fit every saved edit's direction from WS/edits/NAME/spec.json (a direction
-belongs to one generator) and re-apply it, then optionally commit the outputs with DVC.
+catalog, re-project, re-fit every saved edit's direction from WS/edits/NAME/spec.json and the input
+copied into the edit's folder (a direction belongs to one generator) and re-apply it at its strength,
+then optionally commit the outputs with DVC. An --offset edit is not replayed on a new generator.
 `serve_retraining` runs it on a cron schedule (docs/SCALE_OUT.md).
 """
 
@@ -18,34 +20,63 @@ from typing import Literal
 from prefect import flow
 
 from common.params import Params
+from common.storage import sha256_file
 from common.workspace import Workspace
-from flows.edit import edit_flow
+from flows.edit import direction_flow, edit_flow
 from flows.project import project_flow
 from flows.rescale import rescale_flow
 from flows.runners import gpu_annotation, on_runner, shared_cluster
 from flows.train import ingest_flow, train_flow
-from tasks.retrain import dvc_commit, saved_edits
+from tasks.retrain import check_input, dvc_commit, saved_edits
 from tasks.train import finetune_catalog_encoder, finetune_catalog_gan
 
 WEEKLY = "0 3 * * 0"
 
 
+def at_strength(params: Params, strength: float | None) -> Params:
+    """`params` with the strength an edit was applied at (None: as given)."""
+    if strength is None:
+        return params
+    return params.model_copy(update={"edit": params.edit.model_copy(update={"strength": strength})})
+
+
+def not_reapplied(edit: dict, gan_sha256: str) -> str | None:
+    """Why `update` leaves a saved edit alone, or None when it re-applies it."""
+    if not edit["applied"]:
+        return "only its direction was fitted (`oneedit direction`); `oneedit rescale` applies it to the catalog"
+    if edit["gan_sha256"] != gan_sha256:
+        return "its direction was fitted on another generator; `oneedit retrain` or `oneedit edit` fits it again"
+    return None
+
+
+OFFSET_STALE = ("an --offset edit is a move in the latent space of the generator it was made for, and the "
+                "generator changed: not replayed; make it again for the new one (`oneedit edit --replace`)")
+
+
 @flow(name="update")
 def update_flow(workspace: Path, source: Path, params: Params) -> dict:
-    """New photos only: ingest -> project (new shards) -> every saved edit re-applied (new shards)."""
+    """New photos only: ingest -> project (new shards) -> every applied edit re-applied at its own strength
+    (new shards); edits that were only previewed or belong to another generator are left, with the reason."""
     with shared_cluster(params) as params:
         run = params.runtime
         ingested = on_runner(ingest_flow, run)(source, workspace, params)
         projected = on_runner(project_flow, run)(workspace, params)
-        edits = {name: on_runner(rescale_flow, run)(workspace, name, params)
-                 for name in saved_edits(Workspace.open(workspace))}
-    return {"ingest": ingested, "project": projected, "edits": edits}
+        ws = Workspace.open(workspace)
+        gan = sha256_file(ws.gan)
+        edits, skipped = {}, {}
+        for name, edit in saved_edits(ws).items():
+            if (reason := not_reapplied(edit, gan)) is not None:
+                skipped[name] = reason
+                continue
+            edits[name] = on_runner(rescale_flow, run)(workspace, name, at_strength(params, edit["strength"]))
+    return {"ingest": ingested, "project": projected, "edits": edits, "skipped": skipped}
 
 
 @flow(name="retrain")
 def retrain_flow(workspace: Path, source: Path, params: Params, mode: Literal["finetune", "retrain"] = "finetune",
                  steps: int = 200, dvc: bool = False) -> dict:
-    """Ingest -> fine-tune (`steps` more) or retrain G and E -> project -> re-fit + re-apply every edit (-> DVC)."""
+    """Ingest -> fine-tune (`steps` more) or retrain G and E -> project -> re-fit + re-apply every edit at its
+    own strength (-> DVC). An --offset edit made for another generator is skipped, with the reason."""
     ws = Workspace.open(workspace)
     with shared_cluster(params) as params:
         run = params.runtime
@@ -58,10 +89,21 @@ def retrain_flow(workspace: Path, source: Path, params: Params, mode: Literal["f
         else:
             models = on_runner(train_flow, run)(workspace, params)
         projected = on_runner(project_flow, run)(workspace, params)
-        edits = {name: on_runner(edit_flow, run)(workspace, name, form, params)
-                 for name, form in saved_edits(ws).items()}
+        gan_sha256 = sha256_file(ws.gan)
+        edits, skipped = {}, {}
+        for name, edit in saved_edits(ws).items():
+            if edit["kind"] == "offset" and edit["gan_sha256"] != gan_sha256:
+                skipped[name] = OFFSET_STALE
+                continue
+            check_input(ws, name, edit)
+            if edit["applied"]:
+                edits[name] = on_runner(edit_flow, run)(workspace, name, edit["form"],
+                                                        at_strength(params, edit["strength"]))
+            else:
+                edits[name] = on_runner(direction_flow, run)(workspace, name, edit["form"], params)
     committed = dvc_commit(ws) if dvc else "skipped: dvc=False"
-    return {"ingest": ingested, "models": models, "project": projected, "edits": edits, "dvc": committed}
+    return {"ingest": ingested, "models": models, "project": projected, "edits": edits, "skipped": skipped,
+            "dvc": committed}
 
 
 def serve_retraining(workspace: Path, source: Path, params: Params, cron: str = WEEKLY,

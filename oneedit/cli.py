@@ -206,6 +206,9 @@ def ingest(
         raise InputError(f"source folder not found: {src_dir}")
     ws = Workspace.create(workspace)
     from flows.train import ingest_flow
+    from tasks.manifest import check_source
+
+    check_source(ws, src_dir)
 
     with _running(ws), _cluster(p) as p:
         summary = on_runner(ingest_flow, p.runtime)(src_dir, ws.root, p)
@@ -249,9 +252,10 @@ def project(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = No
     ws = Workspace.open(workspace)
     ws.require(ws.manifest, ws.gan, ws.encoder, hint="run `oneedit train --workspace WS` first")
     from flows.project import project_flow
-    from tasks.train import check_models
+    from tasks.train import check_encoder, check_models
 
     check_models(ws, p)
+    check_encoder(ws)
 
     with _running(ws), _cluster(p) as p:
         summary = on_runner(project_flow, p.runtime)(ws.root, p)
@@ -277,12 +281,14 @@ ConstraintsOpt = Annotated[
     Path | None, typer.Option("--constraints", help="Brush edit: JSON with colour/sketch strokes + mask PNGs.")
 ]
 OffsetOpt = Annotated[Path | None, typer.Option("--offset", help="Latent offset Δw as a .npy file.")]
+ReplaceOpt = Annotated[bool, typer.Option("--replace", help="Replace an existing edit of this name made from "
+                                                               "another example edit (its results are dropped).")]
 TruthOpt = Annotated[Path | None, typer.Option("--truth", hidden=True,
                                                help="Demo: JSON {attribute, value} of the example's ground truth.")]
 
 
 def _direction(workspace: Path, name: str, example: str, after: Path | None, constraints: Path | None,
-               offset: Path | None, truth: Path | None, p: Params) -> tuple[Workspace, dict]:
+               offset: Path | None, truth: Path | None, p: Params, replace: bool) -> tuple[Workspace, dict]:
     """Shared checks of `edit` and `direction`; returns the opened workspace and the example's form."""
     form: dict = {**_example_form(after, constraints, offset), "example": example}
     if truth is not None:
@@ -291,11 +297,16 @@ def _direction(workspace: Path, name: str, example: str, after: Path | None, con
     ws.edit(name)
     ws.require(ws.manifest, ws.gan, ws.encoder, hint="run `oneedit train --workspace WS` first")
     ws.require(ws.latents, hint="run `oneedit project --workspace WS` first")
+    from tasks.direction import check_edit_name
     from tasks.example import check_example_form
-    from tasks.train import check_models
+    from tasks.latents import check_latents
+    from tasks.train import check_encoder, check_models
 
     check_models(ws, p)
+    check_encoder(ws)
+    check_latents(ws)
     check_example_form(ws, form)
+    check_edit_name(ws, name, form, p, replace)
     return ws, form
 
 
@@ -321,6 +332,7 @@ def edit(
     preview: Annotated[int | None, typer.Option(
         "--preview", min=1, max=200, help="Edit only N photos spread over α, into WS/edits/NAME/preview/ "
                                           "(the catalog's results are left as they are).")] = None,
+    replace: ReplaceOpt = False,
     params: ParamsOpt = None,
     set_: SetOpt = None,
     device: DeviceOpt = None,
@@ -329,12 +341,14 @@ def edit(
 ) -> None:
     """Edit one example; the same edit, at the same final state, lands on every photo."""
     p = _params(params, set_, device, strength, dask_address, dask_local)
-    ws, form = _direction(workspace, name, example, after, constraints, offset, truth, p)
+    ws, form = _direction(workspace, name, example, after, constraints, offset, truth, p, replace)
     if preview is not None:
         _preview(ws, name, form, p, preview)
         return
     from flows.edit import edit_flow
+    from tasks.manifest import require_source
 
+    require_source(ws)
     with _running(ws), _cluster(p) as p:
         summary = on_runner(edit_flow, p.runtime)(ws.root, name, form, p)
     _print_edit(ws, name, summary)
@@ -383,6 +397,7 @@ def direction(
     constraints: ConstraintsOpt = None,
     offset: OffsetOpt = None,
     truth: TruthOpt = None,
+    replace: ReplaceOpt = False,
     params: ParamsOpt = None,
     set_: SetOpt = None,
     device: DeviceOpt = None,
@@ -391,7 +406,7 @@ def direction(
 ) -> None:
     """Only the first half of `edit`: the example edit and its direction Δ* (then `rescale` applies it)."""
     p = _params(params, set_, device, dask_address=dask_address, dask_local=dask_local)
-    ws, form = _direction(workspace, name, example, after, constraints, offset, truth, p)
+    ws, form = _direction(workspace, name, example, after, constraints, offset, truth, p, replace)
     from flows.edit import direction_flow
 
     with _running(ws), _cluster(p) as p:
@@ -419,9 +434,13 @@ def rescale(
     ws = Workspace.open(workspace)
     ws.require(ws.edit(name).direction, hint=f"run `oneedit edit --workspace WS --name {name} ...` first")
     from flows.rescale import rescale_flow
+    from tasks.latents import check_latents
+    from tasks.manifest import require_source
     from tasks.train import check_models
 
     check_models(ws, p)
+    check_latents(ws)
+    require_source(ws)
 
     with _running(ws), _cluster(p) as p:
         summary = on_runner(rescale_flow, p.runtime)(ws.root, name, p)
@@ -435,6 +454,9 @@ def report(workspace: WorkspaceOpt, name: NameOpt, params: ParamsOpt = None, set
     ws = Workspace.open(workspace)
     ws.require(ws.edit(name).results, hint=f"run `oneedit edit --workspace WS --name {name} ...` first")
     from flows.report import report_flow
+    from tasks.manifest import require_source
+
+    require_source(ws)
 
     with _running(ws), _cluster(p) as p:
         index = on_runner(report_flow, p.runtime)(ws.root, name, p)
@@ -470,6 +492,9 @@ def demo_catalog(
     p = _params(params, set_)
     from common import progress
     from flows.demo import catalog_flow
+    from tasks.catalog import check_catalog_folder
+
+    check_catalog_folder(out_dir)
 
     with progress.live(console):
         pair = on_runner(catalog_flow, p.runtime)(out_dir, p)
@@ -487,6 +512,9 @@ def demo(
 ) -> None:
     """The whole pipeline on a generated catalog: catalog, ingest, train, project, edit, report."""
     p = _params(params, set_, device, dask_address=dask_address, dask_local=dask_local)
+    from tasks.demo import check_demo_workspace
+
+    check_demo_workspace(workspace)
     ws = Workspace.create(workspace)
     from flows.demo import demo_flow
 
@@ -498,7 +526,9 @@ def demo(
     out.print(f"demo done in {total:.0f} s; report: {summary['report']}", markup=False)
 
 
-SourceArg = Annotated[Path, typer.Argument(help="The catalog's photo folder (as first ingested).", show_default=False)]
+SourceArg = Annotated[Path, typer.Argument(
+    help="The catalog's own photo folder (as first ingested, or where it moved), with the new photos added to it; "
+         "a folder of only the new photos is refused.", show_default=False)]
 
 
 @app.command()
@@ -516,12 +546,15 @@ def update(
     ws = Workspace.open(workspace)
     ws.require(ws.gan, ws.encoder, hint="run `oneedit train --workspace WS` first")
     from flows.retrain import update_flow
+    from tasks.manifest import check_source
+
+    check_source(ws, src_dir)
 
     with _running(ws), _cluster(p) as p:
         summary = on_runner(update_flow, p.runtime)(ws.root, src_dir, p)
     done = summary["project"]["shards"] - summary["project"]["skipped"]
     out.print(f"{summary['ingest']['new']} new photos; {done} shards projected; edits re-applied: "
-              f"{', '.join(summary['edits']) or 'none'}", markup=False)
+              f"{', '.join(summary['edits']) or 'none'}{_skipped(summary)}", markup=False)
 
 
 @app.command()
@@ -547,6 +580,9 @@ def retrain(
     ws = Workspace.open(workspace)
     ws.require(ws.gan, ws.encoder, hint="run `oneedit train --workspace WS` first")
     from flows.retrain import retrain_flow, serve_retraining
+    from tasks.manifest import check_source
+
+    check_source(ws, src_dir)
 
     if cron is not None:
         serve_retraining(ws.root, src_dir, p, cron=cron, mode=mode, steps=steps, dvc=dvc)
@@ -554,7 +590,7 @@ def retrain(
     with _running(ws), _cluster(p) as p:
         summary = on_runner(retrain_flow, p.runtime)(ws.root, src_dir, p, mode=mode, steps=steps, dvc=dvc)
     out.print(f"{summary['ingest']['new']} new photos; models {mode}d; edits re-fitted: "
-              f"{', '.join(summary['edits']) or 'none'}; {summary['dvc']}", markup=False)
+              f"{', '.join(summary['edits']) or 'none'}{_skipped(summary)}; {summary['dvc']}", markup=False)
 
 
 def _print_edit(ws: Workspace, name: str, summary: dict) -> None:
@@ -591,3 +627,8 @@ def import_generator(
         summary = run_import(file, ws, precision, replace)
     out.print(f"imported {summary['line']} into {ws.gan}", markup=False)
     out.print(f"ingest the catalog at its resolution: --set model.resolution={summary['resolution']}", markup=False)
+
+
+def _skipped(summary: dict) -> str:
+    """The saved edits a flow left alone, each with its reason."""
+    return "".join(f"; skipped {name}: {reason}" for name, reason in summary.get("skipped", {}).items())

@@ -5,7 +5,7 @@ API on 127.0.0.1. The page picks the example from the catalog, makes the edit (c
 strokes, an edited "after" upload, or sliders along principal directions of W), previews it on a
 sample of the catalog with the real transfer, and applies it. Every input the page makes becomes the
 same files `oneedit edit` takes (strokes.json + mask PNGs, an after image, an offset .npy) in a
-draft folder, checked by the CLI's own checks; Apply copies them into WS/edits/NAME/input/ and runs
+draft folder, checked by the CLI's own checks; Apply runs
 the CLI's flows (edit_flow, then report_flow) under the workspace lock, so `rescale`, `report`,
 `retrain` and `dvc repro` see an ordinary edit.
 
@@ -344,15 +344,11 @@ class Studio:
         from tasks.train import check_models
 
         params = self.load_params(f"edit.strength={strength}")
-        paths = self.ws.edit(name)
+        self.ws.edit(name)  # validates the name
         job.phase = "waiting for the workspace lock"
         with workspace_lock(self.ws.root, wait=False):
             check_models(self.ws, params)
-            inputs = paths.root / "input"
-            if inputs.exists():
-                shutil.rmtree(inputs)
-            shutil.copytree(draft.folder, inputs)
-            form = {**draft.form, "path": str(inputs / Path(draft.form["path"]).name)}
+            form = dict(draft.form)  # the edit copies its input into its own folder (tasks/direction.py)
             check_example_form(self.ws, form)
             with progress.capture() as bars:
                 job.bars = bars

@@ -5,12 +5,14 @@ Layout (`out` is any folder):
     out/attributes.parquet        file, every attribute, every nuisance variable, seed
 `file` is the photo's path relative to `out/photos`, i.e. the ingest manifest's `source_path`.
 Every file is written atomically (temp + os.replace); the Parquet file is written last, so its
-presence means the catalog is complete.
+presence means the catalog is complete. `out/demo-catalog.json` marks the folder as a demo
+catalog's and lists every photo name it wrote there (recorded before the first photo is written):
+only those are ever overwritten or removed; a non-empty photos folder without it is refused (it may
+be the user's own photos).
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +20,13 @@ import pandas as pd
 import pyarrow as pa
 
 from common.errors import InputError
-from common.storage import read_parquet, remove_stale_temps, write_parquet
+from common.storage import read_json, read_parquet, remove_stale_temps, write_json, write_parquet
 from edit_core.demo_catalog import ATTRIBUTES, NUISANCE, render, sample_attributes
 from tasks.images import write_png
 
 PHOTOS = "photos"
 ATTRIBUTES_FILE = "attributes.parquet"
-_INDEX_PNG = re.compile(r"^\d+\.png$")
+MARKER = "demo-catalog.json"
 
 
 def catalog_schema(resolution: int) -> pa.Schema:
@@ -40,28 +42,49 @@ def photo_name(index: int, n: int) -> str:
     return f"{index:0{max(5, len(str(max(n - 1, 0))))}d}.png"
 
 
+def check_catalog_folder(out: Path | str) -> None:
+    """Before writing: `out/photos` is new, empty, or a demo catalog's (it may be the user's own photos)."""
+    out = Path(out)
+    photos = out / PHOTOS
+    if photos.is_dir() and any(photos.iterdir()) and not ((out / MARKER).is_file() or (out / ATTRIBUTES_FILE).is_file()):
+        raise InputError(f"{photos} already holds files that no demo catalog wrote: give demo-catalog a new "
+                         "or empty folder (it writes and removes index-named PNGs there)")
+
+
+def _written(out: Path) -> set[str]:
+    """The photo names earlier demo catalogs wrote into `out/photos` (the marker's list, or the catalog's)."""
+    if (out / MARKER).is_file():
+        return set(read_json(out / MARKER).get("files", []))
+    if (out / ATTRIBUTES_FILE).is_file():
+        return set(read_parquet(out / ATTRIBUTES_FILE)["file"])
+    return set()
+
+
 def write_demo_catalog(out: Path | str, n: int, seed: int = 0, resolution: int = 512, chunk: int = 32) -> Path:
     """Render `n` demo photos at `resolution` px into `out/photos` and write `out/attributes.parquet`.
 
     Deterministic in (n, seed, resolution). Index-named PNGs left in `out/photos` by an earlier,
-    larger catalog are removed so that ingesting the folder sees exactly this catalog."""
+    larger catalog are removed so that ingesting the folder sees exactly this catalog; a non-empty
+    `out/photos` that no demo catalog wrote is refused before anything is written."""
     if n < 1 or resolution < 8:
         raise InputError(f"demo catalog needs n >= 1 and resolution >= 8 (got n={n}, resolution={resolution})")
     out = Path(out)
     photos = out / PHOTOS
+    check_catalog_folder(out)
+    attrs = sample_attributes(n, seed)
+    files = [photo_name(i, n) for i in range(n)]
+    written = _written(out) | set(files)
+    write_json(out / MARKER, {"format": "oneedit-demo-catalog", "files": sorted(written)})  # before any photo
     photos.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(photos)
     remove_stale_temps(out)
-    attrs = sample_attributes(n, seed)
-    files = [photo_name(i, n) for i in range(n)]
     for s in range(0, n, chunk):
         images = render({k: v[s : s + chunk] for k, v in attrs.items()}, resolution)
         for i, image in enumerate(images, start=s):
             write_png(photos / files[i], image)
-    keep = set(files)
-    for stale in photos.iterdir():
-        if _INDEX_PNG.match(stale.name) and stale.name not in keep:
-            stale.unlink()
+    for stale in sorted(written - set(files)):
+        (photos / stale).unlink(missing_ok=True)
+    write_json(out / MARKER, {"format": "oneedit-demo-catalog", "files": files})
     df = pd.DataFrame({"file": files, **attrs, "seed": np.full(n, seed, np.int64)})
     path = out / ATTRIBUTES_FILE
     write_parquet(path, df, catalog_schema(resolution))

@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from common import progress
 from common.errors import InputError
 from common.params import Params
-from common.storage import atomic_path, read_parquet, write_json
+from common.storage import atomic_path, read_json, read_parquet, write_json
 from edit_core.demo_catalog import ATTRIBUTES, render_edited
 from tasks.catalog import ATTRIBUTES_FILE, PHOTOS, read_demo_catalog, write_demo_catalog
 from tasks.images import write_png
@@ -28,6 +28,22 @@ def catalog_is_current(out: Path, params: Params) -> bool:
     c = params.catalog
     return (len(df) == c.size and bool((df["seed"] == c.seed).all())
             and all((out / PHOTOS / f).is_file() for f in df["file"]))
+
+
+def check_demo_workspace(root: Path) -> None:
+    """`oneedit demo` writes its own catalog, manifest, models and edit: only into a new or empty folder,
+    or a workspace an earlier demo made (its catalog is WS/catalog/photos)."""
+    root = Path(root)
+    if not root.exists() or (root.is_dir() and not any(root.iterdir())):
+        return
+    source = root / "ingest" / "source.json"
+    if (root / "workspace.json").is_file():
+        if source.is_file() and Path(read_json(source).get("source", "")) == (root / "catalog" / PHOTOS).resolve():
+            return
+        if not source.is_file() and not any((root / d).exists() for d in ("ingest", "models", "latents", "edits")):
+            return
+    raise InputError(f"{root} is not a demo workspace (it holds other files or another catalog, which the demo "
+                     "would replace): give `oneedit demo` a new folder with --workspace")
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)

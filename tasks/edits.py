@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from common.storage import read_json, read_parquet, sha256_file
 from common.workspace import EditPaths, Workspace
-from tasks.latents import load_latents
-from tasks.report import applied_strength
+from tasks.alphas import applied_strength
+from tasks.direction import input_digest
 
 
 def _state(paths: EditPaths) -> str:
@@ -27,18 +26,17 @@ def _older(a: Path, b: Path) -> bool:
 
 
 def list_edits(ws: Workspace) -> list[dict]:
-    """One row per WS/edits/*/spec.json: name, kind, example, strength (read back from the results),
+    """One row per WS/edits/*/spec.json: name, kind, example, strength (the one it was applied at),
     state (started / fitted / applied / reported) and stale (what to rerun, and why)."""
     rows = []
     gan = sha256_file(ws.gan) if ws.gan.exists() else None
-    latents = None
     manifest_rows = len(read_parquet(ws.manifest)) if ws.manifest.exists() else None
     for spec_path in sorted((ws.root / "edits").glob("*/spec.json")):
         paths = ws.edit(spec_path.parent.name)
         spec = read_json(spec_path)
         stale, strength = [], None
-        source = Path(spec.get("input", ""))
-        if not source.is_file() or sha256_file(source) != spec.get("input_sha256"):
+        source = paths.root / spec.get("input", "")  # the copy the edit keeps (relative to its folder)
+        if not source.is_file() or input_digest(spec.get("kind", ""), source) != spec.get("input_sha256"):
             stale.append(f"input {source} is missing or changed (retrain cannot re-fit this edit)")
         if paths.direction.exists():
             direction = torch.load(paths.direction, map_location="cpu", weights_only=True)
@@ -46,16 +44,7 @@ def list_edits(ws: Workspace) -> list[dict]:
                 stale.append("direction: the generator changed since (run `oneedit edit` again)")
             if paths.results.exists():
                 results = read_parquet(paths.results)
-                done = results[results["status"] != "rejected"].drop_duplicates("id")
-                try:
-                    latents = latents if latents is not None else load_latents(ws)
-                    index = {i: k for k, i in enumerate(latents["ids"])}
-                    known = done[done["id"].isin(index)]
-                    strength = applied_strength(known["alpha"].to_numpy(),
-                                                latents["w"][np.array([index[i] for i in known["id"]], int)],
-                                                direction)
-                except ValueError:
-                    pass
+                strength = applied_strength(paths)
                 if manifest_rows is not None and len(results) != manifest_rows:
                     stale.append(f"results: {manifest_rows - len(results)} photos added since "
                                  "(run `oneedit update`)")

@@ -39,6 +39,8 @@ from tasks.images import MAX_PIXELS, Rejected, decode
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
 ID_HEX = 16
 MANIFEST = "manifest.parquet"
+WORKSPACE_OUTPUTS = frozenset({"ingest", "models", "latents", "edits"})  # what the pipeline writes in a workspace
+WORKSPACE_FILES = frozenset({"workspace.json", ".lock"})
 MANIFEST_COLUMNS = ["id", "source_path", "sha256", "width", "height", "status", "reason", "shard", "index"]
 
 
@@ -123,7 +125,7 @@ def _walk(src: Path, exclude: Path) -> tuple[list[str], list[_Row]]:
     """Relative posix paths of every non-directory entry under src (sorted), plus rows for walk errors.
 
     Symlinked directories are not followed (no loops); symlinked files are. The output folder and
-    any OneEdit workspace inside src are skipped.
+    any OneEdit workspace inside src are skipped; when src is itself a workspace, its outputs are.
     """
     files: list[str] = []
     errors: list[_Row] = []
@@ -137,6 +139,9 @@ def _walk(src: Path, exclude: Path) -> tuple[list[str], list[_Row]]:
         if "workspace.json" in filenames and rootp != src:
             dirnames[:] = []
             continue
+        if "workspace.json" in filenames:  # src is itself a workspace: its photos, never its outputs
+            dirnames[:] = [d for d in dirnames if d not in WORKSPACE_OUTPUTS]
+            filenames = [f for f in filenames if f not in WORKSPACE_FILES]
         dirnames[:] = sorted(d for d in dirnames if (rootp / d).resolve() != exclude)
         files.extend((rootp / f).relative_to(src).as_posix() for f in filenames)
     return sorted(files), errors

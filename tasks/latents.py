@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from common.storage import read_h5
+from common.errors import InputError
+from common.storage import read_h5, read_h5_attrs, sha256_file
 from common.workspace import Workspace
 
 
@@ -19,3 +20,17 @@ def load_latents(ws: Workspace) -> dict[str, np.ndarray]:
     out["shard"] = np.concatenate([np.full(len(p["ids"]), s.name) for s, p in zip(shards, parts, strict=True)])
     out["index"] = np.concatenate([np.arange(len(p["ids"])) for p in parts])
     return out
+
+
+def check_latents(ws: Workspace) -> None:
+    """Before an edit: every latents shard was projected with the current generator (else re-project).
+
+    Shards written before the generator's hash was recorded carry no `gan_sha256` and pass.
+    """
+    gan = sha256_file(ws.gan)
+    for shard in ws.ingest_shards():
+        path = ws.latent_shard(shard)
+        recorded = read_h5_attrs(path).get("gan_sha256") if path.exists() else None
+        if recorded is not None and recorded != gan:
+            raise InputError(f"{path} was projected with another generator than {ws.gan}: "
+                             "run `oneedit project --workspace WS` first")

@@ -1,16 +1,23 @@
-"""The catalog's manifest that ingest writes (WS/ingest/manifest.parquet + source.json), read back."""
+"""The catalog's manifest that ingest writes (WS/ingest/manifest.parquet + source.json), read back,
+and the checks of the originals' folder that commands run before they write anything."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from common.errors import InputError
 from common.storage import read_json, read_parquet
 from common.workspace import Workspace
 
 
+def source_root(ws: Workspace) -> Path:
+    """The folder the catalog was ingested from (manifest source paths are relative to it)."""
+    return Path(read_json(ws.source)["source"])
+
+
 def source_paths(ws: Workspace) -> dict[str, Path]:
     """id -> the original photo's path (relative source paths resolve against the ingested folder)."""
-    root = Path(read_json(ws.source)["source"])
+    root = source_root(ws)
     manifest = read_parquet(ws.manifest)
     accepted = manifest[manifest["status"] == "accepted"]
     return {i: root / p for i, p in zip(accepted["id"], accepted["source_path"], strict=True)}
@@ -21,3 +28,33 @@ def rejected_files(ws: Workspace) -> list[tuple[str, str]]:
     manifest = read_parquet(ws.manifest)
     rejected = manifest[manifest["status"] == "rejected"]
     return list(zip(rejected["source_path"], rejected["reason"], strict=True))
+
+
+def require_source(ws: Workspace) -> None:
+    """Before reading the originals: their folder is there (a moved or unmounted folder is not a
+    catalog of missing photos)."""
+    root = source_root(ws)
+    if not root.is_dir():
+        raise InputError(f"the originals' folder {root} is missing (moved or unmounted?): mount it again, "
+                         "or run `oneedit update NEW_LOCATION --workspace WS` where it moved to")
+
+
+def check_source(ws: Workspace, src: Path) -> None:
+    """Before ingesting into a workspace that holds a catalog: `src` is the catalog's folder.
+
+    Ingest makes the manifest from the folder's contents, so a folder of only the new photos would
+    drop the whole catalog. Accepted: the recorded folder, or one holding at least half of the
+    catalog's photos (the catalog moved); anything else is refused before any file is written.
+    """
+    if not (ws.manifest.exists() and ws.source.exists()):
+        return
+    recorded, src = source_root(ws), Path(src).resolve()
+    if src == recorded.resolve():
+        return
+    manifest = read_parquet(ws.manifest)
+    paths = manifest.loc[manifest["status"] != "rejected", "source_path"]
+    present = sum((src / p).is_file() for p in paths)
+    if present * 2 >= len(paths):
+        return
+    raise InputError(f"{src} holds {present} of the catalog's {len(paths)} photos: give the catalog's own folder "
+                     f"({recorded}) with the new photos added to it, not a folder of new photos only")

@@ -1,7 +1,8 @@
 """Step 3 as a task: project one ingest shard into its own latents shard (hybrid by default).
 
 Each latents shard records the fingerprint of its inputs (image shard, generator, encoder, project
-params, code version); a rerun skips every shard whose fingerprint matches, so an interrupted
+params, code version) and the generator's sha256 on its own (`gan_sha256`, which the edit commands
+check: latents of another generator are refused, tasks/latents.py); a rerun skips every shard whose fingerprint matches, so an interrupted
 projection resumes where it stopped. Shards are written whole (temp file + os.replace).
 """
 
@@ -83,6 +84,7 @@ def project_shard(ws: Workspace, shard: Path, params: Params) -> dict:
     data = read_h5(shard, ["images", "ids"])
     with progress.track(f"project {shard.name}", total=len(data["ids"])) as bar:
         result = project_images(G, data["images"], params, encoder, features, bar)
-    write_h5(out, {"ids": data["ids"], **result}, {"fingerprint": key, "mode": params.project.mode})
+    write_h5(out, {"ids": data["ids"], **result},
+             {"fingerprint": key, "mode": params.project.mode, "gan_sha256": sha256_file(ws.gan)})
     return {"shard": shard.name, "images": len(data["ids"]), "skipped": False,
             "err_pixel": float(result["err_pixel"].mean())}

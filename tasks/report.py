@@ -21,16 +21,14 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from common.errors import InputError
 from common.params import Params
 from common.storage import atomic_path, read_json, read_parquet, write_json
 from common.workspace import EditPaths, Workspace
 from edit_core.estimators import estimate_attributes
 from edit_core.metrics import attribute_final_state, edit_summary
-from tasks.direction import load_direction
+from tasks.alphas import applied_strength
 from tasks.images import read_photo, write_png
-from tasks.latents import load_latents
-from tasks.manifest import source_paths
+from tasks.manifest import source_root
 
 PLOT_W, PLOT_H, PAD = 480, 320, 44
 EXAMPLE_SIZE = 512  # px, longest side of the example's photos in the report
@@ -174,20 +172,6 @@ def _sample(ids: pd.Series, k: int, key: pd.Series) -> list[str]:
     if len(order) <= k:
         return order
     return [order[i] for i in np.linspace(0, len(order) - 1, k).round().astype(int)]
-
-
-def applied_strength(alpha: np.ndarray, w: np.ndarray, state: dict) -> float | None:
-    """The strength s the results were computed at, read back from α_i = (w0 + s·Δ* − w_i)·n.
-
-    Every photo gives s = (α_i − (w0 − w_i)·n) / ‖Δ*‖; the median is robust to a stray row.
-    """
-    if len(alpha) == 0:
-        return None
-    n = state["n"].double().reshape(-1).numpy()
-    w0 = state["w0"].double().reshape(-1).numpy()
-    norm = float(state["delta_star"].double().norm())
-    offsets = (w0[None, :] - np.asarray(w, np.float64).reshape(len(w), -1)) @ n
-    return float(np.median((np.asarray(alpha, np.float64) - offsets) / norm))
 
 
 def verdict(metrics: dict) -> dict:
@@ -340,17 +324,6 @@ def _models(folder: _Folder, ws: Workspace) -> list[dict]:
     return models
 
 
-def _strength(ws: Workspace, paths: EditPaths, done: pd.DataFrame) -> float | None:
-    try:
-        state = load_direction(ws, paths)
-        latents = load_latents(ws)
-    except (OSError, ValueError, InputError, KeyError):
-        return None
-    index = pd.Series(np.arange(len(latents["ids"])), index=latents["ids"])
-    rows = done[done["id"].isin(index.index)]
-    return applied_strength(rows["alpha"].to_numpy(), latents["w"][index.loc[rows["id"]].to_numpy()], state)
-
-
 def _rows(results: pd.DataFrame) -> list[dict]:
     return [{"file": r.source_path, "id": r.id, "status": r.status, "reason": r.reason or "",
              "alpha": _num(r.alpha), "err": _num(r.err_pixel), "before": _num(r.distance_before)}
@@ -375,12 +348,13 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
     spec = read_json(paths.spec)
     done = results[results["status"] != "rejected"].drop_duplicates("id")
     metrics = edit_summary(*(results[c].to_numpy() for c in SUMMARY_COLUMNS))
-    strength = _strength(ws, paths, done)
+    strength = applied_strength(paths)
     if strength is not None:
         metrics["strength"] = strength
     if (paths.root / "final_state.json").exists():  # the verdict measured after the edit (tasks/final_state.py)
         metrics |= read_json(paths.root / "final_state.json")
-    sources = source_paths(ws)
+    root = source_root(ws)
+    sources = {i: root / p for i, p in zip(done["id"], done["source_path"], strict=True)}  # as results were made
 
     grid = []
     for i in _sample(done["id"], params.report.grid, done["alpha"]):

@@ -10,30 +10,52 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from common.errors import InputError, OneEditError
-from common.storage import read_json, sha256_file
-from common.workspace import Workspace
+from common.storage import read_json
+from common.workspace import EditPaths, Workspace
+from tasks.alphas import applied_strength
+from tasks.direction import input_digest
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
 def saved_edits(ws: Workspace) -> dict[str, dict]:
-    """name -> the form that re-creates the edit, read from WS/edits/*/spec.json (its durable record).
-
-    The recorded input file (after-image, brush JSON or offset) must still hold the same bytes.
-    """
-    forms = {}
+    """name -> the saved edit, read from WS/edits/*/spec.json (its durable record) and its results:
+    `form` (what re-creates it), `kind`, `applied` (results exist; False when only `direction` ran),
+    `strength` (the strength it was applied at; None for results made before it was recorded) and
+    `gan_sha256` (the generator its direction was fitted on)."""
+    edits = {}
     for spec_path in sorted((ws.root / "edits").glob("*/spec.json")):
+        if spec_path.parent.name.startswith("."):  # a direction being fitted (tasks/direction.py)
+            continue
         spec = read_json(spec_path)
-        source = Path(spec["input"])
-        if not source.is_file() or sha256_file(source) != spec["input_sha256"]:
-            raise InputError(f"edit {spec['name']!r}: its input {source} is missing or changed since the edit "
-                             f"was made; restore it or delete {spec_path.parent}")
-        forms[spec["name"]] = {"kind": spec["kind"], "example": spec["example_id"] or spec["example"],
-                               "path": str(source), **({"truth": spec["truth"]} if "truth" in spec else {})}
-    return forms
+        paths = ws.edit(spec["name"])
+        source = paths.root / spec["input"]  # the copy in the edit's folder (an absolute path before copies)
+        form = {"kind": spec["kind"], "example": spec["example_id"] or spec["example"], "path": str(source),
+                "source_input": spec.get("source_input", spec["input"]),
+                **({"truth": spec["truth"]} if "truth" in spec else {})}
+        edits[spec["name"]] = {"form": form, "kind": spec["kind"], "applied": paths.results.exists(),
+                               "strength": applied_strength(paths), "gan_sha256": spec.get("gan_sha256") or _direction_gan(paths),
+                               "input_sha256": spec["input_sha256"]}
+    return edits
+
+
+def _direction_gan(paths: EditPaths) -> str | None:
+    """The generator recorded in direction.pt (specs written before it was recorded there too)."""
+    if not paths.direction.exists():
+        return None
+    return torch.load(paths.direction, map_location="cpu", weights_only=True).get("gan_sha256")
+
+
+def check_input(ws: Workspace, name: str, edit: dict) -> None:
+    """Before re-fitting a saved edit: its input still holds the bytes it was made from."""
+    source = Path(edit["form"]["path"])
+    if not source.is_file() or input_digest(edit["kind"], source) != edit["input_sha256"]:
+        raise InputError(f"edit {name!r}: its input {source} is missing or changed since the edit was made; "
+                         f"restore it or delete {ws.edit(name).root}")
 
 
 def dvc_root(path: Path) -> Path | None:

@@ -1,18 +1,24 @@
 """Steps 1-2 as tasks: train (or fine-tune) the GAN and the encoder on the catalog (sample grids + loss
 curves on disk).
 
-A finished model is skipped when its fingerprint (training data + params + version) matches the one
-recorded next to it; an interrupted run resumes from its checkpoint only if it was started with the
-same fingerprint, otherwise the stale checkpoint is discarded. Fine-tuning (scheduled retraining)
-resumes G/D (then E) for `steps` more steps on the whole current catalog and records the same
-fingerprint, so `oneedit train` afterwards sees the models as current; its target step is written
-first (`*.finetune.json`), so an interrupted fine-tune resumes to the same step instead of adding
-`steps` again.
+A model is replaced only by a complete new one: training (and fine-tuning) runs in WS/models/next/
+(`gan.pt` + `gan.started.json`, the fingerprint it was started for) and the finished checkpoint is
+swapped over WS/models/gan.pt at the end; until then the current model and its metrics stay, whatever
+fails (bad params, unreadable data, a full disk, a kill). A finished model is skipped when its
+fingerprint (training data + params + version) and its bytes match the metrics recorded next to it;
+an interrupted run resumes from models/next/ only if it was started for the same fingerprint.
+Fine-tuning starts from a copy of the current model; its target step is recorded when it starts, so
+an interrupted fine-tune resumes to the same step instead of adding `steps` again. encoder.json
+records the generator the encoder was trained for (`check_encoder`).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +28,18 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from common import progress
-from common.errors import InputError
+from common.errors import InputError, OutputWriteError
 from common.fingerprint import fingerprint
 from common.params import Params
-from common.storage import read_h5, read_json, sha256_file, write_json, write_parquet
+from common.storage import (
+    atomic_path,
+    read_h5,
+    read_json,
+    remove_stale_temps,
+    sha256_file,
+    write_json,
+    write_parquet,
+)
 from common.workspace import Workspace
 from edit_core.checkpoint import load_checkpoint
 from edit_core.imageops import resolve_device
@@ -75,20 +89,53 @@ def encoder_fingerprint(ws: Workspace, params: Params) -> str:
     return fingerprint(TRAIN_VERSION, data_digest(ws), sha256_file(ws.gan), params.to_dict()["encoder"])
 
 
-def _is_done(ckpt: Path, meta: Path, key: str) -> bool:
-    """True when `ckpt` is finished for this fingerprint; else clear what cannot be resumed."""
-    if ckpt.exists() and meta.exists() and read_json(meta).get("fingerprint") == key:
-        return True
-    started = ckpt.with_suffix(".started.json")
-    if ckpt.exists() and (not started.exists() or read_json(started).get("fingerprint") != key):
-        ckpt.unlink()
-    meta.unlink(missing_ok=True)
-    write_json(started, {"fingerprint": key})
-    return False
+def staged(ckpt: Path) -> Path:
+    """Where the model that will replace `ckpt` is trained: WS/models/next/<same name>."""
+    return ckpt.parent / "next" / ckpt.name
 
 
-def _record(ckpt: Path, meta: Path, key: str, history: dict, name: str, samples_dir: Path) -> dict:
-    """Write sample grids, the loss table (parquet + csv for DVC plots) and the metrics json."""
+def _plan_path(ckpt: Path) -> Path:
+    return staged(ckpt).with_suffix(".started.json")
+
+
+def _current(ckpt: Path, meta: Path, key: str) -> dict | None:
+    """The recorded metrics when `ckpt` is the complete model for `key` (and holds the bytes recorded)."""
+    if not (ckpt.exists() and meta.exists()):
+        return None
+    metrics = read_json(meta)
+    if metrics.get("fingerprint") != key or metrics.get("sha256", sha256_file(ckpt)) != sha256_file(ckpt):
+        return None
+    return metrics
+
+
+def _start(ckpt: Path, key: str, finetune_steps: int | None = None) -> int | None:
+    """Prepare models/next/ to train the model for `key`; returns the target step of a fine-tune.
+
+    An in-progress model started for the same `key` (and mode) is resumed; any other one is discarded.
+    The current model `ckpt` is never touched: a fine-tune starts from a copy of it.
+    """
+    nxt, plan_path = staged(ckpt), _plan_path(ckpt)
+    mode = "train" if finetune_steps is None else "finetune"
+    remove_stale_temps(nxt.parent)
+    plan = read_json(plan_path) if plan_path.exists() else {}
+    if plan.get("fingerprint") == key and plan.get("mode") == mode and (mode == "train" or nxt.exists()):
+        return plan.get("target_step")
+    plan_path.unlink(missing_ok=True)
+    nxt.unlink(missing_ok=True)
+    target = None
+    if finetune_steps is not None:
+        with atomic_path(nxt) as tmp:
+            shutil.copyfile(ckpt, tmp)
+        target = int(load_checkpoint(nxt, "cpu")["step"]) + finetune_steps
+    write_json(plan_path, {"fingerprint": key, "mode": mode, "target_step": target})
+    return target
+
+
+def _record(ckpt: Path, meta: Path, key: str, history: dict, name: str, samples_dir: Path,
+            extra: dict | None = None) -> dict:
+    """Write sample grids, the loss table (parquet + csv for DVC plots) and the metrics json of the
+    finished model in models/next/, then swap it in: `ckpt` is replaced only by a complete model."""
+    nxt = staged(ckpt)
     for step, grid in history.get("samples", []):
         write_png(samples_dir / f"{name}-{int(step):06d}.png", grid)
     curves = {k: v for k, v in history.items() if k != "samples" and isinstance(v, list)}
@@ -99,91 +146,94 @@ def _record(ckpt: Path, meta: Path, key: str, history: dict, name: str, samples_
     write_parquet(losses.with_suffix(".parquet"), long, LOSS_SCHEMA)
     write_json(losses.with_suffix(".json"), wide.to_dict(orient="records"))
     last = {k: float(v.iloc[-1]) for k, v in wide.items() if len(v)}
-    metrics = {"fingerprint": key, **{f"final_{k}": v for k, v in last.items()}}
-    write_json(meta, metrics)
-    ckpt.with_suffix(".started.json").unlink(missing_ok=True)
+    metrics = {"fingerprint": key, "sha256": sha256_file(nxt), **(extra or {}),
+               **{f"final_{k}": v for k, v in last.items()}}
+    write_json(meta, metrics)  # first: a crash before the swap leaves meta != ckpt, so the next run swaps again
+    os.replace(nxt, ckpt)
+    _plan_path(ckpt).unlink(missing_ok=True)
     return metrics
+
+
+def _replace_model(ws: Workspace, ckpt: Path, meta: Path, key: str, fit: Callable[[Path, int], dict],
+                   steps: int, name: str, finetune: bool = False, extra: dict | None = None) -> dict:
+    """Train (or fine-tune `steps` more) the model for `key` in models/next/, then swap it over `ckpt`.
+
+    Skipped when `ckpt` is already that model; resumed when models/next/ holds its unfinished run. Until
+    the swap, `ckpt` and its metrics stay as they were, whatever fails (bad params, data, full disk).
+    """
+    if (done := _current(ckpt, meta, key)) is not None:
+        return done
+    nxt = staged(ckpt)
+    try:
+        target = _start(ckpt, key, steps if finetune else None)
+        history = fit(nxt, steps if target is None else target)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EFBIG):
+            raise OutputWriteError(f"cannot write {nxt}: {exc.strerror or exc}; {ckpt} is unchanged") from exc
+        raise
+    return _record(ckpt, meta, key, history, name, ws.samples, extra)
 
 
 def _bar_callback(bar: progress.Tracker):
     return lambda event: bar.update(event["step"])
 
 
-def _fit_gan(ws: Workspace, params: Params, steps: int, what: str) -> dict:
-    config = GanTrainConfig(**{**params.gan.model_dump(), "steps": steps})
+def _fit_gan(ws: Workspace, params: Params, what: str) -> Callable[[Path, int], dict]:
     model = ModelConfig(**params.model.model_dump())
-    with progress.track(what, total=config.steps) as bar:
-        return train_gan(catalog_images(ws), model, config, ws.gan, resolve_device(params.runtime.device),
-                         _bar_callback(bar))
 
-
-def _fit_encoder(ws: Workspace, params: Params, steps: int, what: str) -> dict:
-    config = EncoderTrainConfig(**{**params.encoder.model_dump(), "steps": steps})
-    with progress.track(what, total=config.steps) as bar:
-        return train_encoder(catalog_images(ws), ws.gan, config, ws.encoder, resolve_device(params.runtime.device),
+    def fit(ckpt: Path, steps: int) -> dict:
+        config = GanTrainConfig(**{**params.gan.model_dump(), "steps": steps})
+        with progress.track(what, total=config.steps) as bar:
+            return train_gan(catalog_images(ws), model, config, ckpt, resolve_device(params.runtime.device),
                              _bar_callback(bar))
+    return fit
+
+
+def _fit_encoder(ws: Workspace, params: Params, what: str) -> Callable[[Path, int], dict]:
+    def fit(ckpt: Path, steps: int) -> dict:
+        config = EncoderTrainConfig(**{**params.encoder.model_dump(), "steps": steps})
+        with progress.track(what, total=config.steps) as bar:
+            return train_encoder(catalog_images(ws), ws.gan, config, ckpt, resolve_device(params.runtime.device),
+                                 _bar_callback(bar))
+    return fit
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
 def train_catalog_gan(ws: Workspace, params: Params) -> dict:
     """Train G and D on the ingested catalog (resumable); returns the final metrics."""
-    key = gan_fingerprint(ws, params)
-    meta = ws.models / "gan.json"
-    if _is_done(ws.gan, meta, key):
-        return read_json(meta)
-    history = _fit_gan(ws, params, params.gan.steps, "train GAN")
-    return _record(ws.gan, meta, key, history, "gan", ws.samples)
+    return _replace_model(ws, ws.gan, ws.models / "gan.json", gan_fingerprint(ws, params),
+                          _fit_gan(ws, params, "train GAN"), params.gan.steps, "gan")
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
 def train_catalog_encoder(ws: Workspace, params: Params) -> dict:
     """Train the encoder E against the frozen generator (resumable); returns the final metrics."""
-    key = encoder_fingerprint(ws, params)
-    meta = ws.models / "encoder.json"
-    if _is_done(ws.encoder, meta, key):
-        return read_json(meta)
-    history = _fit_encoder(ws, params, params.encoder.steps, "train encoder")
-    return _record(ws.encoder, meta, key, history, "encoder", ws.samples)
-
-
-def _target_step(ckpt: Path, key: str, steps: int) -> int:
-    """The step this fine-tune ends at: recorded before training starts, reused after an interruption."""
-    plan = ckpt.with_suffix(".finetune.json")
-    if plan.exists() and read_json(plan).get("fingerprint") == key:
-        return int(read_json(plan)["target_step"])
-    target = int(load_checkpoint(ckpt, "cpu")["step"]) + steps
-    write_json(plan, {"fingerprint": key, "target_step": target})
-    return target
-
-
-def _current(meta: Path, key: str) -> dict | None:
-    """The recorded metrics when the model is already current for `key`."""
-    if meta.exists() and read_json(meta).get("fingerprint") == key:
-        return read_json(meta)
-    return None
+    return _replace_model(ws, ws.encoder, ws.models / "encoder.json", encoder_fingerprint(ws, params),
+                          _fit_encoder(ws, params, "train encoder"), params.encoder.steps, "encoder",
+                          extra={"gan_sha256": sha256_file(ws.gan)})
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
 def finetune_catalog_gan(ws: Workspace, params: Params, steps: int) -> dict:
     """Resume G/D from WS/models/gan.pt for `steps` more steps on the current catalog (skip if current)."""
     ws.require(ws.gan, hint="train the models once (`oneedit train`) before fine-tuning")
-    key = gan_fingerprint(ws, params)
-    meta = ws.models / "gan.json"
-    if (done := _current(meta, key)) is not None:
-        return done
-    history = _fit_gan(ws, params, _target_step(ws.gan, key, steps), "fine-tune GAN")
-    ws.gan.with_suffix(".finetune.json").unlink()
-    return _record(ws.gan, meta, key, history, "gan", ws.samples)
+    return _replace_model(ws, ws.gan, ws.models / "gan.json", gan_fingerprint(ws, params),
+                          _fit_gan(ws, params, "fine-tune GAN"), steps, "gan", finetune=True)
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
 def finetune_catalog_encoder(ws: Workspace, params: Params, steps: int) -> dict:
     """Resume E from WS/models/encoder.pt for `steps` more steps against the current G (skip if current)."""
     ws.require(ws.encoder, hint="train the models once (`oneedit train`) before fine-tuning")
-    key = encoder_fingerprint(ws, params)
+    return _replace_model(ws, ws.encoder, ws.models / "encoder.json", encoder_fingerprint(ws, params),
+                          _fit_encoder(ws, params, "fine-tune encoder"), steps, "encoder", finetune=True,
+                          extra={"gan_sha256": sha256_file(ws.gan)})
+
+
+def check_encoder(ws: Workspace) -> None:
+    """Before projecting: encoder.pt must have been trained for the current gan.pt (else finish `train`)."""
     meta = ws.models / "encoder.json"
-    if (done := _current(meta, key)) is not None:
-        return done
-    history = _fit_encoder(ws, params, _target_step(ws.encoder, key, steps), "fine-tune encoder")
-    ws.encoder.with_suffix(".finetune.json").unlink()
-    return _record(ws.encoder, meta, key, history, "encoder", ws.samples)
+    recorded = read_json(meta).get("gan_sha256") if meta.exists() else None
+    if recorded is not None and recorded != sha256_file(ws.gan):
+        raise InputError(f"{ws.encoder} was trained for another generator than {ws.gan}: "
+                         "run `oneedit train --workspace WS` to train its encoder")

@@ -3,7 +3,7 @@
 Per photo: render the frames G(w + (t/N)·α·n), t = 0..N, estimate the motion + colour flow between
 them (iGAN §4.2, edit_core.transfer) and apply it to the centre square of the original photo, the
 region ingest fed the GAN; the PNG keeps the original's size. A missing or unreadable original is
-`rejected` with its reason. Each shard's records are written to parts/ with a fingerprint, so a
+`rejected` with its reason (an edited image made from it earlier is kept). Each shard's records are written to parts/ with a fingerprint, so a
 rerun at the same strength skips finished shards.
 """
 
@@ -81,8 +81,7 @@ def edit_one(out: Path, source: Path, frames: np.ndarray, flagged: bool, params:
     start = time.perf_counter()
     try:
         photo = read_photo(source)
-    except OSError as exc:
-        out.unlink(missing_ok=True)
+    except OSError as exc:  # an edited image made earlier stays: the original may come back
         return "rejected", f"original unavailable: {exc.strerror or exc}", 0.0
     write_png(out, edit_photo(photo, frames, params))
     status, reason = ("flagged", "alpha outside the catalog's span along n") if flagged else ("edited", "")

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edit_core.checkpoint import load_checkpoint, load_encoder
+from edit_core.checkpoint import load_checkpoint, load_encoder, load_generator
 from edit_core.models import ModelConfig
 from edit_core.train_encoder import EncoderTrainConfig, train_encoder
 from edit_core.train_gan import GanTrainConfig, train_gan
@@ -46,3 +46,14 @@ def test_tiny_encoder_beats_the_mean_w(tiny_models) -> None:
         lat_mean = (G.mean_w() - w).pow(2).mean()
     assert err_e < 0.7 * err_mean
     assert lat_e < 0.6 * lat_mean
+
+
+def test_resumed_encoder_takes_the_mean_w_of_the_generator_it_now_inverts(tmp_path: Path) -> None:
+    """Fine-tuning after the GAN moved: the encoder's w_avg is the new generator's, not the old one's."""
+    old = small_gan(tmp_path / "old.pt")
+    train_gan(DATA, CFG, GanTrainConfig(steps=2, batch_size=4, seed=5), tmp_path / "new.pt", "cpu")
+    train_encoder(DATA, old, EncoderTrainConfig(**{**FAST.__dict__, "steps": 2}), tmp_path / "e.pt", "cpu")
+    train_encoder(DATA, tmp_path / "new.pt", FAST, tmp_path / "e.pt", "cpu")
+    new_mean = load_generator(tmp_path / "new.pt").mean_w()
+    assert not torch.equal(load_generator(old).mean_w(), new_mean)
+    assert torch.equal(load_encoder(tmp_path / "e.pt", "cpu").w_avg, new_mean)

@@ -41,3 +41,17 @@ def test_errors(tmp_path):
         write_demo_catalog(tmp_path, n=0)
     with pytest.raises(InputError, match="no demo catalog"):
         read_demo_catalog(tmp_path / "missing")
+
+
+def test_only_photos_a_demo_catalog_wrote_are_ever_removed(tmp_path):
+    user = tmp_path / "mine"
+    (user / PHOTOS).mkdir(parents=True)
+    (user / PHOTOS / "000.png").write_bytes(b"a user's photo")
+    with pytest.raises(InputError, match="no demo catalog wrote"):
+        write_demo_catalog(user, n=2, seed=1, resolution=16)
+    assert [p.name for p in (user / PHOTOS).iterdir()] == ["000.png"]
+    write_demo_catalog(tmp_path, n=3, seed=1, resolution=16)
+    for name in ("000.png", "7.png"):  # dropped into the demo folder later, by hand
+        (tmp_path / PHOTOS / name).write_bytes(b"mine")
+    write_demo_catalog(tmp_path, n=2, seed=1, resolution=16)
+    assert sorted(p.name for p in (tmp_path / PHOTOS).iterdir()) == sorted(["00000.png", "00001.png", "000.png", "7.png"])

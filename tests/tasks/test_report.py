@@ -18,7 +18,6 @@ from tasks.report import (
     PLOT_H,
     PLOT_W,
     SUMMARY_COLUMNS,
-    applied_strength,
     histogram_plot,
     line_plot,
     scatter_plot,
@@ -54,16 +53,6 @@ def test_metrics_count_every_status() -> None:
 def _state(rng: np.random.Generator, dim: int = 8) -> dict:
     delta = torch.from_numpy(rng.normal(size=dim).astype(np.float32))
     return {"delta_star": delta, "n": delta / delta.norm(), "w0": torch.from_numpy(rng.normal(size=dim).astype(np.float32))}
-
-
-@pytest.mark.parametrize("strength", [0.5, 1.0, 2.3])
-def test_applied_strength_reads_back_the_strength_of_the_alphas(strength: float) -> None:
-    rng = np.random.default_rng(0)
-    state = _state(rng)
-    w = rng.normal(size=(20, 8)).astype(np.float32)
-    alpha = alpha_table(w, state, strength, margin=0.1)["alpha"]
-    assert applied_strength(alpha, w, state) == pytest.approx(strength, rel=1e-4)
-    assert applied_strength(np.array([]), w[:0], state) is None
 
 
 def test_verdict_is_the_final_state_measured_on_the_photos() -> None:

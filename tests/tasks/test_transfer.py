@@ -36,11 +36,12 @@ def test_edit_photo_keeps_size_and_leaves_outside_the_square_alone() -> None:
     assert edited[:, 12:52].astype(int).mean() > photo[:, 12:52].astype(int).mean() + 20
 
 
-def test_edit_one_rejects_a_missing_original(tmp_path: Path) -> None:
+def test_edit_one_rejects_a_missing_original_and_keeps_its_edited_image(tmp_path: Path) -> None:
     out = tmp_path / "images" / "x.png"
-    write_png(out, np.zeros((4, 4, 3), np.uint8))  # stale output of an earlier run
+    write_png(out, np.zeros((4, 4, 3), np.uint8))  # made by an earlier run, while the original was there
+    kept = out.read_bytes()
     frames = np.zeros((2, 16, 16, 3), np.uint8)
     status, reason, _ = edit_one(out, tmp_path / "gone.png", frames, False, Params())
-    assert status == "rejected" and "original unavailable" in reason and not out.exists()
+    assert status == "rejected" and "original unavailable" in reason and out.read_bytes() == kept
     write_png(tmp_path / "photo.png", np.full((20, 30, 3), 90, np.uint8))
     assert edit_one(out, tmp_path / "photo.png", frames, True, Params())[0] == "flagged" and out.exists()
