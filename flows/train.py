@@ -10,7 +10,7 @@ from common.params import Params
 from common.workspace import Workspace
 from flows.runners import gpu_annotation
 from tasks.ingest import ingest_photos
-from tasks.train import train_catalog_encoder, train_catalog_gan
+from tasks.train import finetune_from, train_catalog_encoder, train_catalog_gan
 
 
 @flow(name="ingest")
@@ -20,12 +20,15 @@ def ingest_flow(source: Path, workspace: Path, params: Params) -> dict:
 
 
 @flow(name="train")
-def train_flow(workspace: Path, params: Params, source: Path | None = None) -> dict:
-    """(ingest ->) GAN -> encoder."""
+def train_flow(workspace: Path, params: Params, source: Path | None = None, init: Path | None = None) -> dict:
+    """(ingest ->) GAN (trained, or fine-tuned from `init`) -> encoder."""
     ws = Workspace.open(workspace)
     if source is not None:
         ingest_photos(source, ws, params)
     with gpu_annotation(params.runtime.gpu_resource):
-        gan = train_catalog_gan.submit(ws, params).result()
+        if init is not None:
+            gan = finetune_from.submit(ws, params, Path(init)).result()
+        else:
+            gan = train_catalog_gan.submit(ws, params).result()
         encoder = train_catalog_encoder.submit(ws, params).result()
     return {"gan": gan, "encoder": encoder}

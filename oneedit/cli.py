@@ -232,16 +232,41 @@ def _print_rejected(ws: Workspace, limit: int = 20) -> None:
 
 @app.command()
 def train(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = None, device: DeviceOpt = None,
-          dask_address: DaskAddressOpt = None, dask_local: DaskLocalOpt = None) -> None:
-    """Train the GAN on the ingested catalog, then the encoder that inverts it."""
+          dask_address: DaskAddressOpt = None, dask_local: DaskLocalOpt = None,
+          init: Annotated[Path | None, typer.Option(
+              "--init", help="Fine-tune this GAN checkpoint (e.g. WS/models/gan.pt after `oneedit "
+                             "import-generator`) on the catalog for gan.steps steps, instead of training "
+                             "from scratch.")] = None) -> None:
+    """Train the GAN on the ingested catalog (or fine-tune one: --init), then the encoder that inverts it."""
     p = _params(params, set_, device, dask_address=dask_address, dask_local=dask_local)
     ws = Workspace.open(workspace)
     ws.require(ws.manifest, hint="run `oneedit ingest SRC_DIR --workspace WS` first")
+    if init is not None:
+        _check_init(init, p)
     from flows.train import train_flow
 
     with _running(ws), _cluster(p) as p:
-        on_runner(train_flow, p.runtime)(ws.root, p)
+        on_runner(train_flow, p.runtime)(ws.root, p, init=init)
     out.print(f"models in {ws.models}", markup=False)
+
+
+def _check_init(init: Path, p: Params) -> None:
+    """--init: a readable GAN checkpoint whose resolution is the one the catalog is ingested at."""
+    from edit_core.checkpoint import load_checkpoint
+
+    if not init.is_file():
+        raise InputError(f"--init {init}: file not found")
+    try:
+        ckpt = load_checkpoint(init)
+    except Exception as exc:  # a truncated or foreign file: one line, nothing written
+        raise InputError(f"--init {init}: not a OneEdit GAN checkpoint ({str(exc).splitlines()[0]}); "
+                         "import a StyleGAN2 file with `oneedit import-generator` first") from None
+    if ckpt.get("kind") != "gan":
+        raise InputError(f"--init {init}: a {ckpt.get('kind')} checkpoint, not a GAN")
+    if ckpt["config"]["resolution"] != p.model.resolution:
+        raise InputError(f"--init {init}: a {ckpt['config']['resolution']} px generator, but the catalog is ingested "
+                         f"at model.resolution={p.model.resolution}: ingest again with --set "
+                         f"model.resolution={ckpt['config']['resolution']}")
 
 
 @app.command()

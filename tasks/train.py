@@ -47,6 +47,7 @@ from edit_core.models import ModelConfig
 from edit_core.train_encoder import EncoderTrainConfig, train_encoder
 from edit_core.train_gan import GanTrainConfig, train_gan
 from tasks.images import write_png
+from tasks.pretrained import imported_generator
 
 TRAIN_VERSION = 1
 LOSS_SCHEMA = pa.schema([("model", pa.string()), ("step", pa.int64()), ("metric", pa.string()), ("value", pa.float64())])
@@ -55,7 +56,10 @@ LOSS_SCHEMA = pa.schema([("model", pa.string()), ("step", pa.int64()), ("metric"
 def check_models(ws: Workspace, params: Params) -> None:
     """Before any work: params.model must describe the trained generator (else retrain or fix params)."""
     config = load_checkpoint(ws.gan)["config"]
-    for key, value in params.model.model_dump().items():
+    described = params.model.model_dump()
+    if imported_generator(ws) is not None:  # its architecture is the checkpoint's; ingest must match its size
+        described = {"resolution": described["resolution"]}
+    for key, value in described.items():
         if key == "mapping_layers" and config.get("backbone") != "style":
             continue
         if key in config and config[key] != value:
@@ -108,11 +112,12 @@ def _current(ckpt: Path, meta: Path, key: str) -> dict | None:
     return metrics
 
 
-def _start(ckpt: Path, key: str, finetune_steps: int | None = None) -> int | None:
+def _start(ckpt: Path, key: str, finetune_steps: int | None = None, start_from: Path | None = None) -> int | None:
     """Prepare models/next/ to train the model for `key`; returns the target step of a fine-tune.
 
     An in-progress model started for the same `key` (and mode) is resumed; any other one is discarded.
-    The current model `ckpt` is never touched: a fine-tune starts from a copy of it.
+    The current model `ckpt` is never touched: a fine-tune starts from a copy of it (or of `start_from`,
+    `oneedit train --init CKPT`).
     """
     nxt, plan_path = staged(ckpt), _plan_path(ckpt)
     mode = "train" if finetune_steps is None else "finetune"
@@ -125,7 +130,7 @@ def _start(ckpt: Path, key: str, finetune_steps: int | None = None) -> int | Non
     target = None
     if finetune_steps is not None:
         with atomic_path(nxt) as tmp:
-            shutil.copyfile(ckpt, tmp)
+            shutil.copyfile(start_from or ckpt, tmp)
         target = int(load_checkpoint(nxt, "cpu")["step"]) + finetune_steps
     write_json(plan_path, {"fingerprint": key, "mode": mode, "target_step": target})
     return target
@@ -155,7 +160,8 @@ def _record(ckpt: Path, meta: Path, key: str, history: dict, name: str, samples_
 
 
 def _replace_model(ws: Workspace, ckpt: Path, meta: Path, key: str, fit: Callable[[Path, int], dict],
-                   steps: int, name: str, finetune: bool = False, extra: dict | None = None) -> dict:
+                   steps: int, name: str, finetune: bool = False, extra: dict | None = None,
+                   start_from: Path | None = None) -> dict:
     """Train (or fine-tune `steps` more) the model for `key` in models/next/, then swap it over `ckpt`.
 
     Skipped when `ckpt` is already that model; resumed when models/next/ holds its unfinished run. Until
@@ -165,7 +171,7 @@ def _replace_model(ws: Workspace, ckpt: Path, meta: Path, key: str, fit: Callabl
         return done
     nxt = staged(ckpt)
     try:
-        target = _start(ckpt, key, steps if finetune else None)
+        target = _start(ckpt, key, steps if finetune else None, start_from)
         history = fit(nxt, steps if target is None else target)
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EFBIG):
@@ -178,10 +184,11 @@ def _bar_callback(bar: progress.Tracker):
     return lambda event: bar.update(event["step"])
 
 
-def _fit_gan(ws: Workspace, params: Params, what: str) -> Callable[[Path, int], dict]:
-    model = ModelConfig(**params.model.model_dump())
-
+def _fit_gan(ws: Workspace, params: Params, what: str, finetune: bool = False) -> Callable[[Path, int], dict]:
     def fit(ckpt: Path, steps: int) -> dict:
+        # a fine-tune keeps the architecture of the model it starts from (an imported StyleGAN2's, say)
+        model = (ModelConfig.from_dict(load_checkpoint(ckpt, "cpu")["config"]) if finetune
+                 else ModelConfig(**params.model.model_dump()))
         config = GanTrainConfig(**{**params.gan.model_dump(), "steps": steps})
         with progress.track(what, total=config.steps) as bar:
             return train_gan(catalog_images(ws), model, config, ckpt, resolve_device(params.runtime.device),
@@ -200,7 +207,10 @@ def _fit_encoder(ws: Workspace, params: Params, what: str) -> Callable[[Path, in
 
 @task(cache_policy=NO_CACHE, persist_result=False)
 def train_catalog_gan(ws: Workspace, params: Params) -> dict:
-    """Train G and D on the ingested catalog (resumable); returns the final metrics."""
+    """Train G and D on the ingested catalog (resumable); returns the final metrics. An imported generator
+    is kept as it is (`oneedit train --init` fine-tunes it)."""
+    if imported_generator(ws) is not None:
+        return read_json(ws.models / "gan.json")
     return _replace_model(ws, ws.gan, ws.models / "gan.json", gan_fingerprint(ws, params),
                           _fit_gan(ws, params, "train GAN"), params.gan.steps, "gan")
 
@@ -217,8 +227,23 @@ def train_catalog_encoder(ws: Workspace, params: Params) -> dict:
 def finetune_catalog_gan(ws: Workspace, params: Params, steps: int) -> dict:
     """Resume G/D from WS/models/gan.pt for `steps` more steps on the current catalog (skip if current)."""
     ws.require(ws.gan, hint="train the models once (`oneedit train`) before fine-tuning")
+    imported = imported_generator(ws)
     return _replace_model(ws, ws.gan, ws.models / "gan.json", gan_fingerprint(ws, params),
-                          _fit_gan(ws, params, "fine-tune GAN"), steps, "gan", finetune=True)
+                          _fit_gan(ws, params, "fine-tune GAN", finetune=True), steps, "gan", finetune=True,
+                          extra={"imported": imported} if imported else None)
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def finetune_from(ws: Workspace, params: Params, init: Path) -> dict:
+    """`oneedit train --init CKPT`: G/D fine-tuned from CKPT (an imported StyleGAN2, another workspace's
+    gan.pt) for params.gan.steps steps on this catalog; it replaces WS/models/gan.pt when complete."""
+    key = fingerprint(TRAIN_VERSION, "init", sha256_file(init), data_digest(ws), params.to_dict()["gan"])
+    meta = load_checkpoint(init, "cpu")
+    imported = imported_generator(ws) if init.resolve() == ws.gan.resolve() else None
+    extra = {"imported": imported or {"init": str(init.resolve()), "source_sha256": sha256_file(init),
+                                      "resolution": meta["config"]["resolution"]}}
+    return _replace_model(ws, ws.gan, ws.models / "gan.json", key, _fit_gan(ws, params, "fine-tune GAN", True),
+                          params.gan.steps, "gan", finetune=True, extra=extra, start_from=init)
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
