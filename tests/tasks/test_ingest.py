@@ -563,7 +563,7 @@ def test_lock_serialises_two_processes(tmp_path: Path) -> None:
     for p in procs:
         p.start()
     for p in procs:
-        p.join(20)
+        p.join(120)  # a bound, not a timing: each spawned process imports torch and prefect
     assert [p.exitcode for p in procs] == [0, 0]
     lines = log.read_text().split()
     assert len(lines) == 10
