@@ -112,7 +112,7 @@ EncoderParams = engine_section(
 ProjectParams = engine_section(
     ProjectConfig, "Projection of every photo (edit_core.project.ProjectConfig).",
     limits={"steps": {"ge": 0, "le": 100_000}, "lr": {"gt": 0, "le": 10}, "feature_weight": {"ge": 0},
-            "starts": {"ge": 1, "le": 1024}},
+            "wplus_pull": {"ge": 0}, "starts": {"ge": 1, "le": 1024}},
     types={"mode": Literal["encoder", "optimize", "hybrid"]},
     extra={"features": (Literal["discriminator", "hog"], Field("discriminator")),
            "batch_size": (int, Field(64, ge=1, le=65536))})

@@ -82,6 +82,7 @@ class ProjectConfig:
     lr: float = 0.05
     feature_weight: float = 0.002  # iGAN's weight of the deep-feature term
     w_plus: bool = False
+    wplus_pull: float = 0.0  # W+ only: weight of mean_layers ||w_l − w̄||² / w_dim, keeping the layers near one w
     starts: int = 1
     seed: int = 0
 
@@ -96,6 +97,7 @@ def project(
     lr: float = ProjectConfig.lr,
     feature_weight: float = ProjectConfig.feature_weight,
     w_plus: bool = ProjectConfig.w_plus,
+    wplus_pull: float = ProjectConfig.wplus_pull,
     starts: int = ProjectConfig.starts,
     seed: int = ProjectConfig.seed,
     init: Tensor | None = None,
@@ -104,6 +106,8 @@ def project(
 
     `init` ([B, w_dim] or [B, num_ws, w_dim]) replaces the first start (E(x) or the mean w), e.g. to
     project an edited photo from the latent of its original. `encoder` mode ignores steps and starts.
+    `wplus_pull` (W+ only) adds wplus_pull · mean over layers of ||w_l − w̄||² / w_dim to each image's loss,
+    w̄ the mean over layers: W+ fidelity with latents that stay close to W, where edits transfer.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -134,14 +138,20 @@ def project(
         pixel, feat = _row_losses(recon, target, features, target_feats)
         return (pixel if features is None else pixel + feature_weight * feat), pixel, feat
 
+    def pull(latents: Tensor) -> Tensor:
+        if not (w_plus and wplus_pull):
+            return torch.zeros(len(latents), dtype=latents.dtype, device=latents.device)
+        return wplus_pull * (latents - latents.mean(1, keepdim=True)).pow(2).mean((1, 2))
+
     opt = torch.optim.Adam([w], lr=lr)
     for _ in range(steps):
-        loss, _, _ = total(G.synthesis(w))
+        loss = total(G.synthesis(w))[0] + pull(w)
         (w.grad,) = torch.autograd.grad(loss.sum(), w)
         opt.step()
 
     with torch.no_grad():
         recon = G.synthesis(w)
         loss, pixel, feat = total(recon)
+        loss = loss + pull(w)
         best = loss.view(b, starts).argmin(1) + torch.arange(b, device=loss.device) * starts
         return Projection(w=w.detach()[best], recon=recon[best], err_pixel=pixel[best], err_feature=feat[best])

@@ -132,8 +132,8 @@ def make_example_edit(G: Generator, ws: Workspace, form: dict, params: Params,
         w0 = torch.from_numpy(example["w"]).to(device)
     else:
         w0 = project(G, to_tensor(example["thumb"], device), mode=p.mode, encoder=encoder, features=features,
-                     steps=p.steps, lr=p.lr, feature_weight=p.feature_weight, w_plus=p.w_plus, starts=p.starts,
-                     seed=p.seed).w[0]
+                     steps=p.steps, lr=p.lr, feature_weight=p.feature_weight, w_plus=p.w_plus,
+                     wplus_pull=p.wplus_pull, starts=p.starts, seed=p.seed).w[0]
     if form["kind"] == "brush":
         b = params.edit.brush
         D = load_discriminator(ws.gan, device) if b.lambda_d > 0 else None

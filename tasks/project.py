@@ -61,7 +61,8 @@ def project_images(G: Generator, images: np.ndarray, params: Params, encoder, fe
     for start in range(0, len(images), p.batch_size):
         x = to_tensor(images[start : start + p.batch_size], device)
         result = project(G, x, mode=p.mode, encoder=encoder, features=features, steps=p.steps, lr=p.lr,
-                         feature_weight=p.feature_weight, w_plus=p.w_plus, starts=p.starts, seed=p.seed)
+                         feature_weight=p.feature_weight, w_plus=p.w_plus, wplus_pull=p.wplus_pull, starts=p.starts,
+                         seed=p.seed)
         ws.append(result.w.cpu().numpy())
         pixel.append(result.err_pixel.cpu().numpy())
         feature.append(result.err_feature.cpu().numpy())

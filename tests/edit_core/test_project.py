@@ -92,3 +92,14 @@ def test_hybrid_beats_encoder_and_optimize_on_a_trained_model(tiny_models) -> No
     err = {mode: project(m.G, images, mode=mode, **kw).err_pixel.mean() for mode in ("encoder", "optimize", "hybrid")}
     assert err["hybrid"] < err["encoder"]
     assert err["hybrid"] < err["optimize"]
+
+
+def test_wplus_pull_keeps_the_layers_near_one_w(untrained) -> None:
+    G, E, E_plus, D, images = untrained
+    spread = {}
+    for pull in (0.0, 50.0):
+        w = project(G, images, mode="hybrid", encoder=E_plus, steps=30, lr=0.05, w_plus=True, wplus_pull=pull).w
+        spread[pull] = float((w - w.mean(1, keepdim=True)).pow(2).mean())
+    assert spread[50.0] < 0.5 * spread[0.0]
+    plain = project(G, images, mode="hybrid", encoder=E, steps=5, wplus_pull=50.0).w  # W: nothing to pull
+    assert torch.equal(plain, project(G, images, mode="hybrid", encoder=E, steps=5).w)
