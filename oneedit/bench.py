@@ -98,12 +98,15 @@ def speed(out: OutOpt, workspace: WorkspaceOpt = Path("workspace"), params: Para
           project_sizes: Annotated[str, typer.Option(help="Catalog sizes projected in full.")] = "25,100",
           render_sizes: Annotated[str, typer.Option(help="Catalog sizes for α + rendering.")] = "100,1000,10000",
           transfer_images: Annotated[int, typer.Option(help="Photos transferred (timed).", min=1)] = 8,
-          photo_res: PhotoResOpt = 512) -> None:
+          photo_res: PhotoResOpt = 512,
+          edit_photos: Annotated[int, typer.Option(help="Photos of the end-to-end edit stage (α + frames + "
+                                                        "transfer + PNG through the flows); 0 = skip.", min=0)] = 0
+          ) -> None:
     """Edit One for All Table 1 on this machine: edit, direction, α + render, transfer, projection."""
     from oneedit import bench_run
 
     bench_run.speed(out, workspace, params, set_, loop_images, steps, project_sizes, render_sizes, transfer_images,
-                    photo_res)
+                    photo_res, edit_photos)
 
 
 @bench_app.command()

@@ -29,7 +29,7 @@ from edit_core.imageops import resolve_device
 from edit_core.metrics import attribute_probe
 from edit_core.models import GENERATORS
 from edit_core.transfer import time_transfer
-from oneedit import bench_edit, bench_models, bench_perf
+from oneedit import bench_edit, bench_models, bench_perf, bench_pipeline
 from oneedit.scaling import measure_streaming_memory
 from tasks.transfer import edit_photo, render_frames
 
@@ -248,7 +248,7 @@ def projection(out: Path, workspace: Path, params: Path | None, set_: list[str] 
 
 
 def speed(out: Path, workspace: Path, params: Path | None, set_: list[str] | None, loop_images: int, steps: int,
-          project_sizes: str, render_sizes: str, transfer_images: int, photo_res: int) -> None:
+          project_sizes: str, render_sizes: str, transfer_images: int, photo_res: int, edit_photos: int = 0) -> None:
     """Edit One for All Table 1 on this machine: edit, direction, α + render, transfer, projection."""
     started = time.perf_counter()
     p, device = _setup(params, set_)
@@ -307,6 +307,8 @@ def speed(out: Path, workspace: Path, params: Path | None, set_: list[str] | Non
         "notes": "1000-image figures extrapolate the measured per-image medians linearly (marked _extrapolated)",
         "models": m.describe(),
     }
+    if edit_photos:  # measured end to end through the pipeline's flows, not extrapolated
+        result["edit_catalog"] = bench_pipeline.edit_catalog_seconds(workspace / "bench", m, p, edit_photos, photo_res)
     _write(out, "speed", p, started, result)
 
 

@@ -437,7 +437,7 @@ def direction(
     with _running(ws), _cluster(p) as p:
         fitted = on_runner(direction_flow, p.runtime)(ws.root, name, form, p)
     out.print(f"direction in {ws.edit(name).direction}", markup=False)
-    if (fitted["capture"] or {}).get("weak"):
+    if (fitted.get("capture") or {}).get("weak"):
         console.print(f"warning: the example's own edit is only {fitted['capture']['direction']:.0%} reproduced by "
                       "the generator: the photos reach the example's state only as far as G renders it",
                       markup=False, highlight=False)

@@ -30,7 +30,7 @@ EXTRA = {
     "projection": ["--images", "4", "--fmnist-gan-steps", "2", "--fmnist-encoder-steps", "2",
                    "--fmnist-resolution", "16", "--fmnist-width", "8", "--fmnist-train-images", "32"],
     "speed": ["--loop-images", "2", "--steps", "1", "--project-sizes", "4", "--render-sizes", "10,20",
-              "--transfer-images", "2", "--photo-res", "64"],
+              "--transfer-images", "2", "--photo-res", "64", "--edit-photos", "6"],
     "memory": ["--sizes", "8,16"],
     "probe": ["--train", "40", "--test", "20"],
 }
@@ -96,6 +96,8 @@ def test_speed(workspace: Path) -> None:
     assert_finite(data, keys)
     assert all(data[k] > 0 for k in keys)
     assert set(data["scaling_alpha_render"]) == {"10", "20"}
+    edit = data["edit_catalog"]  # the edit stage through the flows: every photo edited, measured
+    assert edit["photos"] == 6 and sum(edit["edited"].values()) == 6 and edit["edit_6_s"] > 0
 
 
 def test_memory(workspace: Path) -> None:
