@@ -240,9 +240,10 @@ def _photo(path: Path | None, size: int) -> np.ndarray | None:
         return None
 
 
-def _brush(spec: dict) -> tuple[list[dict], tuple | None, tuple | None]:
-    """Descriptions of the brush strokes and the masks to draw (None where absent or unreadable)."""
-    path = Path(spec.get("input", ""))
+def _brush(spec: dict, root: Path) -> tuple[list[dict], tuple | None, tuple | None]:
+    """Descriptions of the brush strokes and the masks to draw (None where absent or unreadable); the
+    spec's input is relative to the edit's folder `root` (its own copy)."""
+    path = root / spec.get("input", "")
     try:
         strokes = json.loads(path.read_text(encoding="utf-8"))
 
@@ -279,12 +280,12 @@ def _example(folder: _Folder, paths: EditPaths, spec: dict, sources: dict[str, P
     if before is not None:
         figures.append({"src": folder.png("example/before.png", before), "caption": f"Before: {label}"})
     if spec.get("kind") == "pair":
-        after = _photo(Path(spec.get("input", "")), EXAMPLE_SIZE)
+        after = _photo(paths.root / spec.get("input", ""), EXAMPLE_SIZE)
         if after is not None:
             figures.append({"src": folder.png("example/after.png", after),
                             "caption": f"After, your edit: {Path(spec['input']).name}"})
     if spec.get("kind") == "brush":
-        strokes, color, sketch = _brush(spec)
+        strokes, color, sketch = _brush(spec, paths.root)
         if before is not None and (color is not None or sketch is not None):
             figures.append({"src": folder.png("example/strokes.png", stroke_overlay(before, color, sketch)),
                             "caption": "Your brush strokes on the example"})

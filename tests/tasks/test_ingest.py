@@ -576,7 +576,7 @@ def test_lock_refuses_with_holder_pid_then_waits(tmp_path: Path) -> None:
     holder = ctx.Process(target=_hold, args=(str(tmp_path), ready, release))
     holder.start()
     try:
-        assert ready.wait(10)
+        assert ready.wait(120)  # a bound: the spawned process imports torch and prefect
         with pytest.raises(WorkspaceLocked, match=rf"in use by pid {holder.pid}\b"), workspace_lock(tmp_path):
             pass
         with pytest.raises(WorkspaceLocked, match="after waiting 0.2 s"), workspace_lock(tmp_path, wait=0.2):
@@ -595,7 +595,7 @@ def test_lock_is_released_when_the_holder_dies(tmp_path: Path) -> None:
     ready = ctx.Event()
     p = ctx.Process(target=_hold, args=(str(tmp_path), ready, None))
     p.start()
-    assert ready.wait(10)
+    assert ready.wait(120)  # a bound: the spawned process imports torch and prefect
     p.kill()
     p.join(10)
     with workspace_lock(tmp_path, wait=2):

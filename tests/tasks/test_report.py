@@ -11,7 +11,7 @@ from common.params import load_params
 from common.storage import read_json, sha256_file, write_h5, write_json, write_parquet
 from common.workspace import Workspace
 from edit_core.metrics import edit_summary
-from tasks.alphas import RESULTS_SCHEMA, alpha_table
+from tasks.alphas import RESULTS_SCHEMA, STRENGTH_KEY, alpha_table
 from tasks.images import write_png
 from tasks.ingest import manifest_schema
 from tasks.report import (
@@ -121,9 +121,9 @@ def _workspace(root: Path, rng: np.random.Generator) -> tuple[Workspace, dict]:
     reason = ["", "", "alpha outside the catalog's span along n", "", "not a recognised image"]
     results = pd.DataFrame({"id": [*ids, ""], "source_path": [*names, "broken.jpg"],
                             "alpha": [*table["alpha"], np.nan], "distance_before": [*table["distance_before"], np.nan],
-                            "distance_after": [*table["distance_after"], np.nan], "err_pixel": [0.1] * 4 + [np.nan],
+                            "distance_after": [np.nan] * 5, "err_pixel": [0.1] * 4 + [np.nan],
                             "status": status, "reason": reason, "t_render": [0.1] * 5, "t_transfer": [0.2] * 5})
-    write_parquet(paths.results, results, RESULTS_SCHEMA)
+    write_parquet(paths.results, results, RESULTS_SCHEMA.with_metadata({STRENGTH_KEY: "1.7"}))
     for i in ids:
         write_png(paths.images / f"{i}.png", rng.integers(0, 255, (30, 40, 3), dtype=np.uint8))
     write_png(paths.report / "thumbs" / "stale.png", np.zeros((4, 4, 3), np.uint8))  # from an older report
