@@ -13,13 +13,14 @@ belongs to one generator) and re-apply it, then optionally commit the outputs wi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from prefect import flow
+from prefect import Flow
 
 from common.params import Params
 from common.workspace import Workspace
 from flows.edit import edit_flow
+from flows.inputs import ParamsInput, as_params, flow
 from flows.project import project_flow
 from flows.rescale import rescale_flow
 from flows.runners import gpu_annotation, on_runner, shared_cluster
@@ -28,12 +29,13 @@ from tasks.retrain import dvc_commit, saved_edits
 from tasks.train import finetune_catalog_encoder, finetune_catalog_gan
 
 WEEKLY = "0 3 * * 0"
+NIGHTLY = "0 1 * * 1-6"
 
 
-@flow(name="update")
-def update_flow(workspace: Path, source: Path, params: Params) -> dict:
+@flow("update")
+def update_flow(workspace: Path, source: Path, params: ParamsInput) -> dict:
     """New photos only: ingest -> project (new shards) -> every saved edit re-applied (new shards)."""
-    with shared_cluster(params) as params:
+    with shared_cluster(as_params(params)) as params:
         run = params.runtime
         ingested = on_runner(ingest_flow, run)(source, workspace, params)
         projected = on_runner(project_flow, run)(workspace, params)
@@ -42,12 +44,12 @@ def update_flow(workspace: Path, source: Path, params: Params) -> dict:
     return {"ingest": ingested, "project": projected, "edits": edits}
 
 
-@flow(name="retrain")
-def retrain_flow(workspace: Path, source: Path, params: Params, mode: Literal["finetune", "retrain"] = "finetune",
+@flow("retrain")
+def retrain_flow(workspace: Path, source: Path, params: ParamsInput, mode: Literal["finetune", "retrain"] = "finetune",
                  steps: int = 200, dvc: bool = False) -> dict:
     """Ingest -> fine-tune (`steps` more) or retrain G and E -> project -> re-fit + re-apply every edit (-> DVC)."""
     ws = Workspace.open(workspace)
-    with shared_cluster(params) as params:
+    with shared_cluster(as_params(params)) as params:
         run = params.runtime
         ingested = on_runner(ingest_flow, run)(source, workspace, params)
         if mode == "finetune":
@@ -67,12 +69,25 @@ def retrain_flow(workspace: Path, source: Path, params: Params, mode: Literal["f
 def serve_retraining(workspace: Path, source: Path, params: Params, cron: str = WEEKLY,
                      mode: Literal["finetune", "retrain"] = "finetune", steps: int = 200, dvc: bool = True,
                      name: str = "oneedit-retrain") -> None:
-    """Serve `retrain_flow` on a cron schedule (default Sundays 03:00) until interrupted.
+    """Serve `retrain_flow` on a cron schedule (default Sundays 03:00) until interrupted."""
+    serve(retrain_flow, name, cron, {"workspace": workspace, "source": source, "params": params,
+                                     "mode": mode, "steps": steps, "dvc": dvc})
 
-    Needs a Prefect server: `prefect server start` and PREFECT_API_URL pointing at it. A Dask
-    LocalCluster (`task_runner: dask`, no address) is started once and lives as long as the server.
+
+def serve_update(workspace: Path, source: Path, params: Params, cron: str = NIGHTLY,
+                 name: str = "oneedit-update") -> None:
+    """Serve `update_flow` on a cron schedule (default 01:00, Monday to Saturday) until interrupted."""
+    serve(update_flow, name, cron, {"workspace": workspace, "source": source, "params": params})
+
+
+def serve(target: Flow, name: str, cron: str, parameters: dict[str, Any]) -> None:
+    """Register deployment `target.name`/`name` with its cron schedule and run what it schedules until interrupted.
+
+    Needs a Prefect server: `prefect server start` and PREFECT_API_URL pointing at it. Each run is
+    a fresh process that gets the parameters as JSON (absolute paths as strings, params as a dict).
+    A Dask LocalCluster (`task_runner: dask`, no address) is started once here and serves every run.
     """
-    with shared_cluster(params) as params:
-        parameters = {"workspace": str(Path(workspace).resolve()), "source": str(Path(source).resolve()),
-                      "params": params.to_dict(), "mode": mode, "steps": steps, "dvc": dvc}
-        on_runner(retrain_flow, params.runtime).serve(name=name, cron=cron, parameters=parameters)
+    with shared_cluster(parameters["params"]) as params:
+        values = {**parameters, "params": params.to_dict(),
+                  **{k: str(Path(parameters[k]).resolve()) for k in ("workspace", "source")}}
+        on_runner(target, params.runtime).serve(name=name, cron=cron, parameters=values)
