@@ -7,11 +7,13 @@ transfers only the new shards. Models and directions stay as they are.
 `retrain_flow`: ingest the new photos, fine-tune (or retrain) the GAN and the encoder on the grown
 catalog, re-project, re-fit every saved edit's direction from WS/edits/NAME/spec.json (a direction
 belongs to one generator) and re-apply it, then optionally commit the outputs with DVC.
+Both write again the report of every edit that has one.
 `serve_retraining` runs it on a cron schedule (docs/SCALE_OUT.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +24,7 @@ from common.workspace import Workspace
 from flows.edit import edit_flow
 from flows.inputs import ParamsInput, as_params, flow
 from flows.project import project_flow
+from flows.report import report_flow
 from flows.rescale import rescale_flow
 from flows.runners import gpu_annotation, on_runner, shared_cluster
 from flows.train import ingest_flow, train_flow
@@ -41,7 +44,8 @@ def update_flow(workspace: Path, source: Path, params: ParamsInput) -> dict:
         projected = on_runner(project_flow, run)(workspace, params)
         edits = {name: on_runner(rescale_flow, run)(workspace, name, params)
                  for name in saved_edits(Workspace.open(workspace))}
-    return {"ingest": ingested, "project": projected, "edits": edits}
+        reports = refresh_reports(workspace, edits, params)
+    return {"ingest": ingested, "project": projected, "edits": edits, "reports": reports}
 
 
 @flow("retrain")
@@ -62,8 +66,18 @@ def retrain_flow(workspace: Path, source: Path, params: ParamsInput, mode: Liter
         projected = on_runner(project_flow, run)(workspace, params)
         edits = {name: on_runner(edit_flow, run)(workspace, name, form, params)
                  for name, form in saved_edits(ws).items()}
+        reports = refresh_reports(workspace, edits, params)
     committed = dvc_commit(ws) if dvc else "skipped: dvc=False"
-    return {"ingest": ingested, "models": models, "project": projected, "edits": edits, "dvc": committed}
+    return {"ingest": ingested, "models": models, "project": projected, "edits": edits, "reports": reports,
+            "dvc": committed}
+
+
+def refresh_reports(workspace: Path, names: Iterable[str], params: Params) -> dict[str, str]:
+    """Write again the report of every edit in `names` that has one (stale once its photos changed);
+    each report_flow run publishes the edit's Prefect artifacts, so the UI shows them on this run."""
+    ws = Workspace.open(workspace)
+    return {name: str(on_runner(report_flow, params.runtime)(workspace, name, params))
+            for name in names if (ws.edit(name).report / "index.html").is_file()}
 
 
 def serve_retraining(workspace: Path, source: Path, params: Params, cron: str = WEEKLY,

@@ -29,6 +29,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from common.storage import read_json, read_parquet, sha256_file
 from common.workspace import Workspace
 from edit_core.checkpoint import load_checkpoint
+from flows.report import report_flow
 from tests.flows import test_scaleout
 from tests.flows.test_scaleout import FIRST, TINY, add_photos, stamps
 
@@ -116,11 +117,15 @@ def run(name: str, log: Path, **parameters: object) -> FlowRun:
     return flow_run
 
 
-def run_names() -> dict[str, list[str]]:
-    """Names of every flow run and task run on this module's server, as the Prefect UI lists them."""
+def ui_view() -> dict[str, list[str]]:
+    """What the Prefect UI lists on this module's server: flow and task run names, artifacts by run name."""
     with get_client(sync_client=True) as client:
-        return {"flows": [r.name for r in client.read_flow_runs(limit=200)],
-                "tasks": [r.name for r in client.read_task_runs(limit=200)]}
+        flows = {r.id: r.name for r in client.read_flow_runs(limit=200)}
+        artifacts: dict[str, list[str]] = {}
+        for artifact in client.read_artifacts(limit=200):
+            artifacts.setdefault(flows.get(artifact.flow_run_id, ""), []).append(artifact.key)
+        return {"flows": list(flows.values()), "tasks": [r.name for r in client.read_task_runs(limit=200)],
+                "artifacts": artifacts}
 
 
 def test_served_retraining_run_completes_and_retrains(server: dict, base: dict) -> None:
@@ -130,6 +135,9 @@ def test_served_retraining_run_completes_and_retrains(server: dict, base: dict) 
     models = {m: (sha256_file(path), load_checkpoint(path)["step"]) for m, path in (("gan", ws.gan),
                                                                                       ("encoder", ws.encoder))}
     images = stamps(ws.edit("hue").images, "*.png")
+    report = ws.edit("hue").report
+    report_flow(ws.root, "hue", base["params"])  # a report to refresh (on the session's test server)
+    index = stamps(report, "index.html")
     new = add_photos(base["src"], FIRST, 4)
     serve = start([sys.executable, "-c", CLI, "retrain", str(base["src"]), "--workspace", str(ws.root),
                    "--params", str(TINY), "--set", "gan.steps=2", "--set", "encoder.steps=2",
@@ -143,7 +151,7 @@ def test_served_retraining_run_completes_and_retrains(server: dict, base: dict) 
                                                                               ("encoder", ws.encoder))} == models
         done = run("retrain/oneedit-retrain", log)
         assert done.state.type == StateType.COMPLETED, f"{done.state.message}\n{tail(log)}"
-        names = run_names()
+        names = ui_view()
     finally:
         stop(serve)
     assert done.name == f"retrain {ws.root.name}"
@@ -162,6 +170,8 @@ def test_served_retraining_run_completes_and_retrains(server: dict, base: dict) 
     assert f"edit {ws.root.name}/hue" in names["flows"] and f"rescale {ws.root.name}/hue" in names["flows"]
     assert any(n.startswith(f"project {ws.root.name}/shard-") for n in names["tasks"])
     assert any(n.startswith(f"transfer {ws.root.name}/hue/") for n in names["tasks"])
+    assert stamps(report, "index.html") != index  # the report shows the retrained edit, and the UI has it
+    assert set(names["artifacts"][f"report {ws.root.name}/hue"]) == {"oneedit-hue-metrics", "oneedit-hue-summary"}
 
 
 def test_prefect_yaml_deploys_to_a_process_pool_and_a_worker_runs_it(server: dict, base: dict) -> None:
