@@ -4,7 +4,7 @@ The CLI passes `Path` and `Params` objects. A deployment passes JSON: paths as s
 a dict (params.yaml spelling) or the path of a params file. `flow` wraps `prefect.flow` so that
 both work: a path annotated `Path` is cast by Prefect's own validation, a `ParamsInput` is turned
 into `Params` by `as_params` with the CLI's one-line errors (common.params), so a bad deployment
-run fails with one line in its Prefect state.
+run fails with one line in its Prefect state. A run a deployment started holds the workspace lock.
 
 Why the wrapper resolves annotations: a served or deployed run gets its flow pickled by value into
 a fresh process, whose copy of the function's globals holds only the names its code uses. String
@@ -14,8 +14,11 @@ resolve and Prefect refuses every run ("..._FlowModel is not fully defined").
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ import prefect
 from prefect.context import FlowRunContext
 
 from common.errors import InputError
+from common.lock import workspace_lock
 from common.params import Params, load_params, validate
 
 ParamsInput = Params | dict[str, Any] | str
@@ -64,11 +68,32 @@ def task_run_name(label: str, workspace: Path, *keys: str) -> str:
     return " ".join([label, "/".join([where, *("{" + k + "}" for k in keys)])])
 
 
+@contextlib.contextmanager
+def deployment_lock(workspace: str | Path | None) -> Iterator[None]:
+    """A run started from a deployment (a schedule, the UI, the API) holds the workspace lock, as every
+    `oneedit` command does, so a scheduled run and a command never write one workspace at once; runs
+    called by the CLI or by another flow are already under their caller's lock."""
+    ctx = FlowRunContext.get()
+    run = ctx.flow_run if ctx else None
+    if workspace is None or run is None or run.deployment_id is None or run.parent_task_run_id is not None:
+        yield
+        return
+    with workspace_lock(Path(workspace), wait=False):
+        yield
+
+
 def flow(name: str, *keys: str, **options: Any) -> Callable[[C], prefect.Flow]:
-    """`prefect.flow` named `name`, its runs named by `run_name(name, *keys)`, annotations resolved."""
+    """`prefect.flow` named `name`, its runs named by `run_name(name, *keys)`, annotations resolved,
+    the workspace locked when a deployment started the run (`deployment_lock`)."""
 
     def decorate(fn: C) -> prefect.Flow:
         fn.__annotations__ = typing.get_type_hints(fn)
-        return prefect.flow(name=name, flow_run_name=run_name(name, *keys), **options)(fn)
+
+        @functools.wraps(fn)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with deployment_lock(inspect.signature(fn).bind(*args, **kwargs).arguments.get("workspace")):
+                return fn(*args, **kwargs)
+
+        return prefect.flow(name=name, flow_run_name=run_name(name, *keys), **options)(locked)
 
     return decorate

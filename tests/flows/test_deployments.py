@@ -26,6 +26,7 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from common.lock import workspace_lock
 from common.storage import read_json, read_parquet, sha256_file
 from common.workspace import Workspace
 from edit_core.checkpoint import load_checkpoint
@@ -186,8 +187,13 @@ def test_prefect_yaml_deploys_to_a_process_pool_and_a_worker_runs_it(server: dic
     new = add_photos(base["src"], FIRST + 100, 3)
     try:
         wait_for_deployment("update/update-nightly", worker, logs / "worker.log")
-        done = run("update/update-nightly", logs / "worker.log", workspace=str(ws.root), source=str(base["src"]),
-                   params=str(TINY.relative_to(REPO)))  # relative: the pull step's working directory
+        json = {"workspace": str(ws.root), "source": str(base["src"]),
+                "params": str(TINY.relative_to(REPO))}  # relative: to the pull step's working directory
+        with workspace_lock(ws.root):  # as a running `oneedit` command holds it
+            refused = run("update/update-nightly", logs / "worker.log", **json)
+        assert refused.state.type == StateType.FAILED and "\n" not in refused.state.message
+        assert f"workspace {ws.root} is in use by pid {os.getpid()}" in refused.state.message
+        done = run("update/update-nightly", logs / "worker.log", **json)
         assert done.state.type == StateType.COMPLETED, f"{done.state.message}\n{tail(logs / 'worker.log')}"
     finally:
         stop(worker)
