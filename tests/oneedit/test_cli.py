@@ -55,3 +55,19 @@ def test_help_exits_zero(capsys: pytest.CaptureFixture) -> None:
     text = capsys.readouterr().out
     for command in ("ingest", "train", "project", "edit", "rescale", "report", "demo"):
         assert command in text
+
+
+def test_schedule_arguments(capsys: pytest.CaptureFixture, tmp_path: Path, ws: Path) -> None:
+    """`retrain|update --cron`: a bad schedule, a missing source or no Prefect server to serve on."""
+    models = Workspace.open(ws)
+    for path in (models.gan, models.encoder):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for command in ("retrain", "update"):
+        w = [command, str(photos), "--workspace", str(ws)]
+        assert "not a cron schedule" in _one_error_line(capsys, [*w, "--cron", "0 3 * *"])
+        assert "source folder not found" in _one_error_line(capsys, [command, str(tmp_path / "no"), *w[2:],
+                                                                     "--cron", "0 3 * * 0"])
+        assert "needs a Prefect server" in _one_error_line(capsys, [*w, "--cron", "0 3 * * 0"])
