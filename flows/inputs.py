@@ -24,6 +24,7 @@ from typing import Any
 
 import prefect
 from prefect.context import FlowRunContext
+from prefect.utilities.hashing import file_hash
 
 from common.errors import InputError
 from common.lock import workspace_lock
@@ -72,10 +73,12 @@ def task_run_name(label: str, workspace: Path, *keys: str) -> str:
 def deployment_lock(workspace: str | Path | None) -> Iterator[None]:
     """A run started from a deployment (a schedule, the UI, the API) holds the workspace lock, as every
     `oneedit` command does, so a scheduled run and a command never write one workspace at once; runs
-    called by the CLI or by another flow are already under their caller's lock."""
+    called by the CLI or by another flow are already under their caller's lock. A workspace that is
+    not there is left to the flow to refuse (no folder is created for the lock)."""
     ctx = FlowRunContext.get()
     run = ctx.flow_run if ctx else None
-    if workspace is None or run is None or run.deployment_id is None or run.parent_task_run_id is not None:
+    if (workspace is None or not Path(workspace).is_dir() or run is None or run.deployment_id is None
+            or run.parent_task_run_id is not None):
         yield
         return
     with workspace_lock(Path(workspace), wait=False):
@@ -94,6 +97,7 @@ def flow(name: str, *keys: str, **options: Any) -> Callable[[C], prefect.Flow]:
             with deployment_lock(inspect.signature(fn).bind(*args, **kwargs).arguments.get("workspace")):
                 return fn(*args, **kwargs)
 
-        return prefect.flow(name=name, flow_run_name=run_name(name, *keys), **options)(locked)
+        version = file_hash(inspect.getsourcefile(fn))  # Prefect's default, of the flow's file (not this one)
+        return prefect.flow(name=name, flow_run_name=run_name(name, *keys), version=version, **options)(locked)
 
     return decorate
