@@ -59,6 +59,8 @@ def test_help_exits_zero(capsys: pytest.CaptureFixture) -> None:
 
 def test_schedule_arguments(capsys: pytest.CaptureFixture, tmp_path: Path, ws: Path) -> None:
     """`retrain|update --cron`: a bad schedule, a missing source or no Prefect server to serve on."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
     models = Workspace.open(ws)
     for path in (models.gan, models.encoder):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -70,4 +72,5 @@ def test_schedule_arguments(capsys: pytest.CaptureFixture, tmp_path: Path, ws: P
         assert "not a cron schedule" in _one_error_line(capsys, [*w, "--cron", "0 3 * *"])
         assert "source folder not found" in _one_error_line(capsys, [command, str(tmp_path / "no"), *w[2:],
                                                                      "--cron", "0 3 * * 0"])
-        assert "needs a Prefect server" in _one_error_line(capsys, [*w, "--cron", "0 3 * * 0"])
+        with temporary_settings(restore_defaults={PREFECT_API_URL}):  # no server, whatever ran before
+            assert "needs a Prefect server" in _one_error_line(capsys, [*w, "--cron", "0 3 * * 0"])
