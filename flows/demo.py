@@ -6,10 +6,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from prefect import flow
-
-from common.params import Params
 from flows.edit import edit_flow
+from flows.inputs import ParamsInput, as_params, flow
 from flows.project import project_flow
 from flows.report import report_flow
 from flows.runners import on_runner
@@ -19,9 +17,10 @@ from tasks.demo import example_pair, write_catalog
 DEMO_EDIT = "demo"
 
 
-@flow(name="demo-catalog")
-def catalog_flow(out_dir: Path, params: Params) -> dict:
+@flow("demo-catalog")
+def catalog_flow(out_dir: Path, params: ParamsInput) -> dict:
     """Rendered catalog (photos/ + attributes.parquet), then example/before.png, after.png, truth.json."""
+    params = as_params(params)
     write_catalog(out_dir, params)
     return example_pair(out_dir, params)
 
@@ -34,9 +33,10 @@ def _timed(timings: dict[str, dict[str, float]], stage: str, step: Callable, *ar
     return result
 
 
-@flow(name="demo")
-def demo_flow(workspace: Path, params: Params) -> dict:
+@flow("demo")
+def demo_flow(workspace: Path, params: ParamsInput) -> dict:
     """catalog -> ingest -> train -> project -> edit (pair) -> report, timed per stage."""
+    params = as_params(params)
     catalog = workspace / "catalog"
     t: dict[str, dict[str, float]] = {}
     pair = _timed(t, "catalog", on_runner(catalog_flow, params.runtime), catalog, params)

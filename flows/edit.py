@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import flow
-
-from common.params import Params
 from common.storage import remove_stale_temps
 from common.workspace import Workspace
+from flows.inputs import ParamsInput, as_params, flow
 from flows.rescale import rescale_flow
 from flows.runners import gpu_annotation, on_runner
 from tasks.direction import fit_edit_direction, is_current, publish_edit, staged_edit
 
 
-@flow(name="direction")
-def direction_flow(workspace: Path, name: str, form: dict, params: Params) -> dict:
+@flow("direction", "name")
+def direction_flow(workspace: Path, name: str, form: dict, params: ParamsInput) -> dict:
     """The user's edit of one example -> a globally consistent direction Δ* (§3.1), fitted aside and
     published whole; skipped when the edit already holds it (same edit, same generator)."""
+    params = as_params(params)
     ws = Workspace.open(workspace)
     staged = staged_edit(ws, name)
     for folder in (ws.edit(name).root, ws.edit(name).example, staged.root, staged.example):
@@ -30,8 +29,9 @@ def direction_flow(workspace: Path, name: str, form: dict, params: Params) -> di
     return {**fitted, "skipped": False}
 
 
-@flow(name="edit")
-def edit_flow(workspace: Path, name: str, form: dict, params: Params) -> dict:
+@flow("edit", "name")
+def edit_flow(workspace: Path, name: str, form: dict, params: ParamsInput) -> dict:
     """Direction, then every photo moved to the example's final state."""
+    params = as_params(params)
     on_runner(direction_flow, params.runtime)(workspace, name, form, params)
     return on_runner(rescale_flow, params.runtime)(workspace, name, params)

@@ -9,21 +9,25 @@ they are; an edit only previewed with `direction` is not applied.
 catalog, re-project, re-fit every saved edit's direction from WS/edits/NAME/spec.json and the input
 copied into the edit's folder (a direction belongs to one generator) and re-apply it at its strength,
 then optionally commit the outputs with DVC. An --offset edit is not replayed on a new generator.
+Both write again the report of every edit that has one.
 `serve_retraining` runs it on a cron schedule (docs/SCALE_OUT.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from prefect import flow
+from prefect import Flow
 
 from common.params import Params
 from common.storage import sha256_file
 from common.workspace import Workspace
 from flows.edit import direction_flow, edit_flow
+from flows.inputs import ParamsInput, as_params, flow
 from flows.project import project_flow
+from flows.report import report_flow
 from flows.rescale import rescale_flow
 from flows.runners import gpu_annotation, on_runner, shared_cluster
 from flows.train import ingest_flow, train_flow
@@ -31,6 +35,7 @@ from tasks.retrain import check_input, dvc_commit, saved_edits
 from tasks.train import finetune_catalog_encoder, finetune_catalog_gan
 
 WEEKLY = "0 3 * * 0"
+NIGHTLY = "0 1 * * 1-6"
 
 
 def at_strength(params: Params, strength: float | None) -> Params:
@@ -53,11 +58,11 @@ OFFSET_STALE = ("an --offset edit is a move in the latent space of the generator
                 "generator changed: not replayed; make it again for the new one (`oneedit edit --replace`)")
 
 
-@flow(name="update")
-def update_flow(workspace: Path, source: Path, params: Params) -> dict:
+@flow("update")
+def update_flow(workspace: Path, source: Path, params: ParamsInput) -> dict:
     """New photos only: ingest -> project (new shards) -> every applied edit re-applied at its own strength
     (new shards); edits that were only previewed or belong to another generator are left, with the reason."""
-    with shared_cluster(params) as params:
+    with shared_cluster(as_params(params)) as params:
         run = params.runtime
         ingested = on_runner(ingest_flow, run)(source, workspace, params)
         projected = on_runner(project_flow, run)(workspace, params)
@@ -69,16 +74,17 @@ def update_flow(workspace: Path, source: Path, params: Params) -> dict:
                 skipped[name] = reason
                 continue
             edits[name] = on_runner(rescale_flow, run)(workspace, name, at_strength(params, edit["strength"]))
-    return {"ingest": ingested, "project": projected, "edits": edits, "skipped": skipped}
+        reports = refresh_reports(workspace, edits, params)
+    return {"ingest": ingested, "project": projected, "edits": edits, "skipped": skipped, "reports": reports}
 
 
-@flow(name="retrain")
-def retrain_flow(workspace: Path, source: Path, params: Params, mode: Literal["finetune", "retrain"] = "finetune",
+@flow("retrain")
+def retrain_flow(workspace: Path, source: Path, params: ParamsInput, mode: Literal["finetune", "retrain"] = "finetune",
                  steps: int = 200, dvc: bool = False) -> dict:
     """Ingest -> fine-tune (`steps` more) or retrain G and E -> project -> re-fit + re-apply every edit at its
     own strength (-> DVC). An --offset edit made for another generator is skipped, with the reason."""
     ws = Workspace.open(workspace)
-    with shared_cluster(params) as params:
+    with shared_cluster(as_params(params)) as params:
         run = params.runtime
         ingested = on_runner(ingest_flow, run)(source, workspace, params)
         if mode == "finetune":
@@ -101,20 +107,42 @@ def retrain_flow(workspace: Path, source: Path, params: Params, mode: Literal["f
                                                         at_strength(params, edit["strength"]))
             else:
                 edits[name] = on_runner(direction_flow, run)(workspace, name, edit["form"], params)
+        reports = refresh_reports(workspace, edits, params)
     committed = dvc_commit(ws) if dvc else "skipped: dvc=False"
     return {"ingest": ingested, "models": models, "project": projected, "edits": edits, "skipped": skipped,
-            "dvc": committed}
+            "reports": reports, "dvc": committed}
+
+
+def refresh_reports(workspace: Path, names: Iterable[str], params: Params) -> dict[str, str]:
+    """Write again the report of every edit in `names` that has one (stale once its photos changed);
+    each report_flow run publishes the edit's Prefect artifacts, so the UI shows them on this run."""
+    ws = Workspace.open(workspace)
+    return {name: str(on_runner(report_flow, params.runtime)(workspace, name, params))
+            for name in names if (ws.edit(name).report / "index.html").is_file()}
 
 
 def serve_retraining(workspace: Path, source: Path, params: Params, cron: str = WEEKLY,
                      mode: Literal["finetune", "retrain"] = "finetune", steps: int = 200, dvc: bool = True,
                      name: str = "oneedit-retrain") -> None:
-    """Serve `retrain_flow` on a cron schedule (default Sundays 03:00) until interrupted.
+    """Serve `retrain_flow` on a cron schedule (default Sundays 03:00) until interrupted."""
+    serve(retrain_flow, name, cron, {"workspace": workspace, "source": source, "params": params,
+                                     "mode": mode, "steps": steps, "dvc": dvc})
 
-    Needs a Prefect server: `prefect server start` and PREFECT_API_URL pointing at it. A Dask
-    LocalCluster (`task_runner: dask`, no address) is started once and lives as long as the server.
+
+def serve_update(workspace: Path, source: Path, params: Params, cron: str = NIGHTLY,
+                 name: str = "oneedit-update") -> None:
+    """Serve `update_flow` on a cron schedule (default 01:00, Monday to Saturday) until interrupted."""
+    serve(update_flow, name, cron, {"workspace": workspace, "source": source, "params": params})
+
+
+def serve(target: Flow, name: str, cron: str, parameters: dict[str, Any]) -> None:
+    """Register deployment `target.name`/`name` with its cron schedule and run what it schedules until interrupted.
+
+    Needs a Prefect server: `prefect server start` and PREFECT_API_URL pointing at it. Each run is
+    a fresh process that gets the parameters as JSON (absolute paths as strings, params as a dict).
+    A Dask LocalCluster (`task_runner: dask`, no address) is started once here and serves every run.
     """
-    with shared_cluster(params) as params:
-        parameters = {"workspace": str(Path(workspace).resolve()), "source": str(Path(source).resolve()),
-                      "params": params.to_dict(), "mode": mode, "steps": steps, "dvc": dvc}
-        on_runner(retrain_flow, params.runtime).serve(name=name, cron=cron, parameters=parameters)
+    with shared_cluster(parameters["params"]) as params:
+        values = {**parameters, "params": params.to_dict(),
+                  **{k: str(Path(parameters[k]).resolve()) for k in ("workspace", "source")}}
+        on_runner(target, params.runtime).serve(name=name, cron=cron, parameters=values)

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import flow
-
-from common.params import Params
 from common.workspace import Workspace
+from flows.inputs import ParamsInput, as_params, flow
 from flows.runners import gpu_annotation
 from tasks.ingest import ingest_photos
 from tasks.train import finetune_from, train_catalog_encoder, train_catalog_gan
 
 
-@flow(name="ingest")
-def ingest_flow(source: Path, workspace: Path, params: Params) -> dict:
+@flow("ingest")
+def ingest_flow(source: Path, workspace: Path, params: ParamsInput) -> dict:
     """Photos of `source` -> model-resolution shards + manifest."""
-    return ingest_photos(source, Workspace.open(workspace), params)
+    return ingest_photos(source, Workspace.open(workspace), as_params(params))
 
 
-@flow(name="train")
-def train_flow(workspace: Path, params: Params, source: Path | None = None, init: Path | None = None) -> dict:
+@flow("train")
+def train_flow(workspace: Path, params: ParamsInput, source: Path | None = None, init: Path | None = None) -> dict:
     """(ingest ->) GAN (trained, or fine-tuned from `init`) -> encoder."""
+    params = as_params(params)
     ws = Workspace.open(workspace)
     if source is not None:
         ingest_photos(source, ws, params)

@@ -554,6 +554,24 @@ def demo(
 SourceArg = Annotated[Path, typer.Argument(
     help="The catalog's own photo folder (as first ingested, or where it moved), with the new photos added to it; "
          "a folder of only the new photos is refused.", show_default=False)]
+CronOpt = Annotated[str | None, typer.Option("--cron", help="Serve a deployment on this schedule instead of running "
+                                                         "once (needs PREFECT_API_URL), e.g. '0 3 * * 0'.")]
+
+
+def _check_schedule(cron: str, src_dir: Path) -> None:
+    """Before serving: a valid cron line, a source folder and a Prefect server to register with."""
+    from prefect.client.schemas.schedules import CronSchedule
+    from prefect.settings import PREFECT_API_URL
+    from pydantic import ValidationError
+
+    try:
+        CronSchedule(cron=cron)
+    except ValidationError:
+        raise InputError(f"--cron {cron!r}: not a cron schedule (minute hour day month weekday, e.g. '0 3 * * 0')") from None
+    if not src_dir.is_dir():
+        raise InputError(f"source folder not found: {src_dir}")
+    if not PREFECT_API_URL.value():
+        raise InputError("--cron needs a Prefect server: run `prefect server start` and set PREFECT_API_URL")
 
 
 @app.command()
@@ -561,6 +579,7 @@ def update(
     src_dir: SourceArg,
     workspace: WorkspaceOpt,
     params: ParamsOpt = None,
+    cron: CronOpt = None,
     set_: SetOpt = None,
     device: DeviceOpt = None,
     dask_address: DaskAddressOpt = None,
@@ -570,11 +589,15 @@ def update(
     p = _params(params, set_, device, dask_address=dask_address, dask_local=dask_local)
     ws = Workspace.open(workspace)
     ws.require(ws.gan, ws.encoder, hint="run `oneedit train --workspace WS` first")
-    from flows.retrain import update_flow
+    from flows.retrain import serve_update, update_flow
     from tasks.manifest import check_source
 
     check_source(ws, src_dir)
 
+    if cron is not None:
+        _check_schedule(cron, src_dir)
+        serve_update(ws.root, src_dir, p, cron=cron)
+        return
     with _running(ws), _cluster(p) as p:
         summary = on_runner(update_flow, p.runtime)(ws.root, src_dir, p)
     done = summary["project"]["shards"] - summary["project"]["skipped"]
@@ -590,8 +613,7 @@ def retrain(
         "finetune"),
     steps: Annotated[int, typer.Option("--steps", min=1, help="Fine-tuning steps for G/D and for E.")] = 200,
     dvc: Annotated[bool, typer.Option("--dvc/--no-dvc", help="Commit the outputs with DVC afterwards.")] = False,
-    cron: Annotated[str | None, typer.Option("--cron", help="Serve on this schedule instead of running once "
-                                                            "(needs PREFECT_API_URL), e.g. '0 3 * * 0'.")] = None,
+    cron: CronOpt = None,
     params: ParamsOpt = None,
     set_: SetOpt = None,
     device: DeviceOpt = None,
@@ -610,6 +632,7 @@ def retrain(
     check_source(ws, src_dir)
 
     if cron is not None:
+        _check_schedule(cron, src_dir)
         serve_retraining(ws.root, src_dir, p, cron=cron, mode=mode, steps=steps, dvc=dvc)
         return
     with _running(ws), _cluster(p) as p:

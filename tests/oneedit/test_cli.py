@@ -76,3 +76,22 @@ def test_ingest_lists_the_rejected_files(capsys: pytest.CaptureFixture, ws: Path
     lines = capsys.readouterr().out.splitlines()
     assert lines[:2] == ["  rejected bad-0.jpg: not a recognised image", "  rejected bad-1.jpg: not a recognised image"]
     assert "1 more" in lines[2] and str(workspace.manifest) in lines[2]
+
+
+def test_schedule_arguments(capsys: pytest.CaptureFixture, tmp_path: Path, ws: Path) -> None:
+    """`retrain|update --cron`: a bad schedule, a missing source or no Prefect server to serve on."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    models = Workspace.open(ws)
+    for path in (models.gan, models.encoder):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for command in ("retrain", "update"):
+        w = [command, str(photos), "--workspace", str(ws)]
+        assert "not a cron schedule" in _one_error_line(capsys, [*w, "--cron", "0 3 * *"])
+        assert "source folder not found" in _one_error_line(capsys, [command, str(tmp_path / "no"), *w[2:],
+                                                                     "--cron", "0 3 * * 0"])
+        with temporary_settings(restore_defaults={PREFECT_API_URL}):  # no server, whatever ran before
+            assert "needs a Prefect server" in _one_error_line(capsys, [*w, "--cron", "0 3 * * 0"])
