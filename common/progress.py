@@ -1,5 +1,7 @@
 """Rich progress bars shared by the CLI and the tasks (which run in threads of the same process).
 
+Every tick is also a cancellation point (`common.cancel.check`): a signal stops the task there.
+
 The CLI opens one `live()` display per command; tasks call `track(...)`. Without a live display
 (tests, library use) tracking is a no-op.
 """
@@ -22,6 +24,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from common import cancel
+
 _lock = threading.Lock()
 _active: Progress | None = None
 
@@ -34,10 +38,12 @@ class Tracker:
         self._task = task
 
     def advance(self, n: float = 1) -> None:
+        cancel.check()
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task, n)
 
     def update(self, completed: float, total: float | None = None) -> None:
+        cancel.check()
         if self._progress is not None and self._task is not None:
             kw = {"total": total} if total is not None else {}
             self._progress.update(self._task, completed=completed, **kw)

@@ -15,7 +15,7 @@ from common.storage import read_json, write_json
 
 FORMAT = "oneedit-workspace"
 FORMAT_VERSION = 1
-_EDIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_EDIT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ class Workspace:
 
     def edit(self, name: str) -> EditPaths:
         """Paths of the edit called `name` (validated: letters, digits, `_.-`)."""
-        if not _EDIT_NAME.match(name):
+        if not _EDIT_NAME.fullmatch(name):
             raise InputError(f"edit name {name!r}: use letters, digits, '_', '.', '-' (up to 100 chars)")
         return EditPaths(self.root / "edits" / name)
 

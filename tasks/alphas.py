@@ -9,12 +9,25 @@ import torch
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from common.params import Params
+from common.params import GuardParams, Params
 from common.storage import read_parquet, write_parquet
 from common.workspace import Workspace
-from edit_core.alphas import apply_alphas, closed_form_alphas, distances, example_target, range_guard
+from edit_core.alphas import (
+    apply_alphas,
+    clamp_to_span,
+    closed_form_alphas,
+    distances,
+    error_outliers,
+    example_target,
+    guard_span,
+)
+from edit_core.checkpoint import load_generator
+from edit_core.models.base import Generator
 from tasks.direction import load_direction
 from tasks.latents import load_latents
+
+EDITED = ("edited", "flagged", "clamped")
+"""Statuses that come with an edited image; `skipped` (range guard) and `rejected` have none."""
 
 RESULTS_SCHEMA = pa.schema([
     ("id", pa.string()),
@@ -30,34 +43,87 @@ RESULTS_SCHEMA = pa.schema([
 ])
 
 
-def alpha_table(w: np.ndarray, state: dict, strength: float, margin: float) -> dict[str, np.ndarray]:
-    """α_i, signed distances before/after and the range-guard flag for latents w [N, ...] (pure)."""
+def alpha_table(w: np.ndarray, state: dict, strength: float, reference: np.ndarray, err_pixel: np.ndarray,
+                guard: GuardParams) -> dict[str, np.ndarray]:
+    """α_i, signed distances before/after and the range guard's decision for latents w [N, ...] (pure).
+
+    `reference` are latents of G's own samples (shaped like w): the span along n that the guard
+    checks against. Returns alpha (clamped when guard.action is clamp), distance_before/after,
+    flagged (out of range), status (edited / flagged / clamped / skipped / rejected) and reason.
+    """
     W = torch.from_numpy(w)
     n = state["n"]
     target = example_target(state["w0"], state["delta_star"], strength)
     a = closed_form_alphas(W, target, n)
     before = distances(W, target, n)
+    lo, hi = guard_span(distances(torch.from_numpy(reference), target, n), guard.margin, guard.quantile)
+    start_out = ((before < lo) | (before > hi)).numpy()
+    end_out = lo > 0 or hi < 0
+    error_out = error_outliers(torch.from_numpy(err_pixel), guard.error_mads).numpy()
+    finite = (torch.isfinite(W.reshape(len(W), -1)).all(1) & torch.isfinite(a)).numpy()
+    clamp = end_out and guard.action == "clamp"
+    if clamp:
+        a = clamp_to_span(a, (lo, hi))
     after = distances(apply_alphas(W, a, n), target, n)
-    flagged = range_guard(a, before, margin)
+    threshold = float(np.exp(np.median(np.log(np.maximum(err_pixel[np.isfinite(err_pixel)], 1e-12))))) if \
+        np.isfinite(err_pixel).any() else float("nan")
+    status, reason = [], []
+    for i in range(len(W)):
+        why = []
+        if error_out[i]:
+            why.append(f"projection error {err_pixel[i]:.4g} is an outlier (catalog median {threshold:.4g})")
+        if start_out[i]:
+            why.append(f"start {float(before[i]):.3g} along n outside G's span [{lo:.3g}, {hi:.3g}]")
+        if end_out:
+            why.append(f"the example's final state lies outside G's span [{lo:.3g}, {hi:.3g}] along n" +
+                       (f" (pulled back to {float(after[i]):.3g})" if clamp else ""))
+        if not finite[i]:
+            status.append("rejected")
+            reason.append("latent or alpha not finite (projection diverged): run `oneedit project` again "
+                          "with other project params")
+        elif not why:
+            status.append("edited")
+            reason.append("")
+        elif guard.action == "flag":
+            status.append("flagged")
+            reason.append("out of range, edited anyway (guard.action=flag): " + "; ".join(why))
+        elif clamp and not error_out[i] and not start_out[i]:
+            status.append("clamped")
+            reason.append("; ".join(why))
+        else:
+            status.append("skipped")
+            reason.append(f"out of range, not edited (guard.action={guard.action}): " + "; ".join(why))
     return {"alpha": a.numpy(), "distance_before": before.numpy(), "distance_after": after.numpy(),
-            "flagged": flagged.numpy()}
+            "flagged": ~finite | error_out | start_out | end_out, "status": np.array(status, dtype=object),
+            "reason": np.array(reason, dtype=object)}
+
+
+def reference_latents(G: Generator, like: np.ndarray, guard: GuardParams) -> np.ndarray:
+    """guard.samples latents w ~ G (seeded), in the stored latents' form (W, or W+ broadcast)."""
+    w = G.sample_w(guard.samples, guard.seed)
+    if like.ndim == 3:
+        w = G.ws(w)
+    return w.detach().cpu().numpy().astype(like.dtype)
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
 def compute_alphas(ws: Workspace, name: str, params: Params) -> pd.DataFrame:
-    """α for every stored latent at params.edit.strength: id, shard, index, alpha, distances, err_pixel, flagged."""
+    """α for every stored latent at params.edit.strength: id, shard, index, alpha, distances, err_pixel,
+    flagged and the guard's planned status + reason."""
     state = load_direction(ws, ws.edit(name))
     latents = load_latents(ws)
-    table = alpha_table(latents["w"], state, params.edit.strength, params.guard.margin)
+    reference = reference_latents(load_generator(ws.gan, "cpu"), latents["w"], params.guard)
+    err = latents["err_pixel"].astype(np.float64)
+    table = alpha_table(latents["w"], state, params.edit.strength, reference, err, params.guard)
     return pd.DataFrame({"id": latents["ids"], "shard": latents["shard"], "index": latents["index"],
-                         "err_pixel": latents["err_pixel"].astype(np.float64), **table})
+                         "err_pixel": err, **table})
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
 def write_results(ws: Workspace, name: str, table: pd.DataFrame, parts: list[pd.DataFrame]) -> dict:
     """results.parquet: one row per manifest row (accepted, duplicate, rejected at ingest)."""
     manifest = read_parquet(ws.manifest)
-    done = table.merge(pd.concat(parts, ignore_index=True), on="id", how="left")
+    done = table.drop(columns=["status", "reason"]).merge(pd.concat(parts, ignore_index=True), on="id", how="left")
     by_id = done.set_index("id")
     rows = []
     for m in manifest.itertuples(index=False):

@@ -14,3 +14,10 @@ def source_paths(ws: Workspace) -> dict[str, Path]:
     manifest = read_parquet(ws.manifest)
     accepted = manifest[manifest["status"] == "accepted"]
     return {i: root / p for i, p in zip(accepted["id"], accepted["source_path"], strict=True)}
+
+
+def source_hashes(ws: Workspace) -> dict[str, str]:
+    """id -> sha256 of the bytes ingest read: an original is edited only while it still has them."""
+    manifest = read_parquet(ws.manifest)
+    accepted = manifest[manifest["status"] == "accepted"]
+    return dict(zip(accepted["id"], accepted["sha256"], strict=True))

@@ -18,8 +18,9 @@ from common.params import Params
 from common.storage import atomic_path, read_json, read_parquet, write_json
 from common.workspace import Workspace
 from edit_core.estimators import estimate_attributes
-from tasks.images import read_photo, write_png
-from tasks.manifest import source_paths
+from tasks.alphas import EDITED
+from tasks.images import Rejected, read_photo, write_png
+from tasks.manifest import source_hashes, source_paths
 
 PLOT_W, PLOT_H, PAD = 480, 320, 44
 INK, GRID, ACCENT, MARK = (40, 40, 40), (225, 225, 225), (200, 90, 30), (30, 110, 200)
@@ -104,9 +105,9 @@ def thumbnail(rgb: np.ndarray, size: int) -> np.ndarray:
 
 def edit_metrics(results: pd.DataFrame) -> dict:
     """Counts per status and α / final-state / reconstruction statistics (latent space)."""
-    done = results[results["status"] != "rejected"]
+    done = results[results["status"].isin(EDITED)]
     m = {"images": len(results), **{f"n_{s}": int((results["status"] == s).sum()) for s in
-                                    ("edited", "flagged", "rejected")}}
+                                    (*EDITED, "skipped", "rejected")}}
     if len(done):
         m |= {"alpha_mean": float(done["alpha"].mean()), "alpha_std": float(done["alpha"].std(ddof=0)),
               "alpha_min": float(done["alpha"].min()), "alpha_max": float(done["alpha"].max()),
@@ -169,20 +170,24 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
     out = paths.report
     results = read_parquet(paths.results)
     spec = read_json(paths.spec)
-    done = results[results["status"] != "rejected"].drop_duplicates("id")
+    done = results[results["status"].isin(EDITED)].drop_duplicates("id")
     metrics = edit_metrics(results)
-    sources = source_paths(ws)
+    sources, hashes = source_paths(ws), source_hashes(ws)
+
+    def pair(i: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(original, edited) of photo i; None when either is gone or the original changed since ingest."""
+        try:
+            return (read_photo(sources[i], sha256=hashes.get(i)), read_photo(paths.images / f"{i}.png"))
+        except Rejected:
+            return None
 
     grid = []
     for i in _sample(done["id"], params.report.grid, done["alpha"]):
         row = done[done["id"] == i].iloc[0]
-        try:
-            before = thumbnail(read_photo(sources[i]), params.report.thumb)
-        except OSError:
+        if (photos := pair(i)) is None:
             continue
-        write_png(out / "thumbs" / f"{i}-before.png", before)
-        write_png(out / "thumbs" / f"{i}-after.png", thumbnail(read_photo(paths.images / f"{i}.png"),
-                                                               params.report.thumb))
+        write_png(out / "thumbs" / f"{i}-before.png", thumbnail(photos[0], params.report.thumb))
+        write_png(out / "thumbs" / f"{i}-after.png", thumbnail(photos[1], params.report.thumb))
         grid.append({"id": i, "alpha": row["alpha"], "status": row["status"], "size": params.report.thumb,
                      "before": f"thumbs/{i}-before.png", "after": f"thumbs/{i}-after.png"})
 
@@ -192,13 +197,13 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
                                                     "signed distance to the example's hyperplane: before (x), after (y)",
                                                     target=0.0))
     plots = [("alpha_hist.png", "α histogram"), ("final_state.png", "final state in latent space")]
-    if "truth" in spec and len(done) and params.report.estimate:
+    pairs = [p for i in _sample(done["id"], params.report.estimate, done["alpha"]) if (p := pair(i)) is not None] \
+        if "truth" in spec and len(done) and params.report.estimate else []
+    if pairs:
         attr, value = spec["truth"]["attribute"], float(spec["truth"]["value"])
-        picked = _sample(done["id"], params.report.estimate, done["alpha"])
-        before = estimate_attributes(np.stack([cv2.resize(read_photo(sources[i]), (64, 64), interpolation=cv2.INTER_AREA)
-                                               for i in picked]))[attr]
-        after = estimate_attributes(np.stack([cv2.resize(read_photo(paths.images / f"{i}.png"), (64, 64),
-                                                         interpolation=cv2.INTER_AREA) for i in picked]))[attr]
+        small = [[cv2.resize(im, (64, 64), interpolation=cv2.INTER_AREA) for im in p] for p in pairs]
+        before = estimate_attributes(np.stack([b for b, _ in small]))[attr]
+        after = estimate_attributes(np.stack([a for _, a in small]))[attr]
         metrics |= attribute_final_state(before, after, value)
         write_png(out / "final_state_attribute.png",
                   scatter_plot(before, after, f"{attr}: measured before (x), after (y); line = example's target",
