@@ -18,6 +18,25 @@ FORMAT_VERSION = 1
 _EDIT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
+def recovery_hint(path: Path) -> str:
+    """How to get an unreadable workspace file back: the command that writes it."""
+    parts = path.parts
+    if "edits" in parts[:-1]:
+        name = parts[parts.index("edits") + 1] if parts.index("edits") + 1 < len(parts) - 1 else "NAME"
+        if path.name in ("direction.pt", "spec.json") or "example" in parts:
+            return f"run `oneedit edit --name {name} ...` again (or delete WS/edits/{name})"
+        return f"run `oneedit rescale --name {name}` again"
+    if "models" in parts:
+        return "run `oneedit train` again"
+    if "latents" in parts:
+        return "run `oneedit project` again (it rewrites unreadable shards)"
+    if "ingest" in parts:
+        return "run `oneedit ingest SRC_DIR` into a new workspace"
+    if path.name == "workspace.json":
+        return "recreate the workspace"
+    return ""
+
+
 @dataclass(frozen=True)
 class EditPaths:
     """Files of one named edit: WS/edits/NAME/."""
@@ -126,10 +145,7 @@ class Workspace:
         ws = cls(Path(root))
         if not ws.meta.is_file():
             raise InputError(f"{ws.root} is not a OneEdit workspace (no workspace.json); run `oneedit ingest` first")
-        try:
-            meta = read_json(ws.meta)
-        except (OSError, ValueError):
-            raise InputError(f"{ws.meta} is unreadable; recreate the workspace") from None
+        meta = read_json(ws.meta)
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise InputError(f"{ws.meta}: not a OneEdit workspace file")
         version = meta.get("format_version")

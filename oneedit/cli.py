@@ -114,12 +114,21 @@ def main(argv: list[str] | None = None) -> int:
     except (OneEditError, OSError) as exc:
         return _fail(str(exc), debug, code=1)
     except Exception as exc:
+        if _is_checkpoint_mismatch(exc):
+            return _fail(f"{exc}; run `oneedit train` again", debug, code=1)
         return _fail(f"internal error: {type(exc).__name__}: {_first_line(str(exc))} (run with --debug for the "
                      "traceback)", debug, code=1, prefix="")
     finally:
         for s, handler in handlers.items():
             signal.signal(s, handler)
     return _interrupted() if cancel.requested() is not None else 0
+
+
+def _is_checkpoint_mismatch(exc: Exception) -> bool:
+    """The engine's one user-facing error (a checkpoint of another model), imported only when one is raised."""
+    from edit_core.checkpoint import CheckpointMismatch
+
+    return isinstance(exc, CheckpointMismatch)
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -10,7 +10,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from common.params import GuardParams, Params
-from common.storage import read_parquet, write_parquet
+from common.storage import read_parquet, reading, write_parquet
 from common.workspace import Workspace
 from edit_core.alphas import (
     apply_alphas,
@@ -112,7 +112,9 @@ def compute_alphas(ws: Workspace, name: str, params: Params) -> pd.DataFrame:
     flagged and the guard's planned status + reason."""
     state = load_direction(ws, ws.edit(name))
     latents = load_latents(ws)
-    reference = reference_latents(load_generator(ws.gan, "cpu"), latents["w"], params.guard)
+    with reading(ws.gan):
+        G = load_generator(ws.gan, "cpu")
+    reference = reference_latents(G, latents["w"], params.guard)
     err = latents["err_pixel"].astype(np.float64)
     table = alpha_table(latents["w"], state, params.edit.strength, reference, err, params.guard)
     return pd.DataFrame({"id": latents["ids"], "shard": latents["shard"], "index": latents["index"],

@@ -14,7 +14,7 @@ import torch
 
 from common.errors import InputError
 from common.params import Params
-from common.storage import read_h5, read_parquet, sha256_file
+from common.storage import read_h5, read_parquet, reading, sha256_file
 from common.workspace import Workspace
 from edit_core.checkpoint import load_discriminator, load_encoder
 from edit_core.edits import BrushConstraints, ExampleEdit, edit_from_brush, edit_from_offset, edit_from_pair
@@ -160,8 +160,10 @@ def make_example_edit(G: Generator, ws: Workspace, form: dict, params: Params,
     res = G.resolution
     example = resolve_example(ws, form["example"], res)
     p = params.project
-    encoder = load_encoder(ws.encoder, device) if p.mode != "optimize" else None
-    features = feature_extractor(p.features, ws.gan, device)
+    with reading(ws.encoder):
+        encoder = load_encoder(ws.encoder, device) if p.mode != "optimize" else None
+    with reading(ws.gan):
+        features = feature_extractor(p.features, ws.gan, device)
     images = {"before": example["thumb"]}
     if form["kind"] == "pair":
         images["after"] = read_thumbnail(Path(form["path"]), res)
@@ -176,7 +178,8 @@ def make_example_edit(G: Generator, ws: Workspace, form: dict, params: Params,
                      seed=p.seed).w[0]
     if form["kind"] == "brush":
         b = params.edit.brush
-        D = load_discriminator(ws.gan, device) if b.lambda_d > 0 else None
+        with reading(ws.gan):
+            D = load_discriminator(ws.gan, device) if b.lambda_d > 0 else None
         edit = edit_from_brush(G, w0, read_brush(Path(form["path"]), res, device), lambda_s=b.lambda_s,
                                lambda_d=b.lambda_d, D=D, starts=b.starts, steps=b.steps, lr=b.lr, seed=b.seed,
                                spread=b.spread)

@@ -25,7 +25,7 @@ from common import progress
 from common.errors import InputError
 from common.fingerprint import fingerprint
 from common.params import Params
-from common.storage import read_h5, read_json, sha256_file, write_json, write_parquet
+from common.storage import read_h5, read_json, reading, sha256_file, write_json, write_parquet
 from common.workspace import Workspace
 from edit_core.checkpoint import load_checkpoint
 from edit_core.imageops import resolve_device
@@ -40,7 +40,8 @@ LOSS_SCHEMA = pa.schema([("model", pa.string()), ("step", pa.int64()), ("metric"
 
 def check_models(ws: Workspace, params: Params) -> None:
     """Before any work: params.model must describe the trained generator (else retrain or fix params)."""
-    config = load_checkpoint(ws.gan)["config"]
+    with reading(ws.gan):
+        config = load_checkpoint(ws.gan)["config"]
     for key, value in params.model.model_dump().items():
         if key == "mapping_layers" and config.get("backbone") != "style":
             continue

@@ -24,10 +24,10 @@ from prefect.cache_policies import NO_CACHE
 
 from common import progress
 from common.cancel import Interrupted
-from common.errors import OutputWriteError
+from common.errors import OutputWriteError, UnreadableFile
 from common.fingerprint import fingerprint
 from common.params import Params
-from common.storage import read_h5, read_parquet, sha256_file, write_parquet
+from common.storage import read_h5, read_parquet, read_torch, reading, sha256_file, write_parquet
 from common.workspace import Workspace
 from edit_core.checkpoint import load_generator
 from edit_core.imageops import resolve_device, to_uint8
@@ -121,7 +121,10 @@ def transfer_shard(ws: Workspace, name: str, shard: str, table: pd.DataFrame, pa
     hashes = source_hashes(ws)
     key = part_fingerprint(ws, name, shard, table, sources, params)
     if part.exists():
-        done = read_parquet(part)
+        try:
+            done = read_parquet(part)
+        except UnreadableFile:  # a damaged record of a finished shard: redo the shard
+            done = pd.DataFrame({"fingerprint": ["damaged"], "status": ["rejected"], "id": [""]})
         edited = done[done["status"].isin(EDITED)]["id"]
         if (done["fingerprint"] == key).all() and all((paths.images / f"{i}.png").exists() for i in edited):
             return done.drop(columns="fingerprint")
@@ -132,8 +135,9 @@ def transfer_shard(ws: Workspace, name: str, shard: str, table: pd.DataFrame, pa
     todo = table[table["status"].isin(EDITED)]
     if len(todo):
         device = resolve_device(params.runtime.device)
-        G = load_generator(ws.gan, device)
-        n = torch.load(paths.direction, map_location=device, weights_only=True)["n"]
+        with reading(ws.gan):
+            G = load_generator(ws.gan, device)
+        n = read_torch(paths.direction)["n"].to(device)
         latents = torch.from_numpy(read_h5(ws.latents / shard, ["w"])["w"]).to(device)
     with progress.track(f"transfer {shard}", total=len(todo)) as bar:
         for start in range(0, len(todo), RENDER_BATCH):
