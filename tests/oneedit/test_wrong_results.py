@@ -1,0 +1,219 @@
+"""Nothing silently wrong (issue 15): wrong results and misleading errors, through the CLI's `main`.
+
+One tiny projected workspace (12 demo cars, two photos no GAN of cars can reconstruct, one wide
+photo), copied per test. Each test names the issue item it guards.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from common.params import load_params
+from common.storage import read_h5, read_parquet
+from common.workspace import Workspace
+from edit_core import demo_catalog
+from flows.project import project_flow
+from flows.train import ingest_flow, train_flow
+from oneedit.cli import main
+from tasks.images import read_photo, write_png
+
+TINY = Path(__file__).parents[1] / "flows" / "tiny_params.yaml"
+SETS = ["runtime.shard_size=8"]
+RES = 64  # photo size of the tiny catalog
+REPO = Path(__file__).parents[2]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory, prefect_server: str) -> Iterator[dict]:
+    """15 photos in 2 shards (12 cars, magenta.png and checker.png as outliers, wide.png 96x64), projected."""
+    root = tmp_path_factory.mktemp("wrong-results").resolve()
+    attrs = demo_catalog.sample_attributes(12, seed=7)
+    cars = demo_catalog.render(attrs, RES)
+    photos = root / "photos"
+    for i, im in enumerate(cars):
+        write_png(photos / f"car-{i:02d}.png", im)
+    write_png(photos / "magenta.png", np.tile(np.array([255, 0, 255], np.uint8), (RES, RES, 1)))
+    yy, xx = np.mgrid[:RES, :RES]
+    write_png(photos / "checker.png", np.repeat(((yy // 8 + xx // 8) % 2 * 255).astype(np.uint8)[:, :, None], 3, 2))
+    write_png(photos / "wide.png", np.concatenate([cars[3][:, :16], cars[3], cars[3][:, -16:]], axis=1))
+    after = demo_catalog.render_edited({k: v[:1] for k, v in attrs.items()}, "hue", 0.7, RES)[0]
+    write_png(root / "after.png", after)
+    p = load_params(TINY, SETS)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(p.runtime.threads)
+    try:
+        ws = Workspace.create(root / "projected")
+        ingest_flow(photos, ws.root, p)
+        train_flow(ws.root, p)
+        project_flow(ws.root, p)
+        manifest = read_parquet(ws.manifest)
+        yield {"root": root, "ws": ws.root, "photos": photos, "after": root / "after.png",
+               "example": photos / "car-00.png", "ids": dict(zip(manifest["source_path"], manifest["id"]))}
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def ws(tiny: dict, tmp_path: Path) -> Path:
+    """A private copy of the projected workspace (its originals stay in the shared photos folder)."""
+    return Path(shutil.copytree(tiny["ws"], tmp_path / "ws"))
+
+
+@pytest.fixture
+def own_photos(tiny: dict, ws: Path, tmp_path: Path) -> Path:
+    """A private copy of the originals, which `ws` now reads (for tests that change or delete them)."""
+    photos = Path(shutil.copytree(tiny["photos"], tmp_path / "photos"))
+    (ws / "ingest" / "source.json").write_text(json.dumps({"source": str(photos)}))
+    return photos
+
+
+def _args(command: str, ws: Path, *extra: str) -> list[str]:
+    return [command, "--workspace", str(ws), "--params", str(TINY), *[a for s in SETS for a in ("--set", s)], *extra]
+
+
+def _edit(tiny: dict, ws: Path, *extra: str, name: str = "e1") -> list[str]:
+    return _args("edit", ws, "--name", name, "--example", str(tiny["example"]), "--after", str(tiny["after"]), *extra)
+
+
+def _lines(capfd: pytest.CaptureFixture) -> list[str]:
+    out, err = capfd.readouterr()
+    return [line for line in (out + err).splitlines() if line.strip()]
+
+
+def _state(ws: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(ws)): (p.stat().st_ino, p.stat().st_mtime_ns)
+            for p in ws.rglob("*") if p.is_file() and p.name != ".lock"}
+
+
+def one_line(capfd: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture, argv: list[str], ws: Path,
+             code: int = 2, touches: bool = False) -> str:
+    """Run the CLI: exit `code`, exactly one `error:` line, no Prefect error log, (by default) no file touched."""
+    before = _state(ws)
+    capfd.readouterr()
+    caplog.clear()
+    got = main(argv)
+    lines = [line for line in _lines(capfd) if "━" not in line]  # progress bars of the work done before
+    assert got == code, lines
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert not [r for r in caplog.records if r.name.startswith("prefect") and r.levelno >= logging.ERROR]
+    if not touches:
+        assert _state(ws) == before
+    return lines[0]
+
+
+def _results(ws: Path, name: str = "e1"):
+    return read_parquet(ws / "edits" / name / "results.parquet").set_index("source_path")
+
+
+def _image(ws: Path, tiny: dict, photo: str, name: str = "e1") -> Path:
+    return ws / "edits" / name / "images" / f"{tiny['ids'][photo]}.png"
+
+
+# ------------------------------------------------------------------------------------------------
+# 8. an original replaced after ingest is not edited as if it were the ingested photo
+
+
+def test_replaced_original_is_rejected_not_edited(capfd: pytest.CaptureFixture, tiny: dict, ws: Path,
+                                                  own_photos: Path) -> None:
+    shutil.copyfile(own_photos / "car-05.png", own_photos / "car-04.png")  # other content, same size
+    big = read_photo(own_photos / "car-06.png")
+    write_png(own_photos / "car-06.png", np.concatenate([big, big], axis=0))  # other size
+    assert main(_edit(tiny, ws)) == 0
+    results = _results(ws)
+    for photo in ("car-04.png", "car-06.png"):
+        assert results.loc[photo, "status"] == "rejected", results.loc[photo]
+        assert "changed since ingest" in results.loc[photo, "reason"]
+        assert not _image(ws, tiny, photo).exists()
+    assert results.loc["car-05.png", "status"] == "edited" and _image(ws, tiny, "car-05.png").exists()
+
+
+# ------------------------------------------------------------------------------------------------
+# 10. no infinite parameter, and no NaN latent or α is ever reported as edited
+
+
+@pytest.mark.parametrize(("override", "command"), [
+    ("project.feature_weight=.inf", "project"), ("project.lr=-.inf", "project"), ("gan.betas=[.nan, 0.9]", "train"),
+    ("edit.direction.lambda=.inf", "edit"), ("guard.margin=.nan", "rescale"),
+])
+def test_infinite_parameter_is_one_line(capfd: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture, tiny: dict,
+                                        ws: Path, override: str, command: str) -> None:
+    extra = {"edit": ["--name", "e1", "--example", str(tiny["example"]), "--after", str(tiny["after"])],
+             "rescale": ["--name", "e1"]}.get(command, [])
+    line = one_line(capfd, caplog, _args(command, ws, *extra, "--set", override), ws)
+    assert override.split("=")[0] in line and "finite" in line
+
+
+def test_nan_latent_is_rejected_not_edited(capfd: pytest.CaptureFixture, tiny: dict, ws: Path) -> None:
+    shard = ws / "latents" / "shard-00001.h5"
+    with h5py.File(shard, "r+") as f:  # a projection that diverged for one photo (fingerprint kept)
+        ids = [i.decode() for i in f["ids"][()]]
+        w = f["w"][()]
+        w[2] = np.nan
+        f["w"][...] = w
+    victim = ids[2]
+    assert main(_edit(tiny, ws)) == 0
+    results = read_parquet(ws / "edits/e1/results.parquet").set_index("id")
+    assert results.loc[victim, "status"] == "rejected" and "not finite" in results.loc[victim, "reason"]
+    assert not (ws / "edits/e1/images" / f"{victim}.png").exists()
+    done = results[results["status"] != "rejected"]
+    assert len(done) > 0 and np.isfinite(done["alpha"]).all()
+    assert main(_args("rescale", ws, "--name", "e1", "--strength", "2")) == 0
+    again = read_parquet(ws / "edits/e1/results.parquet").set_index("id")
+    assert again.loc[victim, "status"] == "rejected"
+    assert np.isfinite(again[again["status"] != "rejected"]["alpha"]).all()
+
+
+# ------------------------------------------------------------------------------------------------
+# 14. the range guard: a span that is not the catalog itself, the projection error, a decision
+
+
+def test_guard_skips_photos_the_gan_cannot_reconstruct(capfd: pytest.CaptureFixture, tiny: dict, ws: Path) -> None:
+    assert main(_edit(tiny, ws)) == 0
+    results = _results(ws)
+    for photo in ("magenta.png", "checker.png"):
+        assert results.loc[photo, "status"] == "skipped", results.loc[photo]
+        assert "projection error" in results.loc[photo, "reason"] and "guard.action=skip" in results.loc[photo, "reason"]
+        assert not _image(ws, tiny, photo).exists()
+    cars = results[results.index.str.startswith("car-")]
+    assert (cars["status"] == "edited").all(), cars[["status", "reason"]]
+    assert main(_args("rescale", ws, "--name", "e1", "--set", "guard.action=flag")) == 0
+    flagged = _results(ws)
+    for photo in ("magenta.png", "checker.png"):
+        assert flagged.loc[photo, "status"] == "flagged" and "edited anyway" in flagged.loc[photo, "reason"]
+        assert _image(ws, tiny, photo).exists()
+    assert main(_args("report", ws, "--name", "e1")) == 0
+    metrics = json.loads((ws / "edits/e1/metrics.json").read_text())
+    assert metrics["n_flagged"] == 2 and metrics["n_edited"] == 13 and metrics["n_skipped"] == 0
+
+
+def test_guard_an_example_state_outside_gs_span(capfd: pytest.CaptureFixture, tiny: dict, ws: Path,
+                                                tmp_path: Path) -> None:
+    """An offset far beyond anything G produces: skipped everywhere by default, clamped on request."""
+    np.save(tmp_path / "far.npy", np.full(16, 40.0, np.float32))
+    argv = _args("edit", ws, "--name", "far", "--example", str(tiny["example"]), "--offset", str(tmp_path / "far.npy"))
+    assert main(argv) == 0
+    results = _results(ws, "far")
+    assert (results["status"] == "skipped").all() and results["reason"].str.contains("final state").all()
+    assert not list((ws / "edits/far/images").glob("*.png"))
+    assert main(_args("rescale", ws, "--name", "far", "--set", "guard.action=clamp")) == 0
+    clamped = _results(ws, "far")
+    cars = clamped[clamped.index.str.startswith("car-")]
+    assert (cars["status"] == "clamped").all(), cars[["status", "reason"]]
+    assert (cars["distance_after"] < -1).all()  # stopped short of the example's (unreachable) final state
+    np.testing.assert_allclose(cars["distance_after"], cars["distance_after"].iloc[0], atol=1e-4)  # all at one state
+    assert all(_image(ws, tiny, p, "far").exists() for p in cars.index)
+    assert (clamped.loc[["magenta.png", "checker.png"], "status"] == "skipped").all()
