@@ -67,6 +67,19 @@ def tiny(tmp_path_factory: pytest.TempPathFactory, prefect_server: str) -> Itera
         torch.set_num_threads(threads)
 
 
+@pytest.fixture(scope="module")
+def edited(tiny: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The projected workspace with edit e1 done (pair form, default params)."""
+    ws = Path(shutil.copytree(tiny["ws"], tmp_path_factory.mktemp("edited") / "ws"))
+    assert main(_edit(tiny, ws)) == 0
+    return ws
+
+
+@pytest.fixture
+def ws_edited(edited: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(edited, tmp_path / "ws"))
+
+
 @pytest.fixture
 def ws(tiny: dict, tmp_path: Path) -> Path:
     """A private copy of the projected workspace (its originals stay in the shared photos folder)."""
@@ -101,16 +114,16 @@ def _state(ws: Path) -> dict[str, tuple[int, int]]:
 
 def one_line(capfd: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture, argv: list[str], ws: Path,
              code: int = 2, touches: bool = False) -> str:
-    """Run the CLI: exit `code`, exactly one `error:` line, no Prefect error log, (by default) no file touched."""
+    """Run the CLI: exit `code`, exactly one `error:` (or `internal error:`) line, no Prefect error log, (by default) no file touched."""
     before = _state(ws)
     capfd.readouterr()
     caplog.clear()
     got = main(argv)
     lines = [line for line in _lines(capfd) if "━" not in line]  # progress bars of the work done before
     assert got == code, lines
-    assert len(lines) == 1 and lines[0].startswith("error: "), lines
-    assert not [r for r in caplog.records if r.name.startswith("prefect") and r.levelno >= logging.ERROR]
-    if not touches:
+    assert len(lines) == 1 and lines[0].startswith(("error: ", "internal error: ")), lines
+    if not touches:  # refused before any flow ran (a failure inside one is logged to the Prefect API, quietly)
+        assert not [r for r in caplog.records if r.name.startswith("prefect") and r.levelno >= logging.ERROR]
         assert _state(ws) == before
     return lines[0]
 
@@ -217,3 +230,103 @@ def test_guard_an_example_state_outside_gs_span(capfd: pytest.CaptureFixture, ti
     np.testing.assert_allclose(cars["distance_after"], cars["distance_after"].iloc[0], atol=1e-4)  # all at one state
     assert all(_image(ws, tiny, p, "far").exists() for p in cars.index)
     assert (clamped.loc[["magenta.png", "checker.png"], "status"] == "skipped").all()
+
+
+# ------------------------------------------------------------------------------------------------
+# 16. a non-square photo: the edited centre square is pasted back without a seam
+
+
+def test_wide_photo_has_no_seam(capfd: pytest.CaptureFixture, tiny: dict, ws: Path) -> None:
+    assert main(_edit(tiny, ws, "--strength", "4")) == 0  # a strong edit: the square's border changes by ~20 levels
+    original = read_photo(tiny["photos"] / "wide.png").astype(float)
+    edited = read_photo(_image(ws, tiny, "wide.png")).astype(float)
+    assert edited.shape == original.shape == (64, 96, 3)
+    change = edited - original
+    for inside, outside in ((16, 15), (79, 80)):  # the square is columns 16..79
+        border = np.abs(change[:, inside]).mean()
+        assert border > 3, "the edit must change the square's border for this test to mean anything"
+        seam = np.abs(change[:, inside] - change[:, outside]).mean()  # the step the paste-back adds
+        assert seam < 0.25 * border, (seam, border)
+    assert np.abs(change[:, :8]).max() <= 1 and np.abs(change[:, -8:]).max() <= 1  # fades out, feather 0.1·64 px
+
+
+# ------------------------------------------------------------------------------------------------
+# 17. thin brush strokes survive the way down to model resolution
+
+
+def test_thin_brush_stroke_is_kept(capfd: pytest.CaptureFixture, tiny: dict, ws: Path, tmp_path: Path) -> None:
+    """A 1 px line on the 64 px photo covers a quarter of a 16 px model pixel: area resizing + 0.5 lost it."""
+    mask = np.zeros((RES, RES, 3), np.uint8)
+    mask[10:50, 30] = 255
+    write_png(tmp_path / "line.png", mask)
+    (tmp_path / "brush.json").write_text(json.dumps({"color": {"mask": "line.png", "rgb": [255, 0, 0]}}))
+    argv = _args("edit", ws, "--name", "thin", "--example", str(tiny["example"]),
+                 "--constraints", str(tmp_path / "brush.json"))
+    assert main(argv) == 0, _lines(capfd)
+    assert (ws / "edits/thin/direction.pt").is_file() and (ws / "edits/thin/results.parquet").is_file()
+
+
+# ------------------------------------------------------------------------------------------------
+# 19. exit 2 only for what the user passed; internal errors say so; one photo's failure is its own
+
+
+def test_internal_error_is_not_a_bad_argument(capfd: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture,
+                                              tiny: dict, ws_edited: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tasks.alphas
+
+    def singular(*args: object, **kwargs: object) -> None:
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    monkeypatch.setattr(tasks.alphas, "closed_form_alphas", singular)
+    argv = _args("rescale", ws_edited, "--name", "e1", "--strength", "2")
+    line = one_line(capfd, caplog, argv, ws_edited, code=1, touches=True)
+    assert line == "internal error: LinAlgError: Singular matrix (run with --debug for the traceback)"
+    assert main([*argv, "--debug"]) == 1
+    lines = _lines(capfd)
+    assert any(line.startswith("Traceback") for line in lines) and "in singular" in "\n".join(lines)
+    assert lines[-1] == line
+
+
+def test_one_photos_failure_rejects_that_photo_only(capfd: pytest.CaptureFixture, tiny: dict, ws: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import tasks.transfer
+
+    real = tasks.transfer.edit_original
+
+    def fragile(photo: np.ndarray, frames: np.ndarray, params: object) -> np.ndarray:
+        if photo.shape[1] == 96:  # wide.png
+            raise RuntimeError("cv2 said no")
+        return real(photo, frames, params)
+
+    monkeypatch.setattr(tasks.transfer, "edit_original", fragile)
+    assert main(_edit(tiny, ws)) == 0
+    results = _results(ws)
+    assert results.loc["wide.png", "status"] == "rejected"
+    assert results.loc["wide.png", "reason"] == "edit failed: RuntimeError: cv2 said no"
+    cars = results[results.index.str.startswith("car-")]
+    assert (cars["status"] == "edited").all() and all(_image(ws, tiny, p).exists() for p in cars.index)
+
+
+# ------------------------------------------------------------------------------------------------
+# 20. bounded transfer memory: a capped working resolution, a hard limit with a reason
+
+
+def test_photo_above_the_pixel_limit_is_rejected(capfd: pytest.CaptureFixture, tiny: dict, ws: Path) -> None:
+    assert main(_edit(tiny, ws, "--set", "transfer.max_pixels=5000")) == 0  # wide.png has 6144
+    results = _results(ws)
+    assert results.loc["wide.png", "status"] == "rejected"
+    assert "too large: 96x64 pixels exceeds the limit of 5000" in results.loc["wide.png", "reason"]
+    assert (results[results.index.str.startswith("car-")]["status"] == "edited").all()
+
+
+def test_capped_working_resolution_keeps_size_and_edit(capfd: pytest.CaptureFixture, tiny: dict, ws: Path) -> None:
+    """transfer.max_side=32: the 64 px squares are edited at 32 px and only the change is upsampled."""
+    assert main(_edit(tiny, ws, "--strength", "4", name="full")) == 0
+    assert main(_edit(tiny, ws, "--strength", "4", "--set", "transfer.max_side=32", name="capped")) == 0
+    for photo in ("car-03.png", "wide.png"):
+        original = read_photo(tiny["photos"] / photo).astype(float)
+        full = read_photo(_image(ws, tiny, photo, "full")).astype(float)
+        capped = read_photo(_image(ws, tiny, photo, "capped")).astype(float)
+        assert capped.shape == original.shape
+        change, error = np.abs(full - original).mean(), np.abs(capped - full).mean()
+        assert change > 5 and error < 0.5 * change, (photo, change, error)
