@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     args = [a for a in args if a != "--debug"]
     command = typer.main.get_command(app)
     cancel.reset()
+    _told.clear()
     main_thread = threading.current_thread() is threading.main_thread()
     handlers = {s: signal.signal(s, _terminate) for s in (signal.SIGTERM, signal.SIGINT)} if main_thread else {}
     try:
@@ -114,10 +115,16 @@ def main(argv: list[str] | None = None) -> int:
     except (OneEditError, OSError) as exc:
         return _fail(str(exc), debug, code=1)
     except Exception as exc:
+        if cancel.requested() is not None:  # what a task raised while it was being stopped
+            return _interrupted()
         if _is_checkpoint_mismatch(exc):
             return _fail(f"{exc}; run `oneedit train` again", debug, code=1)
         return _fail(f"internal error: {type(exc).__name__}: {_first_line(str(exc))} (run with --debug for the "
                      "traceback)", debug, code=1, prefix="")
+    except BaseException:  # Prefect's TerminationSignal, our Interrupted from a task
+        if cancel.requested() is not None:
+            return _interrupted()
+        raise
     finally:
         for s, handler in handlers.items():
             signal.signal(s, handler)
@@ -131,20 +138,64 @@ def _is_checkpoint_mismatch(exc: Exception) -> bool:
     return isinstance(exc, CheckpointMismatch)
 
 
+GRACE_S = 10.0
+"""After a signal, tasks stop at their next progress tick; a run still alive this long after it is ended
+hard (os._exit): every output is written atomically, so that is as safe as the SIGKILLs of the crash test."""
+_told: list[bool] = []
+
+
 def _terminate(signum: int, frame: object) -> None:
-    """SIGTERM / SIGINT: every task stops at its next progress tick (`common.cancel`); the main thread
-    unwinds like Ctrl-C (locks released, temp files removed). A second signal only repeats the request."""
-    first = cancel.requested() is None
+    """SIGTERM / SIGINT: every task stops at its next progress tick (`common.cancel`) and the main thread
+    unwinds like Ctrl-C (locks released, temp files removed); a watchdog ends the process GRACE_S later
+    if it is still alive (a task in a long step without a tick). A second Ctrl-C ends it at once."""
+    if cancel.requested() is not None and signum == signal.SIGINT:
+        _hard_exit(signum)
+    _stop_tasks(signum)
+    raise KeyboardInterrupt
+
+
+def _stop_tasks(signum: int) -> None:
+    """Ask every task to stop (once), and arm the watchdog."""
+    if cancel.requested() is not None:
+        return
     cancel.request(signum)
-    if first:
-        raise KeyboardInterrupt
+    watchdog = threading.Timer(GRACE_S, _hard_exit, args=(signum,))
+    watchdog.daemon = True
+    watchdog.start()
+
+
+def _bridge_prefect_sigterm() -> None:
+    """While a flow runs, Prefect swaps our SIGTERM handler for its own, which raises TerminationSignal in
+    the main thread only (the tasks' threads would run to the end) and re-sends the signal after its
+    teardown. Wrap Prefect's handler so that SIGTERM reaches the tasks first (a no-op on a Prefect
+    without that handler: the watchdog is then armed by the re-sent signal)."""
+    from prefect.utilities import engine
+
+    original = getattr(engine, "_prefect_sigterm_handler", None)
+    if original is None or getattr(original, "oneedit_bridge", False):
+        return
+
+    def handler(signum: int, *args: object) -> None:
+        _stop_tasks(signum)
+        original(signum, *args)
+
+    handler.oneedit_bridge = True  # type: ignore[attr-defined]
+    engine._prefect_sigterm_handler = handler
+
+
+def _hard_exit(signum: int) -> None:
+    _interrupted()
+    sys.stderr.flush()
+    os._exit(128 + (cancel.requested() or signum))
 
 
 def _interrupted() -> int:
-    """One line, and exit code 128 + the signal (130 SIGINT, 143 SIGTERM)."""
+    """One line (once), and exit code 128 + the signal (130 SIGINT, 143 SIGTERM)."""
     signum = cancel.requested() or signal.SIGINT
-    console.print(f"error: interrupted by {signal.Signals(signum).name}; finished work is kept: run the same command "
-                  "again to resume", markup=False, highlight=False, soft_wrap=True)
+    if not _told:
+        _told.append(True)
+        console.print(f"error: interrupted by {signal.Signals(signum).name}; finished work is kept: run the same "
+                      "command again to resume", markup=False, highlight=False, soft_wrap=True)
     return 128 + signum
 
 
@@ -216,6 +267,7 @@ def _running(ws: Workspace) -> Iterator[None]:
     from common import progress
     from common.lock import workspace_lock
 
+    _bridge_prefect_sigterm()
     with workspace_lock(ws.root, wait=False), _quiet_prefect_console(), progress.live(console):
         yield
 

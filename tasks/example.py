@@ -100,7 +100,8 @@ def read_offset(path: Path) -> np.ndarray:
     if not isinstance(offset, np.ndarray) or offset.dtype.kind not in "fiu" or offset.ndim not in (1, 2):
         raise InputError(f"--offset {path}: expected a 1-D (W) or 2-D (W+) array of numbers")
     if not np.isfinite(offset).all():
-        raise InputError(f"--offset {path}: {int((~np.isfinite(offset)).sum())} values are not finite (NaN or inf)")
+        raise InputError(f"--offset {path}: {int((~np.isfinite(offset)).sum())} of {offset.size} values are not "
+                         "finite (NaN or inf)")
     if not np.abs(offset).any():
         raise InputError(f"--offset {path}: the offset is zero, it edits nothing")
     return offset.astype(np.float32)

@@ -62,7 +62,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory, prefect_server: str) -> Itera
         project_flow(ws.root, p)
         manifest = read_parquet(ws.manifest)
         yield {"root": root, "ws": ws.root, "photos": photos, "after": root / "after.png",
-               "example": photos / "car-00.png", "ids": dict(zip(manifest["source_path"], manifest["id"]))}
+               "example": photos / "car-00.png", "ids": dict(zip(manifest["source_path"], manifest["id"], strict=True))}
     finally:
         torch.set_num_threads(threads)
 
@@ -330,3 +330,208 @@ def test_capped_working_resolution_keeps_size_and_edit(capfd: pytest.CaptureFixt
         assert capped.shape == original.shape
         change, error = np.abs(full - original).mean(), np.abs(capped - full).mean()
         assert change > 5 and error < 0.5 * change, (photo, change, error)
+
+
+# ------------------------------------------------------------------------------------------------
+# 21. names, messages and early checks
+
+
+def _brush(tmp_path: Path, rgb: object) -> list[str]:
+    write_png(tmp_path / "mask.png", np.full((RES, RES, 3), 255, np.uint8))
+    (tmp_path / "brush.json").write_text(json.dumps({"color": {"mask": "mask.png", "rgb": rgb}}))
+    return ["--constraints", str(tmp_path / "brush.json")]
+
+
+def _offset(tmp_path: Path, values: np.ndarray) -> list[str]:
+    np.save(tmp_path / "offset.npy", values)
+    return ["--offset", str(tmp_path / "offset.npy")]
+
+
+@pytest.mark.parametrize(("form", "expected"), [
+    (lambda t: _brush(t, [100000, -5000, 3]), "color.rgb must be three numbers in 0-255"),
+    (lambda t: _brush(t, [255, 0]), "color.rgb must be three numbers in 0-255"),
+    (lambda t: _offset(t, np.array([np.nan] + [0.1] * 15, np.float32)), "1 of 16 values are not finite"),
+    (lambda t: _offset(t, np.zeros(16, np.float32)), "the offset is zero"),
+])
+def test_bad_brush_or_offset_is_one_line_before_any_work(capfd: pytest.CaptureFixture,
+                                                         caplog: pytest.LogCaptureFixture, tiny: dict, ws: Path,
+                                                         tmp_path: Path, form, expected: str) -> None:
+    argv = _args("edit", ws, "--name", "bad", "--example", str(tiny["example"]), *form(tmp_path))
+    assert expected in one_line(capfd, caplog, argv, ws)
+    assert not (ws / "edits" / "bad").exists()
+
+
+def test_edit_name_with_a_trailing_newline_is_refused(capfd: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture,
+                                                      tiny: dict, ws: Path) -> None:
+    assert "edit name 'trail\\n'" in one_line(capfd, caplog, _edit(tiny, ws, name="trail\n"), ws)
+
+
+def test_missing_manifest_points_to_ingest(capfd: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture,
+                                           tiny: dict, ws: Path) -> None:
+    (ws / "ingest" / "manifest.parquet").unlink()
+    for argv in (_edit(tiny, ws), _args("project", ws)):
+        line = one_line(capfd, caplog, argv, ws)
+        assert "manifest.parquet is missing" in line and "oneedit ingest" in line and "train" not in line
+
+
+def test_strength_zero_and_negative(capfd: pytest.CaptureFixture, ws_edited: Path) -> None:
+    """s = 0: every photo at the example's before state along n; s = −1: as far past it as the edit goes."""
+    delta = torch.load(ws_edited / "edits/e1/direction.pt", weights_only=True)["delta_star"].norm().item()
+    one = _results(ws_edited)
+    for s in (0.0, -1.0):
+        assert main(_args("rescale", ws_edited, "--name", "e1", "--strength", str(s), "--set", "guard.action=flag")) == 0
+        got = _results(ws_edited)
+        done = got["status"] != "rejected"
+        np.testing.assert_allclose(got.loc[done, "alpha"], one.loc[done, "alpha"] + (s - 1.0) * delta, atol=1e-4)
+        assert (got.loc[done, "distance_after"].abs() < 1e-4).all()
+
+
+# ------------------------------------------------------------------------------------------------
+# 18. every file read after ingest: one line naming it and how to recover
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(b"\x00garbage\xff" * 7)
+
+
+@pytest.mark.parametrize(("file", "damage", "command", "hint"), [
+    ("models/gan.pt", _truncate, "project", "oneedit train"),
+    ("models/gan.pt", _garbage, "edit", "oneedit train"),
+    ("models/encoder.pt", _truncate, "edit", "oneedit train"),
+    ("edits/e1/direction.pt", _truncate, "rescale", "oneedit edit --name e1"),
+    ("edits/e1/spec.json", _garbage, "report", "oneedit edit --name e1"),
+    ("edits/e1/results.parquet", _truncate, "report", "oneedit rescale --name e1"),
+    ("ingest/source.json", _garbage, "rescale", "oneedit ingest"),
+    ("ingest/manifest.parquet", _truncate, "edit", "oneedit ingest"),
+    ("ingest/shard-00001.h5", _truncate, "project", "oneedit ingest"),
+    ("latents/shard-00000.h5", _truncate, "edit", "oneedit project"),
+    ("workspace.json", _garbage, "rescale", "recreate the workspace"),
+])
+def test_unreadable_workspace_file_is_one_line(capfd: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture,
+                                               tiny: dict, ws_edited: Path, file: str, damage, command: str,
+                                               hint: str) -> None:
+    damage(ws_edited / file)
+    extra = {"edit": ["--name", "e2", "--example", str(tiny["example"]), "--after", str(tiny["after"])],
+             "rescale": ["--name", "e1", "--strength", "2"], "report": ["--name", "e1"]}.get(command, [])
+    if command == "project":
+        extra = ["--set", "project.steps=3"]  # other params: every shard is projected again
+    line = one_line(capfd, caplog, _args(command, ws_edited, *extra), ws_edited, code=1, touches=True)
+    assert f"{ws_edited / file}: unreadable" in line and hint in line, line
+
+
+def test_project_repairs_a_damaged_latents_shard(capfd: pytest.CaptureFixture, ws: Path) -> None:
+    _truncate(ws / "latents" / "shard-00000.h5")
+    assert main(_args("project", ws)) == 0
+    assert "(1 of 2 shards already done)" in " ".join(" ".join(_lines(capfd)).split())
+    assert read_h5(ws / "latents" / "shard-00000.h5")["w"].shape[0] == 8
+
+
+def _npz_after(tmp_path: Path, tiny: dict) -> list[str]:
+    np.savez(tmp_path / "after.npz", x=np.zeros(3))
+    return ["--example", str(tiny["example"]), "--after", str(tmp_path / "after.npz")]
+
+
+def _bomb_after(tmp_path: Path, tiny: dict) -> list[str]:
+    """A PNG whose header claims 30000x30000 pixels."""
+    from PIL import Image
+
+    Image.new("1", (30000, 30000)).save(tmp_path / "bomb.png")
+    return ["--example", str(tiny["example"]), "--after", str(tmp_path / "bomb.png")]
+
+
+def _garbage_mask(tmp_path: Path, tiny: dict) -> list[str]:
+    _garbage(tmp_path / "mask.png")
+    (tmp_path / "brush.json").write_text(json.dumps({"color": {"mask": "mask.png", "rgb": [255, 0, 0]}}))
+    return ["--example", str(tiny["example"]), "--constraints", str(tmp_path / "brush.json")]
+
+
+def _truncated_offset(tmp_path: Path, tiny: dict) -> list[str]:
+    np.save(tmp_path / "offset.npy", np.ones(16, np.float32))
+    _truncate(tmp_path / "offset.npy")
+    return ["--example", str(tiny["example"]), "--offset", str(tmp_path / "offset.npy")]
+
+
+def _truncated_example(tmp_path: Path, tiny: dict) -> list[str]:
+    shutil.copyfile(tiny["photos"] / "wide.png", tmp_path / "example.png")
+    _truncate(tmp_path / "example.png")
+    return ["--example", str(tmp_path / "example.png"), "--after", str(tiny["after"])]
+
+
+@pytest.mark.parametrize(("inputs", "expected"), [
+    (_npz_after, "--after"), (_bomb_after, "decompression bomb"), (_garbage_mask, "--constraints mask"),
+    (_truncated_offset, "--offset"), (_truncated_example, "example.png"),
+])
+def test_unreadable_edit_input_is_one_line_before_any_work(capfd: pytest.CaptureFixture,
+                                                           caplog: pytest.LogCaptureFixture, tiny: dict, ws: Path,
+                                                           tmp_path: Path, inputs, expected: str) -> None:
+    line = one_line(capfd, caplog, _args("edit", ws, "--name", "bad", *inputs(tmp_path, tiny)), ws)
+    assert expected in line, line
+
+
+# ------------------------------------------------------------------------------------------------
+# 11. SIGINT / SIGTERM stop a run within seconds, resumable, with the exit code of the signal
+
+
+def _start(argv: list[str], prefect_server: str) -> subprocess.Popen:
+    code = f"import sys\nfrom oneedit.cli import main\nsys.exit(main({argv!r}))\n"
+    return subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True,
+                            env={**os.environ, "PREFECT_API_URL": prefect_server, "PYTHONPATH": str(REPO)})
+
+
+def _wait_for_new_file(proc: subprocess.Popen, folder: Path, since: float, timeout: float = 300) -> None:
+    """Until a file under `folder` is written after `since` (the run is busy in the stage that writes it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if any(p.stat().st_mtime > since for p in folder.rglob("*") if p.is_file()):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing written under {folder} in {timeout} s")
+
+
+def _stop(proc: subprocess.Popen, signum: int) -> tuple[int, list[str], float]:
+    """Send `signum` to the run's process group; (exit code, stderr lines, seconds until it exited)."""
+    t0 = time.monotonic()
+    os.killpg(proc.pid, signum)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise AssertionError("still running 60 s after the signal") from None
+    return proc.returncode, [line for line in err.splitlines() if line.strip()], time.monotonic() - t0
+
+
+def test_sigint_stops_training(ws: Path, prefect_server: str) -> None:
+    since = time.time()
+    proc = _start(_args("train", ws, "--set", "gan.steps=100000", "--set", "encoder.steps=100000"), prefect_server)
+    _wait_for_new_file(proc, ws / "models", since)
+    code, err, seconds = _stop(proc, signal.SIGINT)
+    assert code == 130, err
+    assert err[-1] == "error: interrupted by SIGINT; finished work is kept: run the same command again to resume", err
+    assert not [line for line in err if "Traceback" in line or "Aborted" in line], err
+    assert seconds < 30
+
+
+def test_sigterm_stops_rescale_and_a_rerun_finishes(capfd: pytest.CaptureFixture, ws_edited: Path,
+                                                    prefect_server: str) -> None:
+    (ws_edited / "edits/e1/results.parquet").unlink()
+    slow = ["--strength", "2", "--set", "transfer.frames=64", "--set", "transfer.iterations=20"]
+    since = time.time()
+    proc = _start(_args("rescale", ws_edited, "--name", "e1", *slow), prefect_server)
+    _wait_for_new_file(proc, ws_edited / "edits/e1/images", since)
+    code, err, seconds = _stop(proc, signal.SIGTERM)
+    assert code == 143, err
+    assert err[-1] == "error: interrupted by SIGTERM; finished work is kept: run the same command again to resume", err
+    assert not [line for line in err if "Traceback" in line], err
+    assert seconds < 30
+    assert not (ws_edited / "edits/e1/results.parquet").exists()
+    assert main(_args("rescale", ws_edited, "--name", "e1", *slow)) == 0
+    assert len(read_parquet(ws_edited / "edits/e1/results.parquet")) == 15
+    assert not list(ws_edited.rglob(".*.tmp-*"))
