@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from common import storage
 from common.errors import OneEditError, OutputWriteError, UnreadableFile
 from common.storage import (
     atomic_path,
@@ -30,7 +31,6 @@ from common.storage import (
     write_json,
     write_parquet,
 )
-from common import storage
 from tests.tasks.permissions import needs_permissions
 
 SCHEMA = pa.schema([("id", pa.string()), ("x", pa.int64()), ("y", pa.float32())])
