@@ -160,7 +160,7 @@ class TransferParams(Section):
     color_eps: float = Field(1e-3, gt=0)
     guide_radius: int = Field(8, ge=1, le=256)
     guide_eps: float = Field(1e-3, gt=0)
-    max_side: int = Field(2048, ge=16, le=16384)  # larger centre squares: the change is found at this side, upsampled
+    max_side: int = Field(1024, ge=16, le=16384)  # larger centre squares: the change is found at this side, upsampled
     max_pixels: int = Field(120_000_000, ge=4096)  # larger originals are rejected (ingest's own limit)
     feather: float = Field(0.1, ge=0, le=1)  # the change fades out over this fraction of the square beyond it
 
