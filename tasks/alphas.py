@@ -65,37 +65,36 @@ def alpha_table(w: np.ndarray, state: dict, strength: float, reference: np.ndarr
     if clamp:
         a = clamp_to_span(a, (lo, hi))
     after = distances(apply_alphas(W, a, n), target, n)
-    threshold = float(np.exp(np.median(np.log(np.maximum(err_pixel[np.isfinite(err_pixel)], 1e-12))))) if \
-        np.isfinite(err_pixel).any() else float("nan")
+    median = float(np.nanmedian(err_pixel)) if np.isfinite(err_pixel).any() else float("nan")
     status, reason = [], []
     for i in range(len(W)):
         why = []
         if error_out[i]:
-            why.append(f"projection error {err_pixel[i]:.4g} is an outlier (catalog median {threshold:.4g})")
+            why.append(f"projection error {err_pixel[i]:.4g} is an outlier (catalog median {median:.4g})")
         if start_out[i]:
             why.append(f"start {float(before[i]):.3g} along n outside G's span [{lo:.3g}, {hi:.3g}]")
         if end_out:
             why.append(f"the example's final state lies outside G's span [{lo:.3g}, {hi:.3g}] along n" +
                        (f" (pulled back to {float(after[i]):.3g})" if clamp else ""))
-        if not finite[i]:
-            status.append("rejected")
-            reason.append("latent or alpha not finite (projection diverged): run `oneedit project` again "
-                          "with other project params")
-        elif not why:
-            status.append("edited")
-            reason.append("")
-        elif guard.action == "flag":
-            status.append("flagged")
-            reason.append("out of range, edited anyway (guard.action=flag): " + "; ".join(why))
-        elif clamp and not error_out[i] and not start_out[i]:
-            status.append("clamped")
-            reason.append("; ".join(why))
-        else:
-            status.append("skipped")
-            reason.append(f"out of range, not edited (guard.action={guard.action}): " + "; ".join(why))
+        decided = _decide(bool(finite[i]), why, guard.action, clamp and not error_out[i] and not start_out[i])
+        status.append(decided[0])
+        reason.append(decided[1])
     return {"alpha": a.numpy(), "distance_before": before.numpy(), "distance_after": after.numpy(),
             "flagged": ~finite | error_out | start_out | end_out, "status": np.array(status, dtype=object),
             "reason": np.array(reason, dtype=object)}
+
+
+def _decide(finite: bool, why: list[str], action: str, clampable: bool) -> tuple[str, str]:
+    """(status, reason) of one photo from what the guard found out of range (`why`) and guard.action."""
+    if not finite:
+        return "rejected", "latent or alpha not finite (projection diverged): run `oneedit project` again with other params"
+    if not why:
+        return "edited", ""
+    if action == "flag":
+        return "flagged", "out of range, edited anyway (guard.action=flag): " + "; ".join(why)
+    if clampable:
+        return "clamped", "; ".join(why)
+    return "skipped", f"out of range, not edited (guard.action={action}): " + "; ".join(why)
 
 
 def reference_latents(G: Generator, like: np.ndarray, guard: GuardParams) -> np.ndarray:
