@@ -508,6 +508,7 @@ def _stop(proc: subprocess.Popen, signum: int) -> tuple[int, list[str], float]:
     return proc.returncode, [line for line in err.splitlines() if line.strip()], time.monotonic() - t0
 
 
+@pytest.mark.slow
 def test_sigint_stops_training(ws: Path, prefect_server: str) -> None:
     since = time.time()
     proc = _start(_args("train", ws, "--set", "gan.steps=100000", "--set", "encoder.steps=100000"), prefect_server)
@@ -519,10 +520,11 @@ def test_sigint_stops_training(ws: Path, prefect_server: str) -> None:
     assert seconds < 30
 
 
+@pytest.mark.slow
 def test_sigterm_stops_rescale_and_a_rerun_finishes(capfd: pytest.CaptureFixture, ws_edited: Path,
                                                     prefect_server: str) -> None:
     (ws_edited / "edits/e1/results.parquet").unlink()
-    slow = ["--strength", "2", "--set", "transfer.frames=64", "--set", "transfer.iterations=20"]
+    slow = ["--strength", "2", "--set", "transfer.frames=32", "--set", "transfer.iterations=12"]  # slow enough to stop mid-way
     since = time.time()
     proc = _start(_args("rescale", ws_edited, "--name", "e1", *slow), prefect_server)
     _wait_for_new_file(proc, ws_edited / "edits/e1/images", since)
