@@ -17,3 +17,12 @@ class InputError(OneEditError, ValueError):
 
 class WorkspaceLocked(OneEditError, RuntimeError):
     """Another process holds the workspace lock."""
+
+
+class UnreadableFile(OneEditError):
+    """A file the pipeline reads is missing, truncated or not what it should be; the message names it,
+    says why and how to recover (`common.workspace.recovery_hint`)."""
+
+    def __init__(self, path: object, reason: str, hint: str = "") -> None:
+        self.path = path
+        super().__init__(f"{path}: unreadable ({reason})" + (f"; {hint}" if hint else ""))

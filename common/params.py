@@ -39,9 +39,9 @@ DEFAULT_PATH = Path("params.yaml")
 
 
 class Section(BaseModel):
-    """A params section: unknown keys are errors, values are checked on assignment too."""
+    """A params section: unknown keys are errors, every float must be finite (no `.inf` / `.nan`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class CatalogParams(Section):
@@ -143,9 +143,13 @@ class BrushParams(Section):
 
 
 class EditParams(Section):
-    """The example edit; `strength` is the only key the α stage depends on."""
+    """The example edit; `strength` is the only key the α stage depends on.
 
-    strength: float = Field(1.0, gt=0, le=10)
+    The example's final state is w0 + s·Δ*: s = 1 as edited, 0 < s < 1 part of the way, s > 1 beyond,
+    s = 0 back to the example's own before state, s < 0 past it (the opposite edit).
+    """
+
+    strength: float = Field(1.0, ge=-10, le=10)
     example_steps: int = Field(300, ge=1, le=100_000)  # before/after pair: steps of each of its two projections
     verify: int = Field(64, ge=0, le=100_000)  # edited photos projected again to measure the final state; 0 = off
     direction: DirectionParams = DirectionParams()
@@ -157,13 +161,30 @@ TransferParams = engine_section(
     limits={"frames": {"ge": 1, "le": 64}, "iterations": {"ge": 1, "le": 20}, "color_radius": {"ge": 1, "le": 64},
             "color_eps": {"gt": 0}, "guide_radius": {"ge": 1, "le": 256}, "guide_eps": {"gt": 0},
             "subsample": {"ge": 1, "le": 64}},
-    types={"flow_method": Literal["dis", "farneback"]})
+    types={"flow_method": Literal["dis", "farneback"]},
+    extra={  # around the engine call (tasks/transfer.py): bounded memory, the paste-back of a non-square photo
+        "max_side": (int, Field(1024, ge=16, le=16384)),  # larger centre squares: the change found at this side
+        "max_pixels": (int, Field(120_000_000, ge=4096)),  # larger originals are rejected (ingest's own limit)
+        "feather": (float, Field(0.1, ge=0, le=1))})  # the change fades out over this fraction beyond the square
 
 
 class GuardParams(Section):
-    """Range guard: flag α that leaves the catalog's span along n."""
+    """Range guard (edit_core.alphas.range_guard): which photos an edit would push off G's range.
+
+    A photo is out of range when its start along n, or the example's final state, leaves the span
+    that G's own samples cover along n (quantiles `quantile`, 1 − `quantile` of `samples` draws,
+    widened by `margin` of their width on each side), or when its projection error is an outlier
+    (log err_pixel above the catalog's median + `error_mads` robust deviations). `action` decides:
+    skip (no edited image, status "skipped"), clamp (the final state pulled back into the span;
+    photos out of range for other reasons skipped) or flag (edited anyway, status "flagged").
+    """
 
     margin: float = Field(0.1, ge=0, le=10)
+    samples: int = Field(4096, ge=16, le=1_000_000)
+    quantile: float = Field(0.001, ge=0, lt=0.5)
+    error_mads: float = Field(6.0, gt=0)
+    action: Literal["skip", "clamp", "flag"] = "skip"
+    seed: int = 0
 
 
 class ReportParams(Section):

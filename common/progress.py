@@ -7,6 +7,7 @@ silent for the length of a stage. The ETA comes from the first steps: the rate i
 first reported step on, so the time spent loading before step 1 does not skew it. Without a live
 display (tests, library use) tracking is a no-op; `capture()` collects the bars without showing them
 (the studio's progress endpoint reads them with `snapshot`).
+Every tick is also a cancellation point (`common.cancel.check`): a signal stops the task there.
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from common import cancel
+
 INTERVAL_ENV = "ONEEDIT_PROGRESS_SECONDS"
 DEFAULT_INTERVAL = 10.0
+
 
 _lock = threading.Lock()
 _active: Progress | None = None
@@ -98,12 +102,14 @@ class Tracker:
             self._progress.update(self._task, first_t=self._progress.get_time(), first_n=completed)
 
     def advance(self, n: float = 1) -> None:
+        cancel.check()
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task, n)
             self._mark_first(next(t.completed for t in self._progress.tasks if t.id == self._task))
 
     def update(self, completed: float, total: float | None = None, description: str | None = None) -> None:
         """Set the count; a new description starts a new phase (count, rate and ETA start again)."""
+        cancel.check()
         if self._progress is None or self._task is None:
             return
         task = next(t for t in self._progress.tasks if t.id == self._task)

@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from common.errors import OneEditError, OutputWriteError
+from common.errors import OneEditError, OutputWriteError, UnreadableFile
 
 H5_LOCK = threading.RLock()
 """Serialises every h5py call of this process (HDF5 is not safe to call from several threads)."""
@@ -135,14 +135,39 @@ def write_h5(path: Path | str, datasets: dict[str, np.ndarray], attrs: dict[str,
             f.attrs[key] = value
 
 
+def unreadable(path: Path | str, exc: BaseException) -> UnreadableFile:
+    """The one error of every reader: names the file, the reason in one line, and how to recover."""
+    from common.workspace import recovery_hint  # the workspace layout knows who writes which file
+
+    if isinstance(exc, FileNotFoundError):
+        reason = "missing"
+    elif isinstance(exc, OSError) and exc.strerror:
+        reason = exc.strerror
+    else:
+        text = str(exc).strip()
+        reason = f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+    return UnreadableFile(path, reason, recovery_hint(Path(path)))
+
+
+@contextmanager
+def reading(path: Path | str) -> Iterator[None]:
+    """Any failure inside becomes `unreadable(path, ...)` (a signal or an error already ours passes)."""
+    try:
+        yield
+    except OneEditError:
+        raise
+    except Exception as exc:
+        raise unreadable(path, exc) from exc
+
+
 def read_h5(path: Path | str, keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     """Read datasets (all, or `keys`) into memory; utf-8 string datasets come back as numpy str arrays."""
     out: dict[str, np.ndarray] = {}
-    with H5_LOCK, h5py.File(path, "r") as f:
+    with reading(path), H5_LOCK, h5py.File(path, "r") as f:
         names = list(f.keys()) if keys is None else list(keys)
         for name in names:
             if name not in f:
-                raise KeyError(f"{path}: no dataset {name!r} (has {sorted(f.keys())})")
+                raise KeyError(f"no dataset {name!r} (has {sorted(f.keys())})")
             ds = f[name]
             if h5py.check_string_dtype(ds.dtype) is not None:
                 out[name] = np.asarray(ds.asstr()[()], dtype=str)
@@ -153,7 +178,7 @@ def read_h5(path: Path | str, keys: Sequence[str] | None = None) -> dict[str, np
 
 def read_h5_attrs(path: Path | str) -> dict[str, Any]:
     """The file-level attributes written by `write_h5`."""
-    with H5_LOCK, h5py.File(path, "r") as f:
+    with reading(path), H5_LOCK, h5py.File(path, "r") as f:
         return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
 
 
@@ -171,7 +196,8 @@ def write_parquet(path: Path | str, df: pd.DataFrame, schema: pa.Schema) -> None
 
 def read_parquet(path: Path | str) -> pd.DataFrame:
     """Read a Parquet file written by `write_parquet`."""
-    return pq.read_table(path).to_pandas()
+    with reading(path):
+        return pq.read_table(path).to_pandas()
 
 
 def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
@@ -203,4 +229,13 @@ def write_json(path: Path | str, obj: Any) -> None:
 
 def read_json(path: Path | str) -> Any:
     """Read a JSON file."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    with reading(path):
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def read_torch(path: Path | str) -> Any:
+    """A torch file of tensors (direction.pt, checkpoints) on the CPU, `weights_only`."""
+    import torch
+
+    with reading(path):
+        return torch.load(Path(path), map_location="cpu", weights_only=True)

@@ -15,7 +15,26 @@ from common.storage import read_json, write_json
 
 FORMAT = "oneedit-workspace"
 FORMAT_VERSION = 1
-_EDIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_EDIT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+def recovery_hint(path: Path) -> str:
+    """How to get an unreadable workspace file back: the command that writes it."""
+    parts = path.parts
+    if "edits" in parts[:-1]:
+        name = parts[parts.index("edits") + 1] if parts.index("edits") + 1 < len(parts) - 1 else "NAME"
+        if path.name in ("direction.pt", "spec.json") or "example" in parts:
+            return f"run `oneedit edit --name {name} ...` again (or delete WS/edits/{name})"
+        return f"run `oneedit rescale --name {name}` again"
+    if "models" in parts:
+        return "run `oneedit train` again"
+    if "latents" in parts:
+        return "run `oneedit project` again (it rewrites unreadable shards)"
+    if "ingest" in parts:
+        return "run `oneedit ingest SRC_DIR` into a new workspace"
+    if path.name == "workspace.json":
+        return "recreate the workspace"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -106,7 +125,7 @@ class Workspace:
 
     def edit(self, name: str) -> EditPaths:
         """Paths of the edit called `name` (validated: letters, digits, `_.-`)."""
-        if not _EDIT_NAME.match(name):
+        if not _EDIT_NAME.fullmatch(name):
             raise InputError(f"edit name {name!r}: use letters, digits, '_', '.', '-' (up to 100 chars)")
         return EditPaths(self.root / "edits" / name)
 
@@ -126,10 +145,7 @@ class Workspace:
         ws = cls(Path(root))
         if not ws.meta.is_file():
             raise InputError(f"{ws.root} is not a OneEdit workspace (no workspace.json); run `oneedit ingest` first")
-        try:
-            meta = read_json(ws.meta)
-        except (OSError, ValueError):
-            raise InputError(f"{ws.meta} is unreadable; recreate the workspace") from None
+        meta = read_json(ws.meta)
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise InputError(f"{ws.meta}: not a OneEdit workspace file")
         version = meta.get("format_version")

@@ -9,8 +9,13 @@ shift of the origin cancels in (w0' − w_i)·n: α never depends on where the l
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
+
+STATUSES = ("edited", "flagged", "clamped", "skipped", "rejected")  # a photo's fate in results.parquet
+EDITED = ("edited", "flagged", "clamped")  # the statuses that have an edited image
 
 
 def _flat(w: Tensor, n: Tensor) -> Tensor:
@@ -56,22 +61,49 @@ def distances(w: Tensor, target: Tensor, n: Tensor) -> Tensor:
     return -closed_form_alphas(w, target, n)
 
 
-def range_guard(alpha: Tensor, catalog_distances: Tensor, margin: float = 0.1) -> Tensor:
-    """Flag edits that leave the part of the latent space the catalog itself spans along n.
+def guard_span(reference: Tensor, margin: float = 0.1, quantile: float = 0.0) -> tuple[float, float]:
+    """The span [lo, hi] along n that reference distances cover: their `quantile`, 1 − `quantile`
+    quantiles (0: min and max), widened by margin·(hi − lo) on each side.
 
-    `catalog_distances` are the catalog's signed distances to the same hyperplane (`distances`), and
-    `alpha` the exact α of the images to check, so image i starts at −α_i and ends at 0 along n. The
-    allowed span is [min, max] of the catalog's distances widened by margin·(max − min) on each side.
-    An image is flagged (True) when its start or its end falls outside: its own projection is an
-    outlier, or the example's final state is one the catalog never shows (then every image is
-    flagged). Flagged images are reported rather than pushed off the manifold.
+    The reference must not be the set being checked: with the catalog's own distances every photo
+    of the catalog lies inside by construction. The caller passes distances of G's own samples.
     """
-    if catalog_distances.numel() == 0:
-        raise ValueError("range_guard needs at least one catalog distance")
-    lo, hi = catalog_distances.min(), catalog_distances.max()
+    finite = reference[torch.isfinite(reference)].double()
+    if finite.numel() == 0:
+        raise ValueError("range guard needs at least one finite reference distance")
+    lo, hi = torch.quantile(finite, torch.tensor([quantile, 1.0 - quantile], dtype=finite.dtype)).tolist()
     pad = margin * (hi - lo)
-    lo, hi = lo - pad, hi + pad
+    return lo - pad, hi + pad
+
+
+def range_guard(alpha: Tensor, reference: Tensor, margin: float = 0.1, quantile: float = 0.0) -> Tensor:
+    """Flag edits that start or end outside the reference span along n (`guard_span`).
+
+    `alpha` are the exact α of the images to check, so image i starts at −α_i and ends at 0 along n.
+    An image is flagged (True) when its start falls outside (its projection is an outlier), or when
+    the example's final state does (then every image is flagged: see `clamp_to_span`).
+    """
+    lo, hi = guard_span(reference, margin, quantile)
     start = -alpha
-    start_out = (start < lo) | (start > hi)
-    end_out = bool(lo > 0) or bool(hi < 0)
+    start_out = (start < lo) | (start > hi) | ~torch.isfinite(start)
+    end_out = lo > 0 or hi < 0
     return start_out | end_out
+
+
+def clamp_to_span(alpha: Tensor, span: tuple[float, float]) -> Tensor:
+    """α that ends at the point of the span nearest the example's final state: α + clip(0, lo, hi)."""
+    lo, hi = span
+    return alpha + min(max(0.0, lo), hi)
+
+
+def error_outliers(err: Tensor, mads: float) -> Tensor:
+    """Projections whose error is an outlier: log err > median + mads·1.4826·MAD of log err (robust:
+    a few bad photos do not move the threshold), and at least 1.5× the median error (a catalog of
+    near-identical errors has MAD ≈ 0). Non-finite errors are outliers too."""
+    log = torch.log(err.double().clamp_min(1e-12))
+    finite = log[torch.isfinite(log)]
+    if finite.numel() == 0:
+        return torch.ones_like(err, dtype=torch.bool)
+    median = finite.median()
+    mad = (finite - median).abs().median()
+    return ~(log <= median + max(mads * 1.4826 * float(mad), math.log(1.5)))

@@ -2,7 +2,14 @@
 
 Every command reads params.yaml (`--params`, default ./params.yaml, else the packaged defaults),
 applies repeatable `--set section.key=value` overrides and validates them before any work, then
-locks the workspace and runs its flow. Bad arguments print `error: ...` and exit with code 2.
+locks the workspace and runs its flow. Every failure is one line on stderr:
+
+- what the user passed is unusable (InputError, usage errors): `error: ...`, exit 2;
+- the run could not finish (a write error, a corrupt workspace file, ...): `error: ...`, exit 1;
+- a bug: `internal error: ... (run with --debug for the traceback)`, exit 1;
+- SIGINT / SIGTERM: every task stops at its next progress tick, finished work stays, exit 130 / 143.
+
+`--debug` anywhere on the command line prints the traceback of an error as well.
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ import json
 import os
 import signal
 import sys
+import threading
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +29,7 @@ import typer
 from rich.console import Console
 from typer._click.exceptions import NoArgsIsHelpError
 
+from common import cancel
 from common.errors import InputError, OneEditError
 from common.params import Params, RuntimeParams, load_params
 from common.workspace import Workspace
@@ -81,35 +91,124 @@ app.add_typer(bench_app, name="bench")
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI on `argv` (default sys.argv[1:]) and return the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
     command = typer.main.get_command(app)
-    signal.signal(signal.SIGTERM, _terminate)
+    cancel.reset()
+    _told.clear()
+    main_thread = threading.current_thread() is threading.main_thread()
+    handlers = {s: signal.signal(s, _terminate) for s in (signal.SIGTERM, signal.SIGINT)} if main_thread else {}
     try:
-        command.main(args=argv, prog_name="oneedit", standalone_mode=False)
+        command.main(args=args, prog_name="oneedit", standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
-    except typer.Abort:
-        console.print("error: aborted", markup=False, highlight=False)
-        return 130
+    except (typer.Abort, KeyboardInterrupt):
+        return _interrupted()
     except NoArgsIsHelpError as exc:
         exc.show()
         return 2
     except typer.TyperException as exc:
-        return _fail(exc.format_message())
-    except (OneEditError, ValueError, FileNotFoundError) as exc:
-        return _fail(str(exc))
-    return 0
+        return _fail(exc.format_message(), debug)
+    except InputError as exc:
+        return _fail(str(exc), debug)
+    except (OneEditError, OSError) as exc:
+        return _fail(str(exc), debug, code=1)
+    except Exception as exc:
+        if cancel.requested() is not None:  # what a task raised while it was being stopped
+            return _interrupted()
+        if _is_checkpoint_mismatch(exc):
+            return _fail(f"{exc}; run `oneedit train` again", debug, code=1)
+        return _fail(f"internal error: {type(exc).__name__}: {_first_line(str(exc))} (run with --debug for the "
+                     "traceback)", debug, code=1, prefix="")
+    except BaseException:  # Prefect's TerminationSignal, our Interrupted from a task
+        if cancel.requested() is not None:
+            return _interrupted()
+        raise
+    finally:
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+    return _interrupted() if cancel.requested() is not None else 0
+
+
+def _is_checkpoint_mismatch(exc: Exception) -> bool:
+    """The engine's one user-facing error (a checkpoint of another model), imported only when one is raised."""
+    from edit_core.checkpoint import CheckpointMismatch
+
+    return isinstance(exc, CheckpointMismatch)
+
+
+GRACE_S = 10.0
+"""After a signal, tasks stop at their next progress tick; a run still alive this long after it is ended
+hard (os._exit): every output is written atomically, so that is as safe as the SIGKILLs of the crash test."""
+_told: list[bool] = []
 
 
 def _terminate(signum: int, frame: object) -> None:
-    """SIGTERM unwinds like Ctrl-C: locks released, temp files removed, Prefect's server stopped."""
+    """SIGTERM / SIGINT: every task stops at its next progress tick (`common.cancel`) and the main thread
+    unwinds like Ctrl-C (locks released, temp files removed); a watchdog ends the process GRACE_S later
+    if it is still alive (a task in a long step without a tick). A second Ctrl-C ends it at once."""
+    if cancel.requested() is not None and signum == signal.SIGINT:
+        _hard_exit(signum)
+    _stop_tasks(signum)
     raise KeyboardInterrupt
 
 
-def _fail(message: str) -> int:
-    """Print one `error:` line on stderr; exit code 2."""
-    line = next((s.strip() for s in message.splitlines() if s.strip()), "failed")
-    console.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
-    return 2
+def _stop_tasks(signum: int) -> None:
+    """Ask every task to stop (once), and arm the watchdog."""
+    if cancel.requested() is not None:
+        return
+    cancel.request(signum)
+    watchdog = threading.Timer(GRACE_S, _hard_exit, args=(signum,))
+    watchdog.daemon = True
+    watchdog.start()
+
+
+def _bridge_prefect_sigterm() -> None:
+    """While a flow runs, Prefect swaps our SIGTERM handler for its own, which raises TerminationSignal in
+    the main thread only (the tasks' threads would run to the end) and re-sends the signal after its
+    teardown. Wrap Prefect's handler so that SIGTERM reaches the tasks first (a no-op on a Prefect
+    without that handler: the watchdog is then armed by the re-sent signal)."""
+    from prefect.utilities import engine
+
+    original = getattr(engine, "_prefect_sigterm_handler", None)
+    if original is None or getattr(original, "oneedit_bridge", False):
+        return
+
+    def handler(signum: int, *args: object) -> None:
+        _stop_tasks(signum)
+        original(signum, *args)
+
+    handler.oneedit_bridge = True  # type: ignore[attr-defined]
+    engine._prefect_sigterm_handler = handler
+
+
+def _hard_exit(signum: int) -> None:
+    _interrupted()
+    sys.stderr.flush()
+    os._exit(128 + (cancel.requested() or signum))
+
+
+def _interrupted() -> int:
+    """One line (once), and exit code 128 + the signal (130 SIGINT, 143 SIGTERM)."""
+    signum = cancel.requested() or signal.SIGINT
+    if not _told:
+        _told.append(True)
+        console.print(f"error: interrupted by {signal.Signals(signum).name}; finished work is kept: run the same "
+                      "command again to resume", markup=False, highlight=False, soft_wrap=True)
+    return 128 + signum
+
+
+def _first_line(message: str) -> str:
+    return next((s.strip() for s in message.splitlines() if s.strip()), "failed")
+
+
+def _fail(message: str, debug: bool = False, code: int = 2, prefix: str = "error: ") -> int:
+    """Print one `error:` line on stderr (after the traceback with --debug); return the exit code."""
+    if debug:
+        traceback.print_exc()
+    console.print(f"{prefix}{_first_line(message)}", markup=False, highlight=False, soft_wrap=True)
+    return code
 
 
 def _params(params: Path | None, sets: list[str] | None, device: str | None = None,
@@ -168,6 +267,7 @@ def _running(ws: Workspace) -> Iterator[None]:
     from common import progress
     from common.lock import workspace_lock
 
+    _bridge_prefect_sigterm()
     with workspace_lock(ws.root, wait=False), _quiet_prefect_console(), progress.live(console):
         yield
 
@@ -275,7 +375,8 @@ def project(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = No
     """Project every photo into latent space (encoder init + optimization), shard by shard."""
     p = _params(params, set_, device, dask_address=dask_address, dask_local=dask_local)
     ws = Workspace.open(workspace)
-    ws.require(ws.manifest, ws.gan, ws.encoder, hint="run `oneedit train --workspace WS` first")
+    ws.require(ws.manifest, hint="run `oneedit ingest SRC_DIR --workspace WS` first")
+    ws.require(ws.gan, ws.encoder, hint="run `oneedit train --workspace WS` first")
     from flows.project import project_flow
     from tasks.train import check_encoder, check_models
 
@@ -320,7 +421,8 @@ def _direction(workspace: Path, name: str, example: str, after: Path | None, con
         form["truth"] = _read_truth(truth)
     ws = Workspace.open(workspace)
     ws.edit(name)
-    ws.require(ws.manifest, ws.gan, ws.encoder, hint="run `oneedit train --workspace WS` first")
+    ws.require(ws.manifest, hint="run `oneedit ingest SRC_DIR --workspace WS` first")
+    ws.require(ws.gan, ws.encoder, hint="run `oneedit train --workspace WS` first")
     ws.require(ws.latents, hint="run `oneedit project --workspace WS` first")
     from tasks.direction import check_edit_name
     from tasks.example import check_example_form

@@ -29,7 +29,7 @@ from common import progress
 from common.errors import InputError
 from common.fingerprint import fingerprint
 from common.params import Params
-from common.storage import atomic_path, read_json, read_parquet, sha256_file, write_json
+from common.storage import atomic_path, read_json, read_parquet, read_torch, reading, sha256_file, write_json
 from common.workspace import EditPaths, Workspace
 from edit_core.alphas import unit_normal
 from edit_core.checkpoint import load_generator
@@ -140,7 +140,8 @@ def fit_edit_direction(ws: Workspace, name: str, form: dict, params: Params) -> 
     paths = staged_edit(ws, name)
     shutil.rmtree(paths.root, ignore_errors=True)  # a run that died before publishing
     device = resolve_device(params.runtime.device)
-    G = load_generator(ws.gan, device)
+    with reading(ws.gan):
+        G = load_generator(ws.gan, device)
     with progress.track(f"example edit ({form['kind']})", total=None):
         edit, example = make_example_edit(G, ws, form, params, device)
     d = params.edit.direction
@@ -208,7 +209,7 @@ def publish_edit(ws: Workspace, name: str) -> None:
 
 def load_direction(ws: Workspace, paths: EditPaths) -> dict[str, torch.Tensor]:
     """direction.pt, refusing one fitted on another generator."""
-    state = torch.load(paths.direction, map_location="cpu", weights_only=True)
+    state = read_torch(paths.direction)
     if state["gan_sha256"] != sha256_file(ws.gan):
         raise InputError(f"{paths.direction} was fitted on another generator; run `oneedit edit` again")
     return state

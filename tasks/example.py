@@ -14,14 +14,14 @@ import torch
 
 from common.errors import InputError
 from common.params import Params
-from common.storage import read_h5, read_parquet, sha256_file
+from common.storage import read_h5, read_parquet, reading, sha256_file
 from common.workspace import Workspace
 from edit_core.checkpoint import load_discriminator, load_encoder
 from edit_core.edits import BrushConstraints, ExampleEdit, edit_from_brush, edit_from_offset, edit_from_pair
 from edit_core.imageops import to_tensor
 from edit_core.models.base import Generator
 from edit_core.project import project
-from tasks.images import read_photo, read_thumbnail
+from tasks.images import Rejected, read_mask, read_photo, read_thumbnail
 from tasks.latents import load_latents
 from tasks.project import feature_extractor
 
@@ -59,12 +59,57 @@ def photo_size(path: Path, what: str) -> tuple[int, int]:
     """(height, width) of an image file after EXIF orientation, or a one-line error."""
     try:
         return read_photo(path).shape[:2]
+    except Rejected as exc:
+        raise InputError(f"{what} {path}: not a readable image ({exc})") from None
+
+
+def read_brush_spec(path: Path) -> dict:
+    """The brush JSON, checked: {"color": {"mask": PNG, "rgb": [r, g, b] in 0-255}, "sketch": {"edges": PNG,
+    "mask": PNG}}, at least one of the two; a one-line error naming the file otherwise."""
+    try:
+        spec = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"{what} {path}: not a readable image ({str(exc).splitlines()[0]})") from None
+        raise InputError(f"--constraints {path}: not a readable JSON file ({str(exc).splitlines()[0]})") from None
+    if not isinstance(spec, dict) or not ({"color", "sketch"} & set(spec)) or set(spec) - {"color", "sketch"}:
+        raise InputError(f"--constraints {path}: expected a JSON object with 'color' and/or 'sketch' (only)")
+    needs = {"color": {"mask", "rgb"}, "sketch": {"edges", "mask"}}
+    for stroke, keys in needs.items():
+        part = spec.get(stroke)
+        if part is None:
+            continue
+        if not isinstance(part, dict) or set(part) != keys:
+            raise InputError(f"--constraints {path}: '{stroke}' needs exactly the keys {sorted(keys)}")
+        for key in keys - {"rgb"}:
+            if not isinstance(part[key], str) or not (Path(path).parent / part[key]).is_file():
+                raise InputError(f"--constraints {path}: {stroke}.{key} {part[key]!r} is not a file "
+                                 "(paths are relative to the JSON file)")
+    if "color" in spec:
+        rgb = spec["color"]["rgb"]
+        if not (isinstance(rgb, list) and len(rgb) == 3 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                                 and 0 <= v <= 255 for v in rgb)):
+            raise InputError(f"--constraints {path}: color.rgb must be three numbers in 0-255, got {rgb!r}")
+    return spec
+
+
+def read_offset(path: Path) -> np.ndarray:
+    """A latent offset Δw from a .npy file: float32, every value finite; a one-line error otherwise."""
+    try:
+        offset = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise InputError(f"--offset {path}: not a readable .npy array ({str(exc).splitlines()[0]})") from None
+    if not isinstance(offset, np.ndarray) or offset.dtype.kind not in "fiu" or offset.ndim not in (1, 2):
+        raise InputError(f"--offset {path}: expected a 1-D (W) or 2-D (W+) array of numbers")
+    if not np.isfinite(offset).all():
+        raise InputError(f"--offset {path}: {int((~np.isfinite(offset)).sum())} of {offset.size} values are not "
+                         "finite (NaN or inf)")
+    if not np.abs(offset).any():
+        raise InputError(f"--offset {path}: the offset is zero, it edits nothing")
+    return offset.astype(np.float32)
 
 
 def check_example_form(ws: Workspace, form: dict) -> None:
-    """Before any work: the example exists and the after photo / brush masks have the example's size."""
+    """Before any work: the example exists, the after photo / brush masks have the example's size, the
+    brush JSON and the offset are well formed."""
     size = example_size(ws, form["example"])
     if form["kind"] == "pair":
         after = photo_size(Path(form["path"]), "--after")
@@ -72,43 +117,40 @@ def check_example_form(ws: Workspace, form: dict) -> None:
             raise InputError(f"--after {form['path']}: size {after[1]}x{after[0]} differs from the example's "
                              f"{size[1]}x{size[0]}; the after photo must be the example, edited")
     elif form["kind"] == "brush":
-        try:
-            spec = json.loads(Path(form["path"]).read_text(encoding="utf-8"))
-            masks = [v for stroke in ("color", "sketch") if isinstance(spec.get(stroke), dict)
-                     for k, v in spec[stroke].items() if k in ("mask", "edges")]
-        except (OSError, ValueError, AttributeError) as exc:
-            raise InputError(f"--constraints {form['path']}: {str(exc).splitlines()[0]}") from None
+        spec = read_brush_spec(Path(form["path"]))
+        masks = [part[k] for part in spec.values() for k in ("mask", "edges") if k in part]
         for name in masks:
-            mask = photo_size(Path(form["path"]).parent / str(name), "--constraints mask")
+            mask = photo_size(Path(form["path"]).parent / name, "--constraints mask")
             if mask != size:
                 raise InputError(f"--constraints mask {name}: size {mask[1]}x{mask[0]} differs from the example's "
                                  f"{size[1]}x{size[0]}; draw strokes on the example photo itself")
+    else:
+        read_offset(Path(form["path"]))
 
 
 def read_brush(path: Path, resolution: int, device: torch.device) -> BrushConstraints:
-    """Brush strokes: JSON {"color": {"mask": PNG, "rgb": [r, g, b] 0-255}, "sketch": {"edges": PNG, "mask": PNG}}.
+    """Brush strokes (`read_brush_spec`) at model resolution: masks white-on-black, brought down with any
+    coverage (a model pixel is painted when any photo pixel under it is, so thin strokes survive), edges
+    area-averaged as ingest brings the photos."""
+    spec = read_brush_spec(path)
+    root = Path(path).parent
 
-    PNG paths are relative to the JSON file; masks are white-on-black and brought to model
-    resolution exactly as ingest brings the photos.
-    """
+    def mask(name: str) -> torch.Tensor:
+        return torch.from_numpy(read_mask(root / name, resolution)).to(device)
+
+    def plane(name: str) -> torch.Tensor:
+        grey = read_thumbnail(root / name, resolution).mean(axis=-1) / 255.0
+        return torch.from_numpy(grey.astype(np.float32)).to(device)
+
+    constraints = BrushConstraints()
+    if "color" in spec:
+        rgb = np.asarray(spec["color"]["rgb"], dtype=np.float32) / 127.5 - 1.0
+        constraints.color_mask, constraints.color_rgb = mask(spec["color"]["mask"]), torch.from_numpy(rgb).to(device)
+    if "sketch" in spec:
+        constraints.sketch, constraints.sketch_mask = plane(spec["sketch"]["edges"]), mask(spec["sketch"]["mask"])
     try:
-        spec = json.loads(Path(path).read_text(encoding="utf-8"))
-        if not isinstance(spec, dict) or not ({"color", "sketch"} & set(spec)):
-            raise ValueError("expected a JSON object with 'color' and/or 'sketch'")
-        color, sketch = spec.get("color"), spec.get("sketch")
-
-        def plane(name: str) -> torch.Tensor:
-            grey = read_thumbnail(Path(path).parent / name, resolution).mean(axis=-1) / 255.0
-            return torch.from_numpy(grey.astype(np.float32)).to(device)
-
-        constraints = BrushConstraints()
-        if color is not None:
-            rgb = np.asarray(color["rgb"], dtype=np.float32) / 127.5 - 1.0
-            constraints.color_mask, constraints.color_rgb = plane(color["mask"]) > 0.5, torch.from_numpy(rgb).to(device)
-        if sketch is not None:
-            constraints.sketch, constraints.sketch_mask = plane(sketch["edges"]), plane(sketch["mask"]) > 0.5
         constraints.check(resolution)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except ValueError as exc:
         raise InputError(f"--constraints {path}: {str(exc).splitlines()[0]}") from None
     return constraints
 
@@ -119,8 +161,10 @@ def make_example_edit(G: Generator, ws: Workspace, form: dict, params: Params,
     res = G.resolution
     example = resolve_example(ws, form["example"], res)
     p = params.project
-    encoder = load_encoder(ws.encoder, device) if p.mode != "optimize" else None
-    features = feature_extractor(p.features, ws.gan, device)
+    with reading(ws.encoder):
+        encoder = load_encoder(ws.encoder, device) if p.mode != "optimize" else None
+    with reading(ws.gan):
+        features = feature_extractor(p.features, ws.gan, device)
     images = {"before": example["thumb"]}
     if form["kind"] == "pair":
         images["after"] = read_thumbnail(Path(form["path"]), res)
@@ -136,12 +180,13 @@ def make_example_edit(G: Generator, ws: Workspace, form: dict, params: Params,
                      wplus_pull=p.wplus_pull, starts=p.starts, seed=p.seed).w[0]
     if form["kind"] == "brush":
         b = params.edit.brush
-        D = load_discriminator(ws.gan, device) if b.lambda_d > 0 else None
+        with reading(ws.gan):
+            D = load_discriminator(ws.gan, device) if b.lambda_d > 0 else None
         edit = edit_from_brush(G, w0, read_brush(Path(form["path"]), res, device), lambda_s=b.lambda_s,
                                lambda_d=b.lambda_d, D=D, starts=b.starts, steps=b.steps, lr=b.lr, seed=b.seed,
                                spread=b.spread)
     else:
-        offset = torch.from_numpy(np.load(form["path"]).astype(np.float32)).to(device)
+        offset = torch.from_numpy(read_offset(Path(form["path"]))).to(device)
         if offset.shape != w0.shape:
             raise InputError(f"--offset {form['path']}: shape {tuple(offset.shape)}, expected {tuple(w0.shape)}")
         edit = edit_from_offset(w0, offset)

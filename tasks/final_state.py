@@ -49,8 +49,8 @@ def measure_final_state(ws: Workspace, name: str, table: pd.DataFrame, parts: li
     and the pixel error against its edited render; the verdict in WS/edits/NAME/final_state.json."""
     paths = ws.edit(name)
     status = pd.concat(parts, ignore_index=True)[["id", "status"]]
-    done = table.merge(status, on="id")
-    done = done[done["status"].isin(["edited", "flagged"])].drop_duplicates("id")
+    done = table.drop(columns=["status", "reason"], errors="ignore").merge(status, on="id")
+    done = done[done["status"].isin(["edited", "flagged", "clamped"])].drop_duplicates("id")
     picked = done.set_index("id").loc[spread_sample(done["id"], done["alpha"], params.edit.verify)]
     verdict: dict = {"landed": None, "final_state_photos": 0}
     measured = pd.DataFrame({c: pd.Series(dtype=str if c == "id" else float) for c in MEASURED_COLUMNS})

@@ -3,8 +3,10 @@ example edit's inputs), read originals (EXIF-oriented RGB), write PNGs atomicall
 
 from __future__ import annotations
 
+import hashlib
 import io
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -64,8 +66,13 @@ def decode(data: bytes, resolution: int, max_pixels: int, min_side: int) -> tupl
     bad file must never stop a run. The pixel limit is checked from the header before any pixel is
     decoded (decompression bombs cost no memory); large JPEGs decode at a reduced DCT scale.
     """
+    return _guarded(lambda: _decode(data, resolution, max_pixels, min_side))
+
+
+def _guarded(decoder):
+    """Run `decoder()`; any failure of it becomes Rejected with a one-line reason."""
     try:
-        return _decode(data, resolution, max_pixels, min_side)
+        return decoder()
     except Rejected:
         raise
     except UnidentifiedImageError as exc:
@@ -76,32 +83,45 @@ def decode(data: bytes, resolution: int, max_pixels: int, min_side: int) -> tupl
         raise Rejected(f"cannot decode: {_one_line(exc)}") from exc
 
 
-def _decode(data: bytes, resolution: int, max_pixels: int, min_side: int) -> tuple[np.ndarray, int, int, str]:
+def _open(data: bytes, max_pixels: int, min_side: int, too_large: str = "decompression bomb") -> Image.Image:
+    """Pillow image of untrusted bytes, header checked: known format, pixel limit, minimum side."""
     with warnings.catch_warnings():  # our own pixel limit below replaces Pillow's warning
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         im = Image.open(io.BytesIO(data))
-    with im:
-        if im.format not in FORMATS:
-            raise Rejected(f"unsupported format {im.format}")
+    if im.format not in FORMATS:
+        im.close()
+        raise Rejected(f"unsupported format {im.format}")
+    w, h = im.size
+    if w * h > max_pixels:
+        im.close()
+        raise Rejected(f"{too_large}: {w}x{h} pixels exceeds the limit of {max_pixels}")
+    if min(w, h) < min_side:
+        im.close()
+        raise Rejected(f"too small: {w}x{h} (minimum side {min_side} px)")
+    return im
+
+
+def _oriented(im: Image.Image) -> tuple[Image.Image, bool, str]:
+    """EXIF orientation applied: (image, quarter turn?, note); malformed EXIF keeps the pixels as they are."""
+    try:
+        quarter_turn = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+        return ImageOps.exif_transpose(im), quarter_turn, ""
+    except Exception:
+        return im, False, "unreadable EXIF orientation ignored"
+
+
+def _decode(data: bytes, resolution: int, max_pixels: int, min_side: int) -> tuple[np.ndarray, int, int, str]:
+    with _open(data, max_pixels, min_side) as im:
         w, h = im.size
-        if w * h > max_pixels:
-            raise Rejected(f"decompression bomb: {w}x{h} pixels exceeds the limit of {max_pixels}")
-        if min(w, h) < min_side:
-            raise Rejected(f"too small: {w}x{h} (minimum side {min_side} px)")
         note = "multi-frame: first frame used" if getattr(im, "is_animated", False) else ""
         im.draft(None, (2 * resolution, 2 * resolution))  # JPEG only: DCT-domain downscale, never below 2R
         im.load()
-        try:
-            quarter_turn = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
-            oriented = ImageOps.exif_transpose(im)
-        except Exception:  # malformed EXIF: keep the pixels, skip the rotation
-            quarter_turn, oriented = False, im
-            note = (note + "; " if note else "") + "unreadable EXIF orientation ignored"
+        oriented, quarter_turn, exif_note = _oriented(im)
         if quarter_turn:
             w, h = h, w
+        note = "; ".join(n for n in (note, exif_note) if n)
         rgb = _to_rgb(oriented)
     return _square(rgb, resolution), w, h, note
-
 
 
 def read_thumbnail(path: Path, resolution: int) -> np.ndarray:
@@ -109,20 +129,49 @@ def read_thumbnail(path: Path, resolution: int) -> np.ndarray:
     try:
         return decode(Path(path).read_bytes(), resolution, max_pixels=MAX_PIXELS, min_side=8)[0]
     except (Rejected, OSError) as exc:
+        raise InputError(f"{path}: {_reason(exc)}") from None
+
+
+def read_mask(path: Path, resolution: int) -> np.ndarray:
+    """A white-on-black mask as bool [R, R], cropped as ingest crops the photos: a model pixel is set
+    when ANY photo pixel under it is (area fraction > 0), so a 1 px stroke on a 512 px photo survives."""
+    try:
+        grey = read_photo(path).mean(axis=-1) > 127.5
+    except Rejected as exc:
         raise InputError(f"{path}: {exc}") from None
+    rows, cols = centre_square(grey.shape)
+    square = np.ascontiguousarray(grey[rows, cols], dtype=np.float32)
+    return cv2.resize(square, (resolution, resolution), interpolation=cv2.INTER_AREA) > 1e-6
 
 
+def read_photo(path: Path | str, max_pixels: int = MAX_PIXELS, sha256: str | None = None) -> np.ndarray:
+    """A photo at full resolution: uint8 HxWx3 RGB, EXIF orientation applied, alpha on white.
 
-def read_photo(path: Path | str) -> np.ndarray:
-    """An original photo at full resolution: uint8 HxWx3 RGB, EXIF orientation applied, alpha on white."""
-    with Image.open(path) as im:
-        im.load()
-        oriented = ImageOps.exif_transpose(im)
-        if oriented.mode in ("RGBA", "LA", "PA") or (oriented.mode == "P" and "transparency" in oriented.info):
-            rgba = oriented.convert("RGBA")
-            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
-        return np.asarray(oriented.convert("RGB"))
+    Decoded as ingest decodes (known formats only, the pixel limit checked from the header, any
+    decoder failure caught); with `sha256`, the bytes read must be the ones ingest hashed, so a
+    replaced original is never edited as if it were the ingested photo. Raises Rejected (the reason).
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise Rejected(f"unavailable: {_reason(exc)}") from exc
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise Rejected("changed since ingest (other bytes than the ingested photo): run `oneedit update` "
+                       "(or ingest again) to take the new version in")
+
+    def full() -> np.ndarray:
+        with _open(data, max_pixels, min_side=1, too_large="too large") as im:
+            im.load()
+            return _to_rgb(_oriented(im)[0])
+
+    return _guarded(full)
+
+
+def _reason(exc: BaseException) -> str:
+    """One line for a Rejected or an OSError."""
+    if isinstance(exc, OSError):
+        return exc.strerror or _one_line(exc)
+    return _one_line(exc)
 
 
 def write_png(path: Path | str, rgb: np.ndarray) -> None:
@@ -141,3 +190,43 @@ def centre_square(shape: tuple[int, ...]) -> tuple[slice, slice]:
     y0, x0 = (h - s) // 2, (w - s) // 2
     return slice(y0, y0 + s), slice(x0, x0 + s)
 
+
+
+def edit_capped(square: np.ndarray, edit: Callable[[np.ndarray], np.ndarray], max_side: int) -> np.ndarray:
+    """`edit(square)` with bounded memory: a square larger than max_side is edited at max_side and only
+    the change (edited − input) is upsampled and added to the full-resolution square."""
+    s = square.shape[0]
+    if s <= max_side:
+        return edit(square)
+    small = cv2.resize(square, (max_side, max_side), interpolation=cv2.INTER_AREA)
+    change = edit(small).astype(np.int16)
+    change -= small
+    out = cv2.resize(change, (s, s), interpolation=cv2.INTER_LINEAR)
+    out += square
+    return np.clip(out, 0, 255, out=out).astype(np.uint8)
+
+
+def paste_back(photo: np.ndarray, edited_square: np.ndarray, feather: float) -> np.ndarray:
+    """`photo` with its centre square replaced by `edited_square`, without a seam: past the square's
+    open sides the change (edited − original) of its border row / column continues and fades out
+    linearly to nothing over feather·side pixels."""
+    rows, cols = centre_square(photo.shape)
+    out = photo.copy()
+    out[rows, cols] = edited_square
+    s = rows.stop - rows.start
+    width = int(round(feather * s))
+    if width == 0 or photo.shape[0] == photo.shape[1]:
+        return out
+    wide = photo.shape[1] > photo.shape[0]
+    view, original = (out, photo) if wide else (out.transpose(1, 0, 2), photo.transpose(1, 0, 2))
+    start, stop = (cols if wide else rows).start, (cols if wide else rows).stop
+    change = edited_square.astype(np.int16) - original[:, start:stop]
+    fade = 1.0 - np.arange(1, width + 1, dtype=np.float32) / (width + 1)  # weights just outside the square
+    for edge, step in ((start, -1), (stop - 1, 1)):
+        band = np.arange(edge + step, edge + step * (width + 1), step)
+        keep = (band >= 0) & (band < view.shape[1])
+        band = band[keep]
+        border = change[:, edge - start].astype(np.float32)  # [side, 3]
+        delta = border[:, None, :] * fade[keep][None, :, None]
+        view[:, band] = np.clip(original[:, band] + np.rint(delta), 0, 255).astype(np.uint8)
+    return out

@@ -14,7 +14,7 @@ def load_latents(ws: Workspace) -> dict[str, np.ndarray]:
     shards = ws.ingest_shards()
     missing = [s.name for s in shards if not ws.latent_shard(s).exists()]
     if missing or not shards:
-        raise ValueError(f"{ws.latents}: no latents for {missing or 'any shard'}; run `oneedit project` first")
+        raise InputError(f"{ws.latents}: no latents for {missing or 'any shard'}; run `oneedit project` first")
     parts = [read_h5(ws.latent_shard(s)) for s in shards]
     out = {k: np.concatenate([p[k] for p in parts]) for k in ("ids", "w", "err_pixel", "err_feature")}
     out["shard"] = np.concatenate([np.full(len(p["ids"]), s.name) for s, p in zip(shards, parts, strict=True)])

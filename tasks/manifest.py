@@ -58,3 +58,10 @@ def check_source(ws: Workspace, src: Path) -> None:
         return
     raise InputError(f"{src} holds {present} of the catalog's {len(paths)} photos: give the catalog's own folder "
                      f"({recorded}) with the new photos added to it, not a folder of new photos only")
+
+
+def source_hashes(ws: Workspace) -> dict[str, str]:
+    """id -> sha256 of the bytes ingest read: an original is edited only while it still has them."""
+    manifest = read_parquet(ws.manifest)
+    accepted = manifest[manifest["status"] == "accepted"]
+    return dict(zip(accepted["id"], accepted["sha256"], strict=True))

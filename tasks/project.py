@@ -16,9 +16,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from common import progress
+from common.errors import UnreadableFile
 from common.fingerprint import fingerprint
 from common.params import Params
-from common.storage import read_h5, read_h5_attrs, sha256_file, write_h5
+from common.storage import read_h5, read_h5_attrs, reading, sha256_file, write_h5
 from common.workspace import Workspace
 from edit_core.checkpoint import load_discriminator, load_encoder, load_generator
 from edit_core.features import DiscriminatorFeatures, HOGFeatures
@@ -48,7 +49,7 @@ def is_current(path: Path, key: str) -> bool:
         return False
     try:
         return read_h5_attrs(path).get("fingerprint") == key
-    except OSError:
+    except UnreadableFile:  # a damaged shard is projected again
         return False
 
 
@@ -79,9 +80,11 @@ def project_shard(ws: Workspace, shard: Path, params: Params) -> dict:
     if is_current(out, key):
         return {"shard": shard.name, "images": int(read_h5(out, ["ids"])["ids"].shape[0]), "skipped": True}
     device = resolve_device(params.runtime.device)
-    G = load_generator(ws.gan, device)
-    encoder = load_encoder(ws.encoder, device) if params.project.mode != "optimize" else None
-    features = feature_extractor(params.project.features, ws.gan, device)
+    with reading(ws.gan):
+        G = load_generator(ws.gan, device)
+        features = feature_extractor(params.project.features, ws.gan, device)
+    with reading(ws.encoder):
+        encoder = load_encoder(ws.encoder, device) if params.project.mode != "optimize" else None
     data = read_h5(shard, ["images", "ids"])
     with progress.track(f"project {shard.name}", total=len(data["ids"])) as bar:
         result = project_images(G, data["images"], params, encoder, features, bar)

@@ -24,11 +24,12 @@ from prefect.cache_policies import NO_CACHE
 from common.params import Params
 from common.storage import atomic_path, read_json, read_parquet, write_json
 from common.workspace import EditPaths, Workspace
+from edit_core.alphas import EDITED
 from edit_core.estimators import estimate_attributes
 from edit_core.metrics import attribute_final_state, edit_summary
 from tasks.alphas import applied_strength
-from tasks.images import read_photo, write_png
-from tasks.manifest import source_root
+from tasks.images import Rejected, read_photo, write_png
+from tasks.manifest import source_hashes, source_root
 
 PLOT_W, PLOT_H, PAD = 480, 320, 44
 EXAMPLE_SIZE = 512  # px, longest side of the example's photos in the report
@@ -233,10 +234,11 @@ class _Folder:
                 p.rmdir()
 
 
-def _photo(path: Path | None, size: int) -> np.ndarray | None:
+def _photo(path: Path | None, size: int, sha256: str | None = None) -> np.ndarray | None:
+    """A thumbnail of the photo at `path`; None when it is gone, unreadable or (with `sha256`) changed."""
     try:
-        return thumbnail(read_photo(path), size) if path is not None else None
-    except OSError:
+        return thumbnail(read_photo(path, sha256=sha256), size) if path is not None else None
+    except (OSError, Rejected):
         return None
 
 
@@ -347,7 +349,7 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
     folder = _Folder(paths.report)
     results = read_parquet(paths.results)
     spec = read_json(paths.spec)
-    done = results[results["status"] != "rejected"].drop_duplicates("id")
+    done = results[results["status"].isin(EDITED)].drop_duplicates("id")
     metrics = edit_summary(*(results[c].to_numpy() for c in SUMMARY_COLUMNS))
     strength = applied_strength(paths)
     if strength is not None:
@@ -356,11 +358,12 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
         metrics |= read_json(paths.root / "final_state.json")
     root = source_root(ws)
     sources = {i: root / p for i, p in zip(done["id"], done["source_path"], strict=True)}  # as results were made
+    hashes = source_hashes(ws)
 
     grid = []
     for i in _sample(done["id"], params.report.grid, done["alpha"]):
         row = done[done["id"] == i].iloc[0]
-        before = _photo(sources.get(i), params.report.thumb)
+        before = _photo(sources.get(i), params.report.thumb, hashes.get(i))
         after = _photo(paths.images / f"{i}.png", params.report.thumb)
         if before is None or after is None:
             continue
@@ -377,13 +380,17 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
               "caption": "Final state in latent space: after the edit every photo sits on the line"}]
     if "truth" in spec and len(done) and params.report.estimate:
         attr, value = spec["truth"]["attribute"], float(spec["truth"]["value"])
-        picked = [i for i in _sample(done["id"], params.report.estimate, done["alpha"]) if i in sources]
+        pairs = [p for i in _sample(done["id"], params.report.estimate, done["alpha"]) if i in sources
+                 and None not in (p := (_photo(sources[i], 64, hashes.get(i)), _photo(paths.images / f"{i}.png", 64)))]
+    else:
+        pairs = []
+    if pairs:
 
-        def small(path: Path) -> np.ndarray:
-            return cv2.resize(read_photo(path), (64, 64), interpolation=cv2.INTER_AREA)
+        def square(thumb: np.ndarray) -> np.ndarray:
+            return cv2.resize(thumb, (64, 64), interpolation=cv2.INTER_AREA)
 
-        before = estimate_attributes(np.stack([small(sources[i]) for i in picked]))[attr]
-        after = estimate_attributes(np.stack([small(paths.images / f"{i}.png") for i in picked]))[attr]
+        before = estimate_attributes(np.stack([square(b) for b, _ in pairs]))[attr]
+        after = estimate_attributes(np.stack([square(a) for _, a in pairs]))[attr]
         metrics |= attribute_final_state(before, after, value)
         plots.append({"src": folder.png("final_state_attribute.png", scatter_plot(
             before, after, f"{attr}: measured before (x), after (y); line = example's target", target=value)),
@@ -393,7 +400,7 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
         "name": name, "spec": spec, "metrics": metrics, "strength": strength, "verdict": verdict(metrics),
         "example": _example(folder, paths, spec, sources), "grid": grid, "plots": plots,
         "models": _models(folder, ws), "rows": _rows(results),
-        "problems": _rows(results[results["status"].isin(["flagged", "rejected"])]),
+        "problems": _rows(results[~results["status"].isin(["edited"])]),
         "counts": results["status"].value_counts().to_dict(), "thumb": params.report.thumb,
     }
     write_json(paths.root / "metrics.json", metrics)

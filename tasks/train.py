@@ -35,6 +35,7 @@ from common.storage import (
     atomic_path,
     read_h5,
     read_json,
+    reading,
     remove_stale_temps,
     sha256_file,
     write_json,
@@ -55,7 +56,8 @@ LOSS_SCHEMA = pa.schema([("model", pa.string()), ("step", pa.int64()), ("metric"
 
 def check_models(ws: Workspace, params: Params) -> None:
     """Before any work: params.model must describe the trained generator (else retrain or fix params)."""
-    config = load_checkpoint(ws.gan)["config"]
+    with reading(ws.gan):
+        config = load_checkpoint(ws.gan)["config"]
     described = params.model.model_dump()
     if imported_generator(ws) is not None:  # its architecture is the checkpoint's; ingest must match its size
         described = {"resolution": described["resolution"]}

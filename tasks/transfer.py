@@ -3,7 +3,10 @@
 Per photo: render the frames G(w + (t/N)·α·n), t = 0..N, estimate the motion + colour flow between
 them (iGAN §4.2, edit_core.transfer) and apply it to the centre square of the original photo, the
 region ingest fed the GAN; the PNG keeps the original's size. A missing or unreadable original is
-`rejected` with its reason (an edited image made from it earlier is kept). Each shard's records are written to parts/ with a fingerprint, so a
+`rejected` with its reason (an edited image made from it earlier is kept), as is an original whose bytes are no longer the ones ingested, one
+above transfer.max_pixels, or any failure while editing one photo (that photo only). Centre squares
+larger than transfer.max_side are edited at that side (bounded memory); the change is pasted back
+with a feathered border. Photos the range guard skipped get no image. Each shard's records are written to parts/ with a fingerprint, so a
 rerun at the same strength skips finished shards.
 """
 
@@ -20,18 +23,21 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from common import progress
+from common.cancel import Interrupted
+from common.errors import OutputWriteError, UnreadableFile
 from common.fingerprint import fingerprint
 from common.params import Params
-from common.storage import read_h5, read_parquet, sha256_file, write_parquet
+from common.storage import read_h5, read_parquet, read_torch, reading, sha256_file, write_parquet
 from common.workspace import Workspace
+from edit_core.alphas import EDITED
 from edit_core.checkpoint import load_generator
 from edit_core.imageops import resolve_device, to_uint8
 from edit_core.models.base import Generator
 from edit_core.transfer import transfer
-from tasks.images import centre_square, read_photo, write_png
-from tasks.manifest import source_paths
+from tasks.images import Rejected, centre_square, edit_capped, paste_back, read_photo, write_png
+from tasks.manifest import source_hashes, source_paths
 
-TRANSFER_VERSION = 1
+TRANSFER_VERSION = 2
 RENDER_BATCH = 32  # photos whose frames are rendered in one generator call
 PART_SCHEMA = pa.schema([
     ("id", pa.string()),
@@ -66,26 +72,45 @@ def edit_photo(photo: np.ndarray, frames: np.ndarray, params: Params) -> np.ndar
     return out
 
 
+def edit_original(photo: np.ndarray, frames: np.ndarray, params: Params) -> np.ndarray:
+    """The edit seen in `frames` on a whole original: its centre square edited by `edit_photo` (at most
+    transfer.max_side px, only the change upsampled beyond), pasted back with a feathered border."""
+    p = params.transfer
+    rows, cols = centre_square(photo.shape)
+    square = np.ascontiguousarray(photo[rows, cols])
+    edited = edit_capped(square, lambda sq: edit_photo(sq, frames, params), p.max_side)
+    return paste_back(photo, edited, p.feather)
+
+
 def part_fingerprint(ws: Workspace, name: str, shard: str, table: pd.DataFrame, sources: dict[str, Path],
                      params: Params) -> str:
-    """Inputs of one shard's edited photos: direction, latents, these photos' α, flag and original path,
-    strength, transfer params (not the whole manifest: photos added to the catalog leave the shard done)."""
-    rows = [[i, float(a), bool(f), str(sources.get(i, ""))]
-            for i, a, f in zip(table["id"], table["alpha"], table["flagged"], strict=True)]
+    """Inputs of one shard's edited photos: direction, latents, these photos' α, planned status and original
+    path, strength, transfer and guard params (not the whole manifest: photos added to the catalog leave
+    the shard done)."""
+    rows = [[i, float(a), str(st), str(sources.get(i, ""))]
+            for i, a, st in zip(table["id"], table["alpha"], table["status"], strict=True)]
     return fingerprint(TRANSFER_VERSION, sha256_file(ws.edit(name).direction), sha256_file(ws.latents / shard), rows,
-                       params.edit.strength, params.to_dict()["transfer"])
+                       params.edit.strength, params.to_dict()["transfer"], params.to_dict()["guard"])
 
 
-def edit_one(out: Path, source: Path, frames: np.ndarray, flagged: bool, params: Params) -> tuple[str, str, float]:
-    """Edit one original into `out`; (status, reason, seconds). A missing original is rejected."""
+def edit_one(out: Path, source: Path, frames: np.ndarray, planned: str, params: Params,
+             sha256: str | None = None) -> tuple[str, str, float]:
+    """Edit one original into `out`; (status, reason, seconds), status `planned` (edited / flagged /
+    clamped) unless the photo is rejected: missing, changed since ingest (sha256), too large, or any
+    failure while editing it. A rejected photo leaves no image; a write error or a signal stops the run."""
     start = time.perf_counter()
     try:
-        photo = read_photo(source)
-    except OSError as exc:  # an edited image made earlier stays: the original may come back
-        return "rejected", f"original unavailable: {exc.strerror or exc}", 0.0
-    write_png(out, edit_photo(photo, frames, params))
-    status, reason = ("flagged", "alpha outside the catalog's span along n") if flagged else ("edited", "")
-    return status, reason, time.perf_counter() - start
+        photo = read_photo(source, max_pixels=params.transfer.max_pixels, sha256=sha256)
+        write_png(out, edit_original(photo, frames, params))
+    except (OutputWriteError, Interrupted):
+        raise
+    except Rejected as exc:  # an edited image made earlier stays: the original may come back
+        return "rejected", f"original {exc}", 0.0
+    except Exception as exc:  # one photo's failure is that photo's rejection, not its shard's
+        out.unlink(missing_ok=True)
+        text = str(exc).strip().splitlines()
+        return "rejected", f"edit failed: {type(exc).__name__}: {text[0] if text else ''}".rstrip(": "), 0.0
+    return planned, "", time.perf_counter() - start
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
@@ -94,29 +119,42 @@ def transfer_shard(ws: Workspace, name: str, shard: str, table: pd.DataFrame, pa
     paths = ws.edit(name)
     part = paths.parts / Path(shard).with_suffix(".parquet").name
     sources = source_paths(ws)
+    hashes = source_hashes(ws)
     key = part_fingerprint(ws, name, shard, table, sources, params)
     if part.exists():
-        done = read_parquet(part)
-        edited = done[done["status"] != "rejected"]["id"]
+        try:
+            done = read_parquet(part)
+        except UnreadableFile:  # a damaged record of a finished shard: redo the shard
+            done = pd.DataFrame({"fingerprint": ["damaged"], "status": ["rejected"], "id": [""]})
+        edited = done[done["status"].isin(EDITED)]["id"]
         if (done["fingerprint"] == key).all() and all((paths.images / f"{i}.png").exists() for i in edited):
             return done.drop(columns="fingerprint")
-    device = resolve_device(params.runtime.device)
-    G = load_generator(ws.gan, device)
-    n = torch.load(paths.direction, map_location=device, weights_only=True)["n"]
-    latents = torch.from_numpy(read_h5(ws.latents / shard, ["w"])["w"]).to(device)
     rows = []
-    with progress.track(f"transfer {shard}", total=len(table)) as bar:
-        for start in range(0, len(table), RENDER_BATCH):
-            chunk = table.iloc[start : start + RENDER_BATCH]
+    for r in table[~table["status"].isin(EDITED)].itertuples(index=False):  # range guard: skipped, or not finite
+        (paths.images / f"{r.id}.png").unlink(missing_ok=True)
+        rows.append((r.id, r.status, r.reason, 0.0, 0.0))
+    todo = table[table["status"].isin(EDITED)]
+    if len(todo):
+        device = resolve_device(params.runtime.device)
+        with reading(ws.gan):
+            G = load_generator(ws.gan, device)
+        n = read_torch(paths.direction)["n"].to(device)
+        latents = torch.from_numpy(read_h5(ws.latents / shard, ["w"])["w"]).to(device)
+    with progress.track(f"transfer {shard}", total=len(todo)) as bar:
+        for start in range(0, len(todo), RENDER_BATCH):
+            chunk = todo.iloc[start : start + RENDER_BATCH]
             t0 = time.perf_counter()
             index = torch.as_tensor(chunk["index"].to_numpy(copy=True), device=device)
             alpha = torch.as_tensor(chunk["alpha"].to_numpy(copy=True), dtype=latents.dtype, device=device)
             clips = render_frames(G, latents[index], alpha, n, params.transfer.frames)
             t_render = (time.perf_counter() - t0) / len(chunk)
             for r, frames in zip(chunk.itertuples(index=False), clips, strict=True):
-                rows.append((r.id, *edit_one(paths.images / f"{r.id}.png", sources[r.id], frames, r.flagged,
-                                             params), t_render))
+                status, reason, seconds = edit_one(paths.images / f"{r.id}.png", sources[r.id], frames, r.status,
+                                                   params, hashes.get(r.id))
+                rows.append((r.id, status, reason if status == "rejected" else r.reason, seconds, t_render))
                 bar.advance()
+    order = {i: k for k, i in enumerate(table["id"])}
+    rows.sort(key=lambda row: order[row[0]])
     done = pd.DataFrame(rows, columns=["id", "status", "reason", "t_transfer", "t_render"])
     done = done.assign(fingerprint=key)[PART_SCHEMA.names]
     write_parquet(part, done, PART_SCHEMA)

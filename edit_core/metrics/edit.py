@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 
-STATUSES = ("edited", "flagged", "rejected")
+from edit_core.alphas import EDITED, STATUSES
 
 
 def edit_summary(status: np.ndarray, alpha: np.ndarray, distance_before: np.ndarray, distance_after: np.ndarray,
                  err_pixel: np.ndarray, t_transfer: np.ndarray) -> dict:
-    """One row per photo (results.parquet columns) -> counts per status and statistics of the non-rejected."""
+    """One row per photo (results.parquet columns) -> counts per status and statistics of the edited ones."""
     status = np.asarray(status)
-    done = status != "rejected"
+    done = np.isin(status, EDITED)
     m: dict = {"images": len(status), **{f"n_{s}": int((status == s).sum()) for s in STATUSES}}
     if done.any():
         a = np.asarray(alpha, np.float64)[done]

@@ -29,7 +29,9 @@ def test_params_file_is_read(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("override, expected", [
-    ("edit.strength=-1", "edit.strength"),
+    ("edit.strength=-11", "edit.strength"),
+    ("project.feature_weight=.inf", "project.feature_weight: Input should be a finite number"),
+    ("gan.betas=[.nan, 0.9]", "gan.betas.0: Input should be a finite number"),
     ("edit.nope=1", "edit.nope: unknown key"),
     ("nosection.key=1", "nosection: unknown key"),
     ("project.mode=magic", "project.mode"),

@@ -4,9 +4,12 @@ import torch
 from edit_core.alphas import (
     alphas_at_strength,
     apply_alphas,
+    clamp_to_span,
     closed_form_alphas,
     distances,
+    error_outliers,
     example_target,
+    guard_span,
     range_guard,
     unit_normal,
 )
@@ -101,3 +104,24 @@ def test_range_guard_flags_outliers_and_unreachable_targets() -> None:
     assert range_guard(-shifted, shifted, margin=0.1).all()
     # ... unless the margin is wide enough to reach it
     assert not range_guard(-shifted, shifted, margin=1.0).any()
+
+
+def test_guard_span_uses_robust_quantiles_of_the_reference() -> None:
+    reference = torch.cat([torch.linspace(-1.0, 1.0, 1001), torch.tensor([50.0])])  # one wild sample
+    lo, hi = guard_span(reference, margin=0.0, quantile=0.01)
+    assert -1.0 < lo < -0.9 and 0.9 < hi < 1.0
+    lo, hi = guard_span(reference, margin=0.5, quantile=0.0)  # min / max, widened by half the width
+    assert lo == pytest.approx(-1.0 - 25.5) and hi == pytest.approx(50.0 + 25.5)
+
+
+def test_clamp_to_span_moves_the_final_state_to_the_nearest_edge() -> None:
+    alpha = torch.tensor([1.0, -2.0])
+    assert torch.equal(clamp_to_span(alpha, (-3.0, 2.0)), alpha)  # the target (0) is inside: unchanged
+    assert torch.allclose(clamp_to_span(alpha, (0.5, 2.0)), alpha + 0.5)  # every photo ends at 0.5
+    assert torch.allclose(clamp_to_span(alpha, (-3.0, -1.0)), alpha - 1.0)
+
+
+def test_error_outliers_are_robust_to_the_outliers_themselves() -> None:
+    err = torch.tensor([0.40, 0.45, 0.50, 0.52, 0.48, 0.47, 0.43, 2.0, 3.0, float("nan")])
+    assert error_outliers(err, mads=6.0).tolist() == [False] * 7 + [True, True, True]
+    assert not error_outliers(torch.full((5,), 0.3), mads=6.0).any()  # identical errors: nothing is an outlier

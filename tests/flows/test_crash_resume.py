@@ -37,6 +37,7 @@ from edit_core import demo_catalog
 from flows.edit import edit_flow
 from flows.project import project_flow
 from flows.train import ingest_flow, train_flow
+from tasks.alphas import EDITED
 from tasks.images import write_png
 
 TINY = Path(__file__).parent / "tiny_params.yaml"
@@ -156,7 +157,7 @@ def finished_transfer(ws: Path) -> list[Path]:
     files = sorted((edit / "parts").glob("*.parquet"))
     for part in list(files):
         done = pq.read_table(part).to_pandas()
-        files += [edit / "images" / f"{i}.png" for i in done.loc[done["status"] != "rejected", "id"]]
+        files += [edit / "images" / f"{i}.png" for i in done.loc[done["status"].isin(EDITED), "id"]]
     return files
 
 

@@ -235,7 +235,7 @@ def test_disk_full_during_projection(capfd: pytest.CaptureFixture, trained: dict
     inputs = {p: _sha(p) for p in sorted(ws.rglob("*")) if p.is_file() and p.name != ".lock"}
     _disk_full_on(monkeypatch, "shard-00001.h5")
     capfd.readouterr()
-    assert main(_args("project", ws)) == 2
+    assert main(_args("project", ws)) == 1  # not a bad argument: exit 1
     lines = _output(capfd)
     assert lines[-1] == f"error: cannot write {ws / 'latents' / 'shard-00001.h5'}: No space left on device", lines
     assert {p: _sha(p) for p in inputs} == inputs
@@ -258,7 +258,7 @@ def test_disk_full_during_transfer(capfd: pytest.CaptureFixture, trained: dict, 
     argv = _args("edit", ws, "--name", "hue", "--example", str(trained["example"]),
                  "--after", str(trained["root"] / "after.png"))
     capfd.readouterr()
-    assert main(argv) == 2
+    assert main(argv) == 1
     lines = _output(capfd)
     assert lines[-1] == f"error: cannot write {ws / 'edits/hue/images' / victim}: No space left on device", lines
     assert {p: _sha(p) for p in latents} == latents
@@ -272,7 +272,7 @@ def test_disk_full_during_transfer(capfd: pytest.CaptureFixture, trained: dict, 
 
 
 def test_write_error_inside_a_flow_prints_no_traceback(trained: dict, tmp_path: Path, prefect_server: str) -> None:
-    """A real CLI process hitting ENOSPC inside the flow: exit 2, output ends with the one error line, no traceback."""
+    """A real CLI process hitting ENOSPC inside the flow: exit 1, output ends with the one error line, no traceback."""
     ws = _copy(trained, "trained", tmp_path)
     code = ("import errno, os, sys\n"
             "real = os.replace\n"
@@ -286,7 +286,7 @@ def test_write_error_inside_a_flow_prints_no_traceback(trained: dict, tmp_path: 
     done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[2], capture_output=True, text=True,
                           env={**os.environ, "PREFECT_API_URL": prefect_server}, timeout=600)
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
-    assert done.returncode == 2, lines
+    assert done.returncode == 1, lines
     assert lines[-1] == f"error: cannot write {ws / 'latents' / 'shard-00000.h5'}: No space left on device", lines
     assert not [line for line in lines if "Traceback" in line or "ERROR" in line], lines
     assert not (ws / "latents" / "shard-00000.h5").exists() and _no_temp_files(ws)

@@ -30,7 +30,7 @@ def test_bad_arguments(capsys: pytest.CaptureFixture, tmp_path: Path, ws: Path) 
         "not a OneEdit workspace": ["train", "--workspace", str(tmp_path / "nowhere")],
         "source folder not found": ["ingest", str(tmp_path / "nowhere"), *w],
         "unknown key": ["train", *w, "--set", "gan.stepz=3"],
-        "edit.strength": ["rescale", *w, "--name", "x", "--strength", "-2"],
+        "edit.strength": ["rescale", *w, "--name", "x", "--strength", "-12"],
         "give exactly one of": ["edit", *w, "--name", "x", "--example", "x"],
         "file not found": ["edit", *w, "--name", "x", "--example", "x", "--after", str(tmp_path / "no.png")],
         "edit name": ["rescale", *w, "--name", "../x"],

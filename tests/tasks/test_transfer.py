@@ -41,7 +41,7 @@ def test_edit_one_rejects_a_missing_original_and_keeps_its_edited_image(tmp_path
     write_png(out, np.zeros((4, 4, 3), np.uint8))  # made by an earlier run, while the original was there
     kept = out.read_bytes()
     frames = np.zeros((2, 16, 16, 3), np.uint8)
-    status, reason, _ = edit_one(out, tmp_path / "gone.png", frames, False, Params())
+    status, reason, _ = edit_one(out, tmp_path / "gone.png", frames, "edited", Params())
     assert status == "rejected" and "original unavailable" in reason and out.read_bytes() == kept
     write_png(tmp_path / "photo.png", np.full((20, 30, 3), 90, np.uint8))
-    assert edit_one(out, tmp_path / "photo.png", frames, True, Params())[0] == "flagged" and out.exists()
+    assert edit_one(out, tmp_path / "photo.png", frames, "flagged", Params())[0] == "flagged" and out.exists()
