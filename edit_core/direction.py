@@ -59,7 +59,7 @@ def fit_direction(
     G: Generator,
     w0: Tensor,
     delta_w: Tensor,
-    lam: float = 0.02,
+    lam: float = 0.0,
     steps: int = 200,
     lr: float = 0.01,
     init: str = "zero",

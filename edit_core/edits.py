@@ -71,7 +71,7 @@ def edit_from_pair(
     after: Tensor,
     encoder: nn.Module | None = None,
     features: FeatureExtractor | None = None,
-    steps: int = 200,
+    steps: int = 300,
     lr: float = 0.05,
     feature_weight: float = 0.002,
     w_plus: bool = False,

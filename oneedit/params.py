@@ -117,10 +117,10 @@ class ProjectParams(Section):
 class DirectionParams(Section):
     """One-example direction Δ* (Edit One for All §3.1)."""
 
-    lam: float = Field(0.02, ge=0, alias="lambda")
+    lam: float = Field(0.0, ge=0, alias="lambda")
     steps: int = Field(200, ge=0, le=100_000)
     lr: float = Field(0.01, gt=0, le=10)
-    init: Literal["zero", "delta"] = "delta"
+    init: Literal["zero", "delta"] = "zero"
     origin: Literal["mean", "raw"] = "mean"
     anchors: int = Field(0, ge=0, le=4096)
     seed: int = 0
