@@ -10,7 +10,10 @@ L_img is the paper's 2-norm divided by √(number of pixel values), i.e. the per
 raw norm grows with √(3·R·R), so one λ cannot balance it at every resolution; and because a norm
 (not its square) has a gradient J^T·e/||e|| that does not vanish at its minimum, a raw norm at 64 px
 already outweighs λ·∇L_att ≈ 150×: started at Δw, Adam is pulled straight back and Δ* = Δw
-(cos 0.9998, issue 14). Per pixel, λ = 0.02 weighs the two terms at any resolution alike.
+(cos 0.9998, issue 14). Per pixel, λ weighs the two terms alike at any resolution. The default
+λ is 0: on the demo G (||w0 − mean w|| ≈ 12) the paper's 0.02 makes L_att outweigh L_img, which
+shrinks Δ* so that the example's own edit under-reaches; λ = 0 measured the best final state
+(BENCHMARKS.md, issue 14), and the zero start alone already makes Δ* more linear than Δw.
 
 Origin convention: `origin=None` measures latents raw (the paper), `origin=mean_w` centres them on the
 mean latent (the pipeline's choice). L_att, hence Δ*, depends on it; α (alphas.py) does not, because
