@@ -29,6 +29,8 @@ from pydantic import (
 
 from common.errors import InputError
 from common.fingerprint import fingerprint
+from edit_core.direction import DirectionConfig
+from edit_core.edits import BrushConfig
 from edit_core.models import GENERATORS, ModelConfig
 from edit_core.project import ProjectConfig
 from edit_core.train_encoder import EncoderTrainConfig
@@ -118,28 +120,16 @@ ProjectParams = engine_section(
            "batch_size": (int, Field(64, ge=1, le=65536))})
 
 
-class DirectionParams(Section):
-    """One-example direction Δ* (Edit One for All §3.1)."""
+DirectionParams = engine_section(
+    DirectionConfig, "One-example direction Δ* (Edit One for All §3.1; edit_core.direction.DirectionConfig).",
+    limits={"lam": {"ge": 0, "alias": "lambda"}, "steps": {"ge": 0, "le": 100_000}, "lr": {"gt": 0, "le": 10},
+            "anchors": {"ge": 0, "le": 4096}},
+    types={"init": Literal["zero", "delta"], "origin": Literal["mean", "raw"]})
 
-    lam: float = Field(0.02, ge=0, alias="lambda")
-    steps: int = Field(200, ge=0, le=100_000)
-    lr: float = Field(0.01, gt=0, le=10)
-    init: Literal["zero", "delta"] = "delta"
-    origin: Literal["mean", "raw"] = "mean"
-    anchors: int = Field(0, ge=0, le=4096)
-    seed: int = 0
-
-
-class BrushParams(Section):
-    """Brush edits: colour + sketch constraints (iGAN)."""
-
-    lambda_s: float = Field(5.0, ge=0)
-    lambda_d: float = Field(0.0, ge=0)
-    starts: int = Field(64, ge=1, le=4096)
-    steps: int = Field(40, ge=1, le=100_000)
-    lr: float = Field(0.1, gt=0, le=10)
-    spread: float = Field(0.5, ge=0, le=10)
-    seed: int = 0
+BrushParams = engine_section(
+    BrushConfig, "Brush edits: colour + sketch constraints (iGAN; edit_core.edits.BrushConfig).",
+    limits={"lambda_s": {"ge": 0}, "lambda_d": {"ge": 0}, "starts": {"ge": 1, "le": 4096},
+            "steps": {"ge": 1, "le": 100_000}, "lr": {"gt": 0, "le": 10}, "spread": {"ge": 0, "le": 10}})
 
 
 class EditParams(Section):

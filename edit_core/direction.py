@@ -10,7 +10,10 @@ L_img is the paper's 2-norm divided by √(number of pixel values), i.e. the per
 raw norm grows with √(3·R·R), so one λ cannot balance it at every resolution; and because a norm
 (not its square) has a gradient J^T·e/||e|| that does not vanish at its minimum, a raw norm at 64 px
 already outweighs λ·∇L_att ≈ 150×: started at Δw, Adam is pulled straight back and Δ* = Δw
-(cos 0.9998, issue 14). Per pixel, λ = 0.02 weighs the two terms at any resolution alike.
+(cos 0.9998, issue 14). Per pixel, λ weighs the two terms alike at any resolution. The default
+λ is 0: on the demo G (||w0 − mean w|| ≈ 12) the paper's 0.02 makes L_att outweigh L_img, which
+shrinks Δ* so that the example's own edit under-reaches; λ = 0 measured the best final state
+(BENCHMARKS.md, issue 14), and the zero start alone already makes Δ* more linear than Δw.
 
 Origin convention: `origin=None` measures latents raw (the paper), `origin=mean_w` centres them on the
 mean latent (the pipeline's choice). L_att, hence Δ*, depends on it; α (alphas.py) does not, because
@@ -30,6 +33,7 @@ the paper and the authors' code (torch's default decoupled weight decay, 0.01).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -55,19 +59,49 @@ def image_loss(G: Generator, w0: Tensor, delta_w: Tensor, delta_star: Tensor) ->
     return rms_error(img[:1], img[1:])[0]
 
 
+@dataclass(frozen=True)
+class DirectionConfig:
+    """Δ* settings: the defaults of `fit_direction` and of the pipeline's edit.direction params (one source)."""
+
+    lam: float = 0.0  # attribute-term weight (paper 0.02); 0 measured best for consistency here (BENCHMARKS.md)
+    steps: int = 200
+    lr: float = 0.01
+    init: str = "zero"  # "zero" (the paper) | "delta" (the authors' code: start from the user's Δw)
+    origin: str = "mean"  # "mean": latents centred on G's mean w (the caller passes it) | "raw"
+    anchors: int = 0  # extra random anchor latents in the image term (0 = the paper's loss)
+    layers: tuple[int, ...] = ()  # W+ only: the synthesis layers Δ* may move (the authors' code: the first 6 of 18)
+    seed: int = 0
+
+
+def layer_mask(w0: Tensor, layers: tuple[int, ...]) -> Tensor | None:
+    """[num_ws, 1] mask of the W+ layers an edit may move (None: every layer); a one-line error for W."""
+    if not layers:
+        return None
+    if w0.ndim != 2:
+        raise ValueError("edit.direction.layers needs W+ latents (project.w_plus: true)")
+    bad = [k for k in layers if not 0 <= k < w0.shape[0]]
+    if bad:
+        raise ValueError(f"edit.direction.layers {bad} outside the generator's {w0.shape[0]} layers")
+    mask = torch.zeros(w0.shape[0], 1, dtype=w0.dtype, device=w0.device)
+    mask[list(layers)] = 1.0
+    return mask
+
+
 def fit_direction(
     G: Generator,
     w0: Tensor,
     delta_w: Tensor,
-    lam: float = 0.02,
-    steps: int = 200,
-    lr: float = 0.01,
-    init: str = "zero",
+    lam: float = DirectionConfig.lam,
+    steps: int = DirectionConfig.steps,
+    lr: float = DirectionConfig.lr,
+    init: str = DirectionConfig.init,
     origin: Tensor | None = None,
-    anchors: int = 0,
-    seed: int = 0,
+    anchors: int = DirectionConfig.anchors,
+    seed: int = DirectionConfig.seed,
+    layers: tuple[int, ...] = DirectionConfig.layers,
 ) -> Tensor:
-    """Fit Δ* (same shape as w0: [w_dim] or [num_ws, w_dim]) to the example edit Δw with AdamW."""
+    """Fit Δ* (same shape as w0: [w_dim] or [num_ws, w_dim]) to the example edit Δw with AdamW; with
+    `layers` (W+), Δw and Δ* are confined to those synthesis layers."""
     if w0.shape != delta_w.shape:
         raise ValueError(f"w0 {tuple(w0.shape)} and delta_w {tuple(delta_w.shape)} must have the same shape")
     if origin is not None and origin.shape not in (w0.shape, w0.shape[-1:]):
@@ -78,6 +112,9 @@ def fit_direction(
         raise ValueError("anchors and steps must be >= 0")
 
     w0, delta_w = w0.detach(), delta_w.detach()
+    mask = layer_mask(w0, tuple(layers))
+    if mask is not None:
+        delta_w = delta_w * mask
     bases = w0.unsqueeze(0)
     if anchors:
         with torch.no_grad():  # G's own z draws, cast first so any dtype of G works
@@ -91,6 +128,10 @@ def fit_direction(
     delta_star = (torch.zeros_like(w0) if init == "zero" else delta_w.clone()).requires_grad_(True)
     opt = torch.optim.AdamW([delta_star], lr=lr)
     target = None
+
+    def confined(d: Tensor) -> Tensor:
+        return d if mask is None else d * mask
+
     for _ in range(steps):
         strengths = torch.ones(len(bases), dtype=w0.dtype)
         strengths[1:] = torch.rand(anchors, generator=gen, dtype=w0.dtype) * 2 - 1
@@ -98,8 +139,8 @@ def fit_direction(
         if target is None or anchors:
             with torch.no_grad():
                 target = G.synthesis(bases + strengths * delta_w)
-        l_img = rms_error(G.synthesis(bases + strengths * delta_star), target).mean()
-        loss = l_img + lam * attribute_loss(w0, delta_star, origin)
+        l_img = rms_error(G.synthesis(bases + strengths * confined(delta_star)), target).mean()
+        loss = l_img + lam * attribute_loss(w0, confined(delta_star), origin)
         (delta_star.grad,) = torch.autograd.grad(loss, delta_star)
         opt.step()
-    return delta_star.detach()
+    return confined(delta_star.detach())

@@ -71,7 +71,7 @@ def edit_from_pair(
     after: Tensor,
     encoder: nn.Module | None = None,
     features: FeatureExtractor | None = None,
-    steps: int = 200,
+    steps: int = 300,
     lr: float = 0.05,
     feature_weight: float = 0.002,
     w_plus: bool = False,
@@ -205,18 +205,31 @@ class BrushEnergy:
         return out
 
 
+@dataclass(frozen=True)
+class BrushConfig:
+    """Brush-edit settings: the defaults of `edit_from_brush` and of the edit.brush params (one source)."""
+
+    lambda_s: float = 5.0  # smoothness weight: λ_s·mean((w − w0)²) keeps the edit near the example (iGAN)
+    lambda_d: float = 0.0  # discriminator realism weight
+    starts: int = 64
+    steps: int = 40
+    lr: float = 0.1
+    spread: float = 0.5  # random starts: w0 + spread·(w_j − mean w)
+    seed: int = 0
+
+
 def edit_from_brush(
     G: Generator,
     w0: Tensor,
     constraints: BrushConstraints,
-    lambda_s: float = 5.0,
-    lambda_d: float = 0.0,
+    lambda_s: float = BrushConfig.lambda_s,
+    lambda_d: float = BrushConfig.lambda_d,
     D: nn.Module | None = None,
-    starts: int = 64,
-    steps: int = 40,
-    lr: float = 0.1,
-    seed: int = 0,
-    spread: float = 0.5,
+    starts: int = BrushConfig.starts,
+    steps: int = BrushConfig.steps,
+    lr: float = BrushConfig.lr,
+    seed: int = BrushConfig.seed,
+    spread: float = BrushConfig.spread,
 ) -> ExampleEdit:
     """iGAN brush edit of the example latent w0 ([w_dim] or [num_ws, w_dim]).
 
