@@ -21,7 +21,6 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 from prefect import task
@@ -33,7 +32,6 @@ from common.fingerprint import fingerprint
 from common.params import Params
 from common.storage import (
     atomic_path,
-    read_h5,
     read_json,
     reading,
     remove_stale_temps,
@@ -49,6 +47,7 @@ from edit_core.train_encoder import EncoderTrainConfig, train_encoder
 from edit_core.train_gan import GanTrainConfig, train_gan
 from tasks.images import write_png
 from tasks.pretrained import imported_generator
+from tasks.shards import ShardImages
 
 TRAIN_VERSION = 1
 LOSS_SCHEMA = pa.schema([("model", pa.string()), ("step", pa.int64()), ("metric", pa.string()), ("value", pa.float64())])
@@ -69,12 +68,10 @@ def check_models(ws: Workspace, params: Params) -> None:
                              "run `oneedit train` again or fix params")
 
 
-def catalog_images(ws: Workspace) -> np.ndarray:
-    """Every ingested thumbnail, shard order: uint8 [N, R, R, 3] (the GAN's ImageSource)."""
-    shards = ws.ingest_shards()
-    if not shards:
-        raise ValueError(f"{ws.ingest} holds no images; ingest a folder of photos first")
-    return np.concatenate([read_h5(s, ["images"])["images"] for s in shards])
+def catalog_images(ws: Workspace) -> ShardImages:
+    """Every ingested thumbnail, shard order, read batch by batch from the shards (the GAN's ImageSource):
+    training never holds the catalog in memory."""
+    return ShardImages.of(ws)
 
 
 def data_digest(ws: Workspace) -> str:
