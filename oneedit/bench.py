@@ -1,6 +1,6 @@
 """`oneedit bench NAME --out FILE.json`: benchmarks that reproduce the papers' tables on our data.
 
-One command per benchmark (probe, projection, consistency, linearity, transfer, speed, memory), with the
+One command per benchmark (probe, projection, consistency, linearity, transfer, speed, memory, stylegan2), with the
 same --workspace / --params / --set options as the rest of the CLI. This module only parses the
 command line (it stays light to import, for the CLI's start-up); `oneedit.bench_run` does the work.
 BENCHMARKS.md documents every benchmark and its JSON keys.
@@ -117,6 +117,19 @@ def memory(out: OutOpt, workspace: WorkspaceOpt = Path("workspace"), params: Par
     from oneedit import bench_run
 
     bench_run.memory(out, workspace, params, set_, sizes)
+
+
+@bench_app.command()
+def stylegan2(out: OutOpt,
+              gan: Annotated[Path, typer.Option("--gan", help="A stylegan2 gan.pt (after `oneedit import-generator`).",
+                                                show_default=False)],
+              params: ParamsOpt = None, set_: SetOpt = None,
+              batch: Annotated[int, typer.Option(help="Images per timed batch.", min=1)] = 8,
+              repeats: Annotated[int, typer.Option(help="Timed repeats (median).", min=1)] = 5) -> None:
+    """StyleGAN2 cost: forward and projection step per image here; config F at 512 px from FLOP counts."""
+    from oneedit import bench_run
+
+    bench_run.stylegan2(out, gan, params, set_, batch, repeats)
 
 
 if __name__ == "__main__":

@@ -328,3 +328,17 @@ def memory(out: Path, workspace: Path, params: Path | None, set_: list[str] | No
               "runs": runs}
     _write(out, "memory", p, started, result)
 
+
+
+def stylegan2(out: Path, gan: Path, params: Path | None, set_: list[str] | None, batch: int, repeats: int) -> None:
+    """Cost of a StyleGAN2 generator: measured per image on this machine (a workspace's gan.pt, e.g. one
+    `oneedit import-generator` wrote), and config F at 512 px from FLOP counts (oneedit.bench_stylegan2)."""
+    from oneedit.bench_stylegan2 import bench_stylegan2
+
+    started = time.perf_counter()
+    p, _ = _setup(params, set_)
+    G = load_generator(gan, "cpu")
+    if G.config.backbone != "stylegan2":
+        raise InputError(f"--gan {gan}: a {G.config.backbone} generator; this bench measures stylegan2 ones")
+    result = bench_stylegan2(G, batch=batch, repeats=repeats, project_steps=p.project.steps)
+    _write(out, "stylegan2", p, started, result)

@@ -95,3 +95,17 @@ def test_train_init_fine_tunes_it_and_replaces_it_whole(ws: Path, tmp_path: Path
     assert not torch.equal(tuned["G"][name], start["G"][name])
     assert sha256_file(ws / "models" / "encoder.pt") != encoder  # retrained for the fine-tuned generator
     assert cli("train", "-w", str(ws), "--init", str(ws / "missing.pt")) == 2
+
+
+def test_bench_stylegan2_measures_the_imported_generator(ws: Path) -> None:
+    from typer.testing import CliRunner
+
+    from oneedit.bench import bench_app
+
+    out = ws.parent / "sg2.json"
+    result = CliRunner().invoke(bench_app, ["stylegan2", "--out", str(out), "--gan", str(ws / "models" / "gan.pt"),
+                                            "--batch", "2", "--repeats", "1"])
+    assert result.exit_code == 0, result.output
+    data = read_json(out)
+    assert data["measured"]["config"]["resolution"] == 32 and data["measured"]["forward_s_per_img"] > 0
+    assert data["estimate"]["config"]["resolution"] == 512 and data["estimate"]["gflop_forward"] > 100
