@@ -34,10 +34,10 @@ from common.params import Params, load_params
 from common.storage import read_h5
 from common.workspace import Workspace
 from edit_core import demo_catalog
+from edit_core.alphas import EDITED
 from flows.edit import edit_flow
 from flows.project import project_flow
 from flows.train import ingest_flow, train_flow
-from tasks.alphas import EDITED
 from tasks.images import write_png
 
 TINY = Path(__file__).parent / "tiny_params.yaml"
