@@ -82,14 +82,14 @@ class OffsetBody(BaseModel):
 
 
 class PreviewBody(BaseModel):
-    strength: float = Field(1.0, gt=0, le=10)
+    strength: float = Field(1.0, ge=-10, le=10)  # as edit.strength
     sample: int = Field(16, ge=1, le=64)
 
 
 class ApplyBody(BaseModel):
     draft: str
     name: str
-    strength: float = Field(1.0, gt=0, le=10)
+    strength: float = Field(1.0, ge=-10, le=10)  # as edit.strength
 
 
 # --------------------------------------------------------------------------------------------
@@ -313,13 +313,14 @@ class Studio:
 
     def preview(self, job: Job, draft: Draft, strength: float, k: int) -> dict:
         """Fit Δ* once per draft, then α for every photo and the sample's transfer at `strength`."""
-        from tasks.preview import catalog_alphas, fit_preview, pick_sample, transfer_sample
+        from tasks.alphas import spread_over_alpha
+        from tasks.preview import catalog_alphas, fit_preview, transfer_sample
 
         params = self.load_params(f"edit.strength={strength}")
         if draft.preview is None:
             draft.preview = fit_preview(self.ws, draft.form, params, on_phase=job.phase_fn)
         table = catalog_alphas(self.ws, draft.preview, strength, params)
-        ids = pick_sample(table, k)
+        ids = spread_over_alpha(table["id"], table["alpha"], k)
         draft.sample = transfer_sample(self.ws, draft.preview, table, ids, params, on_phase=job.phase_fn)
         draft.strength = strength
         base = f"/api/drafts/{draft.id}"
@@ -501,12 +502,11 @@ def create_app(studio: Studio) -> FastAPI:
         form = {"kind": "brush", "path": str(folder / "strokes.json"), "example": body.example}
         draft = studio.new_draft(form, folder)
         resolution = studio.generator().resolution
-        try:  # the strokes as the generator will see them, now rather than in the preview
+        try:  # the strokes as the generator will see them (any coverage: a thin stroke survives), now
             read_brush(folder / "strokes.json", resolution, torch.device("cpu"))
-        except InputError as exc:
+        except InputError:
             del studio.drafts[draft.id]
-            raise InputError(f"{one_line(exc)}: at the model's {resolution} px the strokes vanish; "
-                             "paint with a larger brush") from None
+            raise
         return {"draft": draft.id}
 
     @app.post("/api/drafts/after")

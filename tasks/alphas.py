@@ -118,6 +118,15 @@ def reference_latents(G: Generator, like: np.ndarray, guard: GuardParams) -> np.
     return w.detach().cpu().numpy().astype(like.dtype)
 
 
+def spread_over_alpha(ids: pd.Series, alpha: pd.Series, k: int) -> list[str]:
+    """Up to k ids spread evenly over the order of α, from the least to the most moved (the extremes
+    included): the report's grid, the studio's preview, the photos measured for the final state."""
+    order = ids.iloc[np.argsort(alpha.to_numpy(), kind="stable")].tolist()
+    if len(order) <= k:
+        return order
+    return [order[i] for i in np.linspace(0, len(order) - 1, k).round().astype(int)]
+
+
 @task(cache_policy=NO_CACHE, persist_result=False)
 def compute_alphas(ws: Workspace, name: str, params: Params) -> pd.DataFrame:
     """α at params.edit.strength for every stored latent of a photo still in the catalog (the manifest's

@@ -33,9 +33,10 @@ from common.storage import atomic_path, read_json, read_parquet, read_torch, rea
 from common.workspace import EditPaths, Workspace
 from edit_core.alphas import unit_normal
 from edit_core.checkpoint import load_generator
-from edit_core.direction import fit_direction
-from edit_core.edits import WEAK_CAPTURE, edit_capture
+from edit_core.direction import fit_direction, layer_mask
+from edit_core.edits import WEAK_CAPTURE, ExampleEdit, edit_capture
 from edit_core.imageops import resolve_device, to_tensor, to_uint8
+from edit_core.models.base import Generator
 from tasks.example import make_example_edit
 from tasks.images import write_png
 
@@ -133,6 +134,18 @@ def is_current(ws: Workspace, name: str, form: dict, params: Params) -> bool:
     return spec.get("gan_sha256") == sha256_file(ws.gan) and identity(spec) == form_identity(ws, form, params)
 
 
+def fit_example_direction(G: Generator, edit: ExampleEdit, params: Params) -> torch.Tensor:
+    """Δ* of one example edit with params.edit.direction (origin: G's mean w, or raw latents)."""
+    d = params.edit.direction
+    origin = G.mean_w().to(edit.w0.device) if d.origin == "mean" else None
+    try:
+        layer_mask(edit.w0, tuple(d.layers))
+    except ValueError as exc:  # layers that the latents do not have: the user's params
+        raise InputError(f"edit.direction.layers: {exc}") from None
+    return fit_direction(G, edit.w0, edit.delta_w, lam=d.lam, steps=d.steps, lr=d.lr, init=d.init, origin=origin,
+                         anchors=d.anchors, seed=d.seed, layers=tuple(d.layers)).detach()
+
+
 @task(cache_policy=NO_CACHE, persist_result=False)
 def fit_edit_direction(ws: Workspace, name: str, form: dict, params: Params) -> dict:
     """Example edit -> Δ* (§3.1); writes spec.json, example/ (renders + input copy) and direction.pt
@@ -144,11 +157,8 @@ def fit_edit_direction(ws: Workspace, name: str, form: dict, params: Params) -> 
         G = load_generator(ws.gan, device)
     with progress.track(f"example edit ({form['kind']})", total=None):
         edit, example = make_example_edit(G, ws, form, params, device)
-    d = params.edit.direction
-    origin = G.mean_w().to(device) if d.origin == "mean" else None
     with progress.track("fit direction Δ*", total=None):
-        delta_star = fit_direction(G, edit.w0, edit.delta_w, lam=d.lam, steps=d.steps, lr=d.lr, init=d.init,
-                                   origin=origin, anchors=d.anchors, seed=d.seed)
+        delta_star = fit_example_direction(G, edit, params)
     if not bool(torch.isfinite(delta_star).all()):
         raise InputError(f"edit {name!r}: the fitted direction is not finite (check the example edit's input)")
     capture = None

@@ -21,19 +21,12 @@ from edit_core.checkpoint import load_encoder, load_generator
 from edit_core.edits import WEAK_CAPTURE
 from edit_core.imageops import resolve_device, to_tensor
 from edit_core.metrics import final_state_verdict, pixel_mse
+from tasks.alphas import spread_over_alpha
 from tasks.direction import load_direction
 from tasks.images import MAX_PIXELS, decode
 from tasks.project import feature_extractor, project_images
 
 MEASURED_COLUMNS = ["id", "distance_after", "pixel_err_edited"]
-
-
-def spread_sample(ids: pd.Series, key: pd.Series, k: int) -> list[str]:
-    """Up to k ids spread evenly over the order of `key` (e.g. α), the extremes included."""
-    order = ids.iloc[np.argsort(key.to_numpy(), kind="stable")].tolist()
-    if len(order) <= k:
-        return order
-    return [order[i] for i in np.linspace(0, len(order) - 1, k).round().astype(int)]
 
 
 def _edited_thumbnails(ws: Workspace, name: str, ids: list[str], resolution: int) -> np.ndarray:
@@ -51,7 +44,7 @@ def measure_final_state(ws: Workspace, name: str, table: pd.DataFrame, parts: li
     status = pd.concat(parts, ignore_index=True)[["id", "status"]]
     done = table.drop(columns=["status", "reason"], errors="ignore").merge(status, on="id")
     done = done[done["status"].isin(["edited", "flagged", "clamped"])].drop_duplicates("id")
-    picked = done.set_index("id").loc[spread_sample(done["id"], done["alpha"], params.edit.verify)]
+    picked = done.set_index("id").loc[spread_over_alpha(done["id"], done["alpha"], params.edit.verify)]
     verdict: dict = {"landed": None, "final_state_photos": 0}
     measured = pd.DataFrame({c: pd.Series(dtype=str if c == "id" else float) for c in MEASURED_COLUMNS})
     if len(picked):

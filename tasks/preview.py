@@ -22,10 +22,10 @@ from common.storage import read_parquet, write_json
 from common.workspace import Workspace
 from edit_core.alphas import unit_normal
 from edit_core.checkpoint import load_generator
-from edit_core.direction import fit_direction
 from edit_core.imageops import resolve_device, to_uint8
 from edit_core.models.base import Generator
-from tasks.alphas import alpha_table
+from tasks.alphas import alpha_table, reference_latents, spread_over_alpha
+from tasks.direction import fit_example_direction
 from tasks.example import make_example_edit
 from tasks.images import read_photo, write_png
 from tasks.latents import load_latents
@@ -47,6 +47,7 @@ class Preview:
     ids: np.ndarray
     w: np.ndarray
     err_pixel: np.ndarray
+    reference: np.ndarray  # latents of G's own samples: the range guard's span
 
     @property
     def state(self) -> dict[str, torch.Tensor]:
@@ -63,37 +64,29 @@ def fit_preview(ws: Workspace, form: dict, params: Params, on_phase: PhaseFn = _
     G = load_generator(ws.gan, device)
     on_phase("example edit", 0, 2)
     edit, example = make_example_edit(G, ws, form, params, device)
-    d = params.edit.direction
     on_phase("fit direction Δ*", 1, 2)
-    origin = G.mean_w().to(device) if d.origin == "mean" else None
-    delta_star = fit_direction(G, edit.w0, edit.delta_w, lam=d.lam, steps=d.steps, lr=d.lr, init=d.init,
-                               origin=origin, anchors=d.anchors, seed=d.seed).detach()
+    delta_star = fit_example_direction(G, edit, params)
     with torch.no_grad():
         renders = to_uint8(G.synthesis(torch.stack([edit.w0, edit.w0_edited, edit.w0 + delta_star])))
     latents = load_latents(ws)
+    reference = reference_latents(G, latents["w"], params.guard)
     on_phase("fit direction Δ*", 2, 2)
     return Preview(example_id=example["id"], w0=edit.w0.detach().cpu(), w0_edited=edit.w0_edited.detach().cpu(),
                    delta_star=delta_star.cpu(), ids=latents["ids"], w=latents["w"], err_pixel=latents["err_pixel"],
+                   reference=reference,
                    renders=dict(zip(("render_before", "render_user_edit", "render_direction"), renders, strict=True)))
 
 
 def catalog_alphas(ws: Workspace, preview: Preview, strength: float, params: Params) -> pd.DataFrame:
-    """α and the range-guard flag of every stored latent at `strength`, with the photo's file name."""
-    table = alpha_table(preview.w, preview.state, strength, params.guard.margin)
+    """α and the range guard's decision of every stored latent at `strength`, with the photo's file name."""
+    table = alpha_table(preview.w, preview.state, strength, preview.reference,
+                        preview.err_pixel.astype(np.float64), params.guard)
     manifest = read_parquet(ws.manifest)
     files = dict(zip(manifest.loc[manifest["status"] == "accepted", "id"],
                      manifest.loc[manifest["status"] == "accepted", "source_path"], strict=True))
     return pd.DataFrame({"id": preview.ids, "file": [files.get(i, "") for i in preview.ids],
                          "err_pixel": preview.err_pixel.astype(np.float64), "alpha": table["alpha"],
-                         "flagged": table["flagged"]})
-
-
-def pick_sample(table: pd.DataFrame, k: int) -> list[str]:
-    """Up to k ids spread evenly over the catalog's α, from the least to the most moved."""
-    order = table["id"].iloc[np.argsort(table["alpha"].to_numpy(), kind="stable")].tolist()
-    if len(order) <= k:
-        return order
-    return [order[i] for i in np.linspace(0, len(order) - 1, k).round().astype(int)]
+                         "flagged": table["flagged"], "status": table["status"]})
 
 
 def _fit(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -146,7 +139,7 @@ def write_preview(ws: Workspace, name: str, form: dict, params: Params, k: int,
     folder = ws.edit(name).root / "preview"
     preview = fit_preview(ws, form, params, on_phase)
     table = catalog_alphas(ws, preview, params.edit.strength, params)
-    sample = transfer_sample(ws, preview, table, pick_sample(table, k), params, size=None, on_phase=on_phase)
+    sample = transfer_sample(ws, preview, table, spread_over_alpha(table["id"], table["alpha"], k), params, size=None, on_phase=on_phase)
     rows = []
     for n, item in enumerate(sample):
         row = {key: item[key] for key in ("file", "alpha", "flagged", "reason")}

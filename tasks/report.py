@@ -27,7 +27,7 @@ from common.workspace import EditPaths, Workspace
 from edit_core.alphas import EDITED
 from edit_core.estimators import estimate_attributes
 from edit_core.metrics import attribute_final_state, edit_summary
-from tasks.alphas import applied_strength
+from tasks.alphas import applied_strength, spread_over_alpha
 from tasks.images import Rejected, read_photo, write_png
 from tasks.manifest import source_hashes, source_root
 
@@ -165,14 +165,6 @@ def stroke_overlay(photo: np.ndarray, color: tuple[np.ndarray, tuple[int, int, i
 
 # --------------------------------------------------------------------------------------------
 # what the page says (pure)
-
-
-def _sample(ids: pd.Series, k: int, key: pd.Series) -> list[str]:
-    """Up to k ids spread evenly over the order of `key` (e.g. α)."""
-    order = ids.iloc[np.argsort(key.to_numpy(), kind="stable")].tolist()
-    if len(order) <= k:
-        return order
-    return [order[i] for i in np.linspace(0, len(order) - 1, k).round().astype(int)]
 
 
 def verdict(metrics: dict) -> dict:
@@ -361,7 +353,7 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
     hashes = source_hashes(ws)
 
     grid = []
-    for i in _sample(done["id"], params.report.grid, done["alpha"]):
+    for i in spread_over_alpha(done["id"], done["alpha"], params.report.grid):
         row = done[done["id"] == i].iloc[0]
         before = _photo(sources.get(i), params.report.thumb, hashes.get(i))
         after = _photo(paths.images / f"{i}.png", params.report.thumb)
@@ -380,7 +372,7 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
               "caption": "Final state in latent space: after the edit every photo sits on the line"}]
     if "truth" in spec and len(done) and params.report.estimate:
         attr, value = spec["truth"]["attribute"], float(spec["truth"]["value"])
-        pairs = [p for i in _sample(done["id"], params.report.estimate, done["alpha"]) if i in sources
+        pairs = [p for i in spread_over_alpha(done["id"], done["alpha"], params.report.estimate) if i in sources
                  and None not in (p := (_photo(sources[i], 64, hashes.get(i)), _photo(paths.images / f"{i}.png", 64)))]
     else:
         pairs = []

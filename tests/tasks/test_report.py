@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from common.params import load_params
+from common.params import GuardParams, load_params
 from common.storage import read_json, sha256_file, write_h5, write_json, write_parquet
 from common.workspace import Workspace
 from edit_core.metrics import edit_summary
@@ -108,7 +108,7 @@ def _workspace(root: Path, rng: np.random.Generator) -> tuple[Workspace, dict]:
     state["w0"] = torch.from_numpy(w[0])
     paths.root.mkdir(parents=True)
     torch.save(state, paths.direction)
-    table = alpha_table(w, state, 1.7, margin=0.1)
+    table = alpha_table(w, state, 1.7, w, np.full(4, 0.1), GuardParams(action="flag"))  # the catalog as its span
     for key in ("before", "render_before", "render_user_edit", "render_direction"):
         write_png(paths.example / f"{key}.png", np.zeros((16, 16, 3), np.uint8))
     mask = np.zeros((30, 40, 3), np.uint8)
