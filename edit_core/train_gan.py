@@ -52,6 +52,7 @@ class GanTrainConfig:
     sample_every: int = 250
     ckpt_every: int = 250
     log_every: int = 25
+    augment: str = ""  # differentiable augmentation of D's inputs, e.g. "color,translation,cutout" ("" = none)
     seed: int = 0
 
 
@@ -69,6 +70,51 @@ def update_ema(ema: nn.Module, model: nn.Module, beta: float) -> None:
         p_ema.lerp_(p, 1.0 - beta)
     for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
         b_ema.copy_(b)
+
+
+AUGMENTS = ("color", "translation", "cutout")
+
+
+def augment_policy(spec: str) -> tuple[str, ...]:
+    """"color,translation,cutout" -> the transforms, checked ("" = none)."""
+    policy = tuple(p.strip() for p in spec.split(",") if p.strip())
+    unknown = [p for p in policy if p not in AUGMENTS]
+    if unknown:
+        raise ValueError(f"unknown augmentation {unknown}; choose from {', '.join(AUGMENTS)}")
+    return policy
+
+
+def diff_augment(x: Tensor, policy: tuple[str, ...], gen: torch.Generator) -> Tensor:
+    """Differentiable augmentation (DiffAugment, Zhao et al. 2020) of images [B, 3, R, R] in [-1, 1]: random
+    brightness / saturation / contrast ("color"), a shift of up to 1/8 of the size with zero fill
+    ("translation"), a zeroed square of half the size ("cutout"); per image, drawn from `gen` (so a resumed
+    run draws the same). Gradients flow through every transform, so G learns through them, and D, which
+    only ever sees augmented images, cannot memorise a small catalog."""
+    b, _, h, w = x.shape
+
+    def draw(*shape: int) -> Tensor:
+        return torch.rand(*shape, generator=gen).to(x.device, x.dtype)
+
+    if "color" in policy:
+        x = x + (draw(b, 1, 1, 1) - 0.5)  # brightness (±0.25 of the range)
+        grey = x.mean(1, keepdim=True)
+        x = (x - grey) * (draw(b, 1, 1, 1) * 2) + grey  # saturation × [0, 2)
+        mean = x.mean((1, 2, 3), keepdim=True)
+        x = (x - mean) * (draw(b, 1, 1, 1) + 0.5) + mean  # contrast × [0.5, 1.5)
+    if "translation" in policy:
+        shift = (draw(b, 2) * 2 - 1) * 0.25  # up to 1/8 of the size, in grid units ([-1, 1] spans the image)
+        theta = torch.zeros(b, 2, 3, device=x.device, dtype=x.dtype)
+        theta[:, 0, 0] = theta[:, 1, 1] = 1.0
+        theta[:, :, 2] = shift
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        x = F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+    if "cutout" in policy:
+        cy, cx = (draw(b, 1, 1) * h).long(), (draw(b, 1, 1) * w).long()
+        ys = torch.arange(h, device=x.device).view(1, h, 1)
+        xs = torch.arange(w, device=x.device).view(1, 1, w)
+        hole = ((ys - cy).abs() < h // 4) & ((xs - cx).abs() < w // 4)
+        x = x * (~hole).unsqueeze(1).to(x.dtype)
+    return x
 
 
 def d_loss(D: nn.Module, real: Tensor, fake: Tensor, r1_weight: float) -> tuple[Tensor, Tensor]:
@@ -158,6 +204,7 @@ def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt
 
     G.train()
     D.train()
+    policy = augment_policy(train.augment)
     t0, seen = time.perf_counter(), 0
     while step < train.steps:
         lr, ema_beta, pl_weight = schedule(train, step)
@@ -167,6 +214,9 @@ def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt
         real = to_tensor(data[sample_indices(len(data), train.batch_size, gen)], device)
         z = torch.randn(real.shape[0], model.z_dim, generator=gen).to(device)
         fake = G(z)
+
+        if policy:  # D sees real and fake through the same kind of random, differentiable transforms
+            real, fake = diff_augment(real, policy, gen), diff_augment(fake, policy, gen)
 
         D.requires_grad_(True)
         r1_weight = train.r1_gamma * train.r1_every if step % train.r1_every == 0 else 0.0

@@ -37,6 +37,8 @@ def test_params_file_is_read(tmp_path: Path) -> None:
     ("project.mode=magic", "project.mode"),
     ("runtime.device=gpu", "runtime.device"),
     ("model.resolution=48", "model.resolution"),
+    ("gan.augment=color,flip", "gan.augment"),
+    ("edit.direction.layers=[a]", "edit.direction.layers"),
     ("model.backbone=dcgan", "model: dcgan has w = z: set model.w_dim equal to model.z_dim (64), got 256"),
     ("strength=1", "expected section.key=value"),
     ("edit.strength", "expected section.key=value"),

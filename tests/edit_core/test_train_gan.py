@@ -9,6 +9,8 @@ from edit_core.imageops import to_tensor
 from edit_core.models import ModelConfig, build_generator
 from edit_core.train_gan import (
     GanTrainConfig,
+    augment_policy,
+    diff_augment,
     path_length_penalty,
     schedule,
     train_gan,
@@ -32,7 +34,8 @@ def test_history_progress_and_sample_grids(tmp_path: Path) -> None:
     assert ckpt["step"] == 4 and ckpt["kind"] == "gan" and ckpt["config"] == CFG.to_dict()
 
 
-@pytest.mark.parametrize("extra", [{}, {"pl_weight": 2.0}, {"tune_from": 3}], ids=["plain", "pl", "tune-phase"])
+@pytest.mark.parametrize("extra", [{}, {"pl_weight": 2.0}, {"tune_from": 3}, {"augment": "color,translation,cutout"}],
+                         ids=["plain", "pl", "tune-phase", "augment"])
 def test_resumed_run_equals_uninterrupted_run(tmp_path: Path, extra: dict) -> None:
     full = GanTrainConfig(**{**FAST.__dict__, "pl_every": 1, **extra})
     train_gan(DATA, CFG, full, tmp_path / "straight.pt", "cpu")
@@ -45,7 +48,7 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path: Path, extra: dict) -> No
         for name, tensor in a[key].items():
             assert torch.equal(tensor, b[key][name]), (key, name)
     assert torch.equal(a["rng"], b["rng"])
-    assert a["pl_mean"] == b["pl_mean"] and (a["pl_mean"] > 0) == bool(extra)
+    assert a["pl_mean"] == b["pl_mean"] and (a["pl_mean"] > 0) == bool(extra) - ("augment" in extra)
 
 
 def test_schedule_switches_to_the_tune_phase_at_tune_from() -> None:
@@ -159,3 +162,15 @@ def test_every_step_reports_progress_between_log_steps(tmp_path: Path) -> None:
     assert [e["step"] for e in events] == [1, 2, 3, 4] and all(e["steps"] == 4 for e in events)
     assert "loss_D" not in events[0] and "loss_D" in events[2]
     assert history["step"] == [3, 4]
+
+
+def test_diff_augment_is_differentiable_per_image_and_off_by_default() -> None:
+    x = torch.rand(4, 3, 16, 16).mul(2).sub(1).requires_grad_(True)
+    gen = torch.Generator().manual_seed(0)
+    assert diff_augment(x, (), gen) is x
+    y = diff_augment(x, augment_policy("color, translation,cutout"), gen)
+    assert y.shape == x.shape and not torch.equal(y[0] - x[0], y[1] - x[1])  # each image its own draw
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    assert grad.abs().sum() > 0  # G learns through the transforms
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        augment_policy("color,flip")
