@@ -372,8 +372,9 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
               "caption": "Final state in latent space: after the edit every photo sits on the line"}]
     if "truth" in spec and len(done) and params.report.estimate:
         attr, value = spec["truth"]["attribute"], float(spec["truth"]["value"])
-        pairs = [p for i in spread_over_alpha(done["id"], done["alpha"], params.report.estimate) if i in sources
-                 and None not in (p := (_photo(sources[i], 64, hashes.get(i)), _photo(paths.images / f"{i}.png", 64)))]
+        pairs = [(_photo(sources[i], 64, hashes.get(i)), _photo(paths.images / f"{i}.png", 64))
+                 for i in spread_over_alpha(done["id"], done["alpha"], params.report.estimate) if i in sources]
+        pairs = [(b, a) for b, a in pairs if b is not None and a is not None]  # gone or changed: not measured
     else:
         pairs = []
     if pairs:
