@@ -23,6 +23,7 @@ from edit_core.models.base import Generator
 from edit_core.project import project
 from tasks.images import Rejected, read_mask, read_photo, read_thumbnail
 from tasks.latents import load_latents
+from tasks.manifest import source_root
 from tasks.project import feature_extractor
 
 
@@ -53,6 +54,13 @@ def example_size(ws: Workspace, example: str) -> tuple[int, int]:
     if Path(example).is_file():
         return photo_size(Path(example), "--example")
     raise InputError(f"--example {example!r} is neither a catalog photo id nor an image file")
+
+
+def example_path(ws: Workspace, example: str) -> Path:
+    """The example's photo file: a catalog photo's original, or the file given."""
+    manifest = read_parquet(ws.manifest)
+    row = manifest[(manifest["id"] == example) & (manifest["status"] == "accepted")]
+    return source_root(ws) / row["source_path"].iloc[0] if len(row) else Path(example)
 
 
 def photo_size(path: Path, what: str) -> tuple[int, int]:
@@ -116,6 +124,8 @@ def check_example_form(ws: Workspace, form: dict) -> None:
         if after != size:
             raise InputError(f"--after {form['path']}: size {after[1]}x{after[0]} differs from the example's "
                              f"{size[1]}x{size[0]}; the after photo must be the example, edited")
+        if np.array_equal(read_photo(Path(form["path"])), read_photo(example_path(ws, form["example"]))):
+            raise InputError(f"--after {form['path']}: identical to the example photo: there is no edit to carry")
     elif form["kind"] == "brush":
         spec = read_brush_spec(Path(form["path"]))
         masks = [part[k] for part in spec.values() for k in ("mask", "edges") if k in part]

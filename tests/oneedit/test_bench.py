@@ -72,14 +72,15 @@ def test_consistency(workspace: Path) -> None:
 def test_linearity(workspace: Path) -> None:
     data = run("linearity", workspace)
     assert_finite(data, ["r2_naive", "r2_ours"])
-    assert 0.0 <= data["r2_naive"] <= 1.0 and 0.0 <= data["r2_ours"] <= 1.0
+    # the §3.1 fit is not a no-op: Δ* leaves the user's raw offset (it stayed at cos 0.9998 with the old loss)
+    assert data["runs"] and all(r["cos_dw_dstar"] < 0.99 for r in data["runs"])
 
 
 def test_transfer(workspace: Path) -> None:
     data = run("transfer", workspace)
     assert_finite(data, ["flow_psnr", "naive_psnr", "gan_psnr", "flow_ssim", "naive_ssim", "gan_ssim",
                          "flow_outside_change", "transfer_s_per_image"])
-    assert data["identity_outside_change"] == 0.0
+    assert data["flow_psnr"] != data["identity_psnr"]  # the transfer changed the photos
 
 
 def test_projection(workspace: Path) -> None:

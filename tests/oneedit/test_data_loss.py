@@ -404,3 +404,15 @@ def test_an_edit_survives_its_input_moving_and_retrain_skips_a_stale_offset(
     assert torch.equal(load_encoder(ws / "models" / "encoder.pt").w_avg, G.mean_w())
     spec = json.loads((ws / "edits" / "e2" / "spec.json").read_text())
     assert (ws / "edits" / "e2" / spec["input"]).is_file() and spec["source_input"] == str(mine)
+
+
+def test_an_identical_before_after_pair_is_refused_at_once(base: dict, tmp_path: Path,
+                                                           capfd: pytest.CaptureFixture) -> None:
+    """issue 14.2: an after photo that is the example itself is one line, before any work or file."""
+    ws, _ = _copy(base, tmp_path)
+    before = _state(ws)
+    copy = tmp_path / "same.png"
+    shutil.copyfile(base["before"], copy)  # another file, the same pixels
+    assert cli("edit", "--workspace", str(ws), "--name", "same", "--example", str(base["before"]),
+               "--after", str(copy)) == 2
+    assert "identical to the example photo" in _text(capfd) and _state(ws) == before
