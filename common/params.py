@@ -175,6 +175,7 @@ class GuardParams(Section):
     quantile: float = Field(0.001, ge=0, lt=0.5)
     error_mads: float = Field(6.0, gt=0)
     action: Literal["skip", "clamp", "flag"] = "skip"
+    truncation: float = Field(1.0, gt=0, le=1)  # G's samples drawn with this truncation ψ (1 = none)
     seed: int = 0
 
 

@@ -111,8 +111,9 @@ def _decide(finite: bool, why: list[str], action: str, clampable: bool) -> tuple
 
 
 def reference_latents(G: Generator, like: np.ndarray, guard: GuardParams) -> np.ndarray:
-    """guard.samples latents w ~ G (seeded), in the stored latents' form (W, or W+ broadcast)."""
-    w = G.sample_w(guard.samples, guard.seed)
+    """guard.samples latents w ~ G (seeded, truncated by guard.truncation), in the stored latents' form (W, or
+    W+ broadcast)."""
+    w = G.sample_w(guard.samples, guard.seed, guard.truncation)
     if like.ndim == 3:
         w = G.ws(w)
     return w.detach().cpu().numpy().astype(like.dtype)

@@ -160,9 +160,15 @@ class Generator(nn.Module):
         return torch.randn(n, self.z_dim, generator=gen).to(self.device, next(self.parameters()).dtype)
 
     @torch.no_grad()
-    def sample_w(self, n: int, seed: int) -> Tensor:
-        """Mapping of n N(0, I) draws: [n, w_dim]."""
-        return self.mapping(self.sample_z(n, seed))
+    def sample_w(self, n: int, seed: int, truncation_psi: float = 1.0) -> Tensor:
+        """Mapping of n N(0, I) draws: [n, w_dim]; truncation_psi < 1 pulls them toward the truncation
+        centre (StyleGAN's truncation trick: typical images, less variety)."""
+        w = self.mapping(self.sample_z(n, seed))
+        return w if truncation_psi == 1.0 else self.truncation_centre().lerp(w, truncation_psi)
+
+    def truncation_centre(self) -> Tensor:
+        """The w that truncation pulls toward: the mean w (a StyleGAN2 file's tracked w_avg)."""
+        return self.mean_w()
 
     def mean_w(self, n: int = 4096, seed: int = 0) -> Tensor:
         """Mean of `sample_w(n, seed)`: [w_dim]. Cached until the weights change."""

@@ -329,6 +329,9 @@ class StyleGAN2Generator(Generator):
         """The tracked average w [w_dim] (truncation centre)."""
         return self.mapping_net.w_avg
 
+    def truncation_centre(self) -> Tensor:
+        return self.w_avg
+
     def mapping(self, z: Tensor, truncation_psi: float = 1.0) -> Tensor:
         """[B, z_dim] -> [B, w_dim]; truncation_psi < 1 moves w toward `w_avg`."""
         return self.mapping_net(z, truncation_psi)

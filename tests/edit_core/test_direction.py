@@ -159,3 +159,15 @@ def test_bad_arguments_are_rejected() -> None:
         fit_direction(G, w0, delta_w[:4])
     with pytest.raises(ValueError, match="init"):
         fit_direction(G, w0, delta_w, init="random")
+
+
+def test_layers_confine_the_direction_to_those_w_plus_rows() -> None:
+    G = StandInG()
+    plus = torch.randn(3, 32, generator=torch.Generator().manual_seed(1))
+    delta_w = torch.randn(3, 32, generator=torch.Generator().manual_seed(2))
+    d = fit_direction(G, plus, delta_w, steps=20, lr=0.05, layers=(0, 2))
+    assert d[1].abs().max() == 0 and d[0].abs().max() > 0 and d[2].abs().max() > 0
+    with pytest.raises(ValueError, match="needs W\\+ latents"):
+        fit_direction(G, plus[0], delta_w[0], steps=1, layers=(0,))
+    with pytest.raises(ValueError, match="outside the generator's 3 layers"):
+        fit_direction(G, plus, delta_w, steps=1, layers=(5,))

@@ -139,3 +139,16 @@ def test_other_backbones_config_dicts_are_unchanged() -> None:
     """Checkpoints and cache digests of the existing backbones see the same dict as before stylegan2."""
     assert "stylegan2" not in ModelConfig().to_dict() and "stylegan2" in CFG.to_dict()
     assert ModelConfig.from_dict(ModelConfig(backbone="dcgan", w_dim=64).to_dict()) == ModelConfig(backbone="dcgan", w_dim=64)
+
+
+def test_sampling_with_truncation_pulls_toward_the_tracked_w_avg() -> None:
+    from edit_core.models import ModelConfig, build_generator
+    from edit_core.models.stylegan2 import default_spec
+
+    cfg = ModelConfig(backbone="stylegan2", resolution=8, z_dim=8, w_dim=8, mapping_layers=2,
+                      stylegan2=default_spec(8, w_dim=8, channel_base=64, channel_max=16))
+    G = build_generator(cfg, seed=1).eval()
+    with torch.no_grad():
+        G.mapping_net.w_avg.copy_(torch.arange(8.0))
+        full, half = G.sample_w(5, 3), G.sample_w(5, 3, truncation_psi=0.5)
+    torch.testing.assert_close(half, G.w_avg + 0.5 * (full - G.w_avg))
