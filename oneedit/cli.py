@@ -333,40 +333,41 @@ def _print_rejected(ws: Workspace, limit: int = 20) -> None:
 @app.command()
 def train(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = None, device: DeviceOpt = None,
           dask_address: DaskAddressOpt = None, dask_local: DaskLocalOpt = None,
-          init: Annotated[Path | None, typer.Option(
+          init: Annotated[str | None, typer.Option(
               "--init", help="Fine-tune this GAN checkpoint (e.g. WS/models/gan.pt after `oneedit "
-                             "import-generator`) on the catalog for gan.steps steps, instead of training "
-                             "from scratch.")] = None) -> None:
+                             "import-generator`, or the demo's data/pretrained/demo-gan.pt) on the catalog for "
+                             "gan.steps steps, instead of training from scratch ('' = from scratch).")] = None) -> None:
     """Train the GAN on the ingested catalog (or fine-tune one: --init), then the encoder that inverts it."""
     p = _params(params, set_, device, dask_address=dask_address, dask_local=dask_local)
     ws = Workspace.open(workspace)
     ws.require(ws.manifest, hint="run `oneedit ingest SRC_DIR --workspace WS` first")
-    if init is not None:
-        _check_init(init, p)
+    start = _check_init(Path(init), p, "--init") if init else None
     from flows.train import train_flow
 
     with _running(ws), _cluster(p) as p:
-        on_runner(train_flow, p.runtime)(ws.root, p, init=init)
+        on_runner(train_flow, p.runtime)(ws.root, p, init=start)
     out.print(f"models in {ws.models}", markup=False)
 
 
-def _check_init(init: Path, p: Params) -> None:
-    """--init: a readable GAN checkpoint whose resolution is the one the catalog is ingested at."""
+def _check_init(init: Path, p: Params, what: str) -> Path:
+    """A GAN checkpoint to start from (`what` names where it came from): readable, a GAN, and at the
+    resolution the catalog is ingested at."""
     from edit_core.checkpoint import load_checkpoint
 
     if not init.is_file():
-        raise InputError(f"--init {init}: file not found")
+        raise InputError(f"{what} {init}: file not found")
     try:
         ckpt = load_checkpoint(init)
     except Exception as exc:  # a truncated or foreign file: one line, nothing written
-        raise InputError(f"--init {init}: not a OneEdit GAN checkpoint ({str(exc).splitlines()[0]}); "
+        raise InputError(f"{what} {init}: not a OneEdit GAN checkpoint ({str(exc).splitlines()[0]}); "
                          "import a StyleGAN2 file with `oneedit import-generator` first") from None
     if ckpt.get("kind") != "gan":
-        raise InputError(f"--init {init}: a {ckpt.get('kind')} checkpoint, not a GAN")
+        raise InputError(f"{what} {init}: a {ckpt.get('kind')} checkpoint, not a GAN")
     if ckpt["config"]["resolution"] != p.model.resolution:
-        raise InputError(f"--init {init}: a {ckpt['config']['resolution']} px generator, but the catalog is ingested "
+        raise InputError(f"{what} {init}: a {ckpt['config']['resolution']} px generator, but the catalog is ingested "
                          f"at model.resolution={p.model.resolution}: ingest again with --set "
                          f"model.resolution={ckpt['config']['resolution']}")
+    return init
 
 
 @app.command()
@@ -609,6 +610,25 @@ def studio(
     serve(workspace, params, sets, host, port)
 
 
+@app.command("demo-pretrain")
+def demo_pretrain(
+    out_file: Annotated[Path, typer.Argument(help="The checkpoint to write (the demo reads demo.init).")],
+    workspace: Annotated[Path, typer.Option("--workspace", "-w", help="Scratch workspace (resumable).")] = Path(
+        "data/pretrain"),
+    params: ParamsOpt = None,
+    set_: SetOpt = None,
+    device: DeviceOpt = None,
+) -> None:
+    """Make the demo's starting generator: a GAN trained on a larger catalog of the same renders (demo.pretrain)."""
+    p = _params(params, set_, device)
+    ws = Workspace.create(workspace)
+    from flows.demo import pretrain_flow
+
+    with _running(ws):
+        done = on_runner(pretrain_flow, p.runtime)(out_file, ws.root, p)
+    out.print(f"{done['path']}: GAN at step {done['step']}, {done['bytes'] / 2**20:.1f} MiB (float16)", markup=False)
+
+
 @app.command("demo-catalog")
 def demo_catalog(
     out_dir: Annotated[Path, typer.Argument(help="Where to write photos/, attributes.parquet, example/.")],
@@ -642,6 +662,8 @@ def demo(
     from tasks.demo import check_demo_workspace
 
     check_demo_workspace(workspace)
+    if p.demo.init:
+        _check_init(Path(p.demo.init), p, "demo.init")
     ws = Workspace.create(workspace)
     from flows.demo import demo_flow
 
