@@ -59,6 +59,6 @@ def demo_flow(workspace: Path, params: ParamsInput) -> dict:
     _timed(t, "train", on_runner(train_flow, params.runtime), workspace, params, None, init)
     _timed(t, "project", on_runner(project_flow, params.runtime), workspace, params)
     form = {"kind": "pair", "example": str(pair["before"]), "path": str(pair["after"]), "truth": pair["truth"]}
-    _timed(t, "edit", on_runner(edit_flow, params.runtime), workspace, DEMO_EDIT, form, params)
+    edit = _timed(t, "edit", on_runner(edit_flow, params.runtime), workspace, DEMO_EDIT, form, params)
     report = _timed(t, "report", on_runner(report_flow, params.runtime), workspace, DEMO_EDIT, params)
-    return {"timings": t, "report": str(report)}
+    return {"timings": t, "report": str(report), "edit": edit}

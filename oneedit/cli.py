@@ -665,12 +665,13 @@ def demo(
     if p.demo.init:
         _check_init(Path(p.demo.init), p, "demo.init")
     ws = Workspace.create(workspace)
-    from flows.demo import demo_flow
+    from flows.demo import DEMO_EDIT, demo_flow
 
     with _running(ws), _cluster(p) as p:
         summary = on_runner(demo_flow, p.runtime)(ws.root, p)
     for stage, t in summary["timings"].items():
         out.print(f"  {stage:<10} {t['wall']:7.1f} s  (cpu {t['cpu']:7.1f} s)", markup=False)
+    _print_edit(ws, DEMO_EDIT, summary["edit"])
     total = sum(t["wall"] for t in summary["timings"].values())
     out.print(f"demo done in {total:.0f} s; report: {summary['report']}", markup=False)
 
