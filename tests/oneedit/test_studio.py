@@ -274,6 +274,110 @@ def test_cli_preview_and_list_on_the_same_workspace(client: TestClient, built: d
     assert "brush" in green and "strength 1.5" in green and "reported" in green and "up to date" in green
 
 
+def _outside_photo(built: dict) -> Path:
+    """A photo that is not in the catalog (another render of the demo catalog), outside the photo folder."""
+    from tasks import catalog as demo_catalog
+    from tasks.images import write_png
+
+    path = built["root"] / "outside" / "my car.png"
+    if not path.exists():
+        attrs = demo_catalog.sample_attributes(1, seed=99)
+        write_png(path, demo_catalog.render(attrs, 96)[0])
+    return path
+
+
+def _upload(client: TestClient, data: bytes, name: str, kind: str = "image/png") -> dict:
+    return client.post(f"/api/uploads?name={name}", content=data, headers={"content-type": kind})
+
+
+def test_an_uploaded_photo_is_projected_as_the_catalog_is(client: TestClient, built: dict) -> None:
+    """Uploading a catalog photo's own bytes gives the projection `oneedit project` stored for it."""
+    ws: Workspace = built["ws"]
+    from tasks.latents import load_latents
+
+    source = built["root"] / "photos" / "car-005.png"
+    job = _wait(client, _upload(client, source.read_bytes(), "car-005.png").json())
+    assert job["state"] == "done", job
+    upload = job["result"]
+    assert (upload["file"], upload["width"], upload["height"]) == ("car-005.png", 96, 96)
+    catalog_id = next(p["id"] for p in client.get("/api/photos?size=200").json()["photos"] if p["file"] == "car-005.png")
+    latents = load_latents(ws)
+    i = int(np.flatnonzero(latents["ids"] == catalog_id)[0])
+    assert upload["err_pixel"] == pytest.approx(float(latents["err_pixel"][i]), rel=1e-3)
+    np.testing.assert_allclose(client.studio.uploads[upload["id"]].w, latents["w"][i], atol=1e-4)
+    thumb = _png(client.get(f"{upload['base']}/thumb.png"))
+    np.testing.assert_array_equal(thumb, _png(client.get(f"/api/photos/{catalog_id}/thumb.png")))
+    assert _png(client.get(f"{upload['base']}/projection.png")).shape == (16, 16, 3)
+    assert _png(client.get(f"{upload['base']}/photo.png?size=48")).shape[:2] == (48, 48)
+
+
+def test_bad_example_uploads_are_the_cli_one_line_errors(client: TestClient, built: dict,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import oneedit.studio
+
+    small = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(small, format="PNG")
+    photo = _outside_photo(built).read_bytes()
+    cases = {
+        "--example x.png: the upload is empty": (b"", "x.png", "image/png"),
+        "--example notes.txt: not an image (content type text/plain)": (b"hello", "notes.txt", "text/plain"),
+        "--example x.png: not a readable image (not a recognised image)": (b"garbage", "x.png", "image/png"),
+        "--example tiny.png: too small: 4x4": (small.getvalue(), "tiny.png", "image/png"),
+    }
+    for expected, (data, name, kind) in cases.items():
+        message = _error(_upload(client, data, name, kind))
+        assert message.startswith(expected), (expected, message)
+        assert str(client.studio.drafts_root) not in message  # the user's file name, not the studio's copy
+    monkeypatch.setattr(oneedit.studio, "MAX_UPLOAD", len(photo) - 1)
+    assert "--example my car.png: the upload is larger than" in _error(_upload(client, photo, "my car.png"))
+    assert "no uploaded photo" in _error(client.get("/api/uploads/upload-nope/thumb.png"), 404)
+
+
+def test_an_uploaded_example_edits_the_catalog_as_the_cli_example_path_does(client: TestClient, built: dict) -> None:
+    """An upload is the CLI's `--example PATH`: sliders, brush, preview and Apply work on it, and Apply
+    writes the same files as `oneedit edit --example PATH` (the photo itself kept in the edit's folder)."""
+    from oneedit.cli import main
+
+    ws: Workspace = built["ws"]
+    photo = _outside_photo(built)
+    original = photo.read_bytes()
+    upload = _wait(client, _upload(client, original, photo.name).json())["result"]
+    assert upload["err_pixel"] is not None and upload["file"] == "my car.png"
+    d = client.get("/api/directions").json()
+    still = _png(client.post("/api/render", json={"example": upload["id"], "offsets": [0.0] * d["count"]}))
+    np.testing.assert_array_equal(still, _png(client.get(f"{upload['base']}/projection.png")))
+
+    body = {"example": upload["id"], "color": {"mask": _stroke(96, 96, (0, 0, 48, 96)), "rgb": [200, 30, 200]}}
+    draft = client.post("/api/drafts/brush", json=body).json()["draft"]
+    shown = _wait(client, client.post(f"/api/drafts/{draft}/preview", json={"strength": 1.0, "sample": 4}).json())
+    assert shown["state"] == "done" and len(shown["result"]["sample"]) == 4, shown
+    np.testing.assert_array_equal(_png(client.get(shown["result"]["renders"]["render_before"])), still)  # G(w0)
+    done = _wait(client, client.post("/api/apply", json={"draft": draft, "name": "outside", "strength": 1.0}).json())
+    assert done["state"] == "done", done
+
+    paths = ws.edit("outside")
+    spec = read_json(paths.spec)
+    assert spec["example_id"] is None and spec["example"] == "my car.png"
+    assert (paths.root / spec["example_input"]).read_bytes() == original  # the edit's own copy of the photo
+    assert len(read_parquet(paths.results)) == len(read_parquet(ws.manifest))
+    assert "my car.png" in client.get("/reports/outside/index.html").text
+
+    w = ["--workspace", str(ws.root), "--params", str(TINY), *(x for s in SETS for x in ("--set", s))]
+    assert main(["edit", *w, "--name", "outside-cli", "--example", str(photo), "--constraints",
+                 str(paths.root / spec["input"])]) == 0
+    assert main(["report", *w, "--name", "outside-cli"]) == 0  # Apply = `oneedit edit`, then `oneedit report`
+    cli = ws.edit("outside-cli")
+    cli_spec = read_json(cli.spec)
+    for key in ("kind", "example_id", "example_key", "example_input", "input", "input_sha256", "params", "gan_sha256"):
+        assert cli_spec[key] == spec[key], key
+
+    def files(root: Path) -> list[str]:
+        return sorted(str(f.relative_to(root)) for f in root.rglob("*") if f.is_file())
+
+    assert files(cli.root) == files(paths.root)
+    assert photo.read_bytes() == original  # the user's photo is never modified
+
+
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
 
