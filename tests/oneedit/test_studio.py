@@ -378,6 +378,107 @@ def test_an_uploaded_example_edits_the_catalog_as_the_cli_example_path_does(clie
     assert photo.read_bytes() == original  # the user's photo is never modified
 
 
+@pytest.fixture
+def ws_copy(built: dict, tmp_path: Path) -> Workspace:
+    """A copy of the tiny workspace (file times kept) for tests that change or break it."""
+    import shutil
+
+    return Workspace.open(shutil.copytree(built["ws"].root, tmp_path / "ws", symlinks=True))
+
+
+def _cli(ws: Workspace, *args: str) -> list[str]:
+    return [*args, "--workspace", str(ws.root), "--params", str(TINY), *(x for s in SETS for x in ("--set", s))]
+
+
+def test_cli_edit_only_edits_the_photos_named(ws_copy: Workspace, built: dict, capsys: pytest.CaptureFixture) -> None:
+    """`edit --only IDS` (ids, file names, @FILE): those photos alone, into preview/, as --preview does."""
+    from oneedit.cli import main
+
+    ws = ws_copy
+    manifest = read_parquet(ws.manifest)
+    ids = dict(zip(manifest["source_path"], manifest["id"], strict=True))
+    edit = _cli(ws, "edit", "--name", "some", "--example", ids["car-000.png"], "--after", built["pair"]["path"])
+    assert main([*edit, "--only", f"car-007.png, {ids['car-003.png']},wide.png"]) == 0
+    folder = ws.edit("some").root / "preview"
+    summary = read_json(folder / "preview.json")
+    assert [r["file"] for r in summary["sample"]] == ["car-007.png", "car-003.png", "wide.png"]
+    wide = np.asarray(Image.open(folder / summary["sample"][2]["before"]))
+    assert wide.shape[:2] == (96, 144)  # the original, full size
+    assert sorted(p.name for p in ws.edit("some").root.iterdir()) == ["preview"]  # no spec, direction, results
+    capsys.readouterr()
+
+    names = built["root"] / "only.txt"
+    names.write_text("car-011.png\n\n  car-012.png\n", encoding="utf-8")
+    assert main([*edit, "--only", f"@{names}"]) == 0
+    assert [r["file"] for r in read_json(folder / "preview.json")["sample"]] == ["car-011.png", "car-012.png"]
+    capsys.readouterr()
+
+    for only, expected in {"car-001.png,nope.png": "error: --only: 1 unknown photo(s): 'nope.png' (not in the catalog)",
+                           "broken.jpg": "(rejected at ingest:", f"@{built['root'] / 'none.txt'}": "not a readable",
+                           " , ": "no photo ids or file names given"}.items():
+        assert main([*edit, "--name", "none", "--only", only]) == 2, only
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and expected in err[0], (only, err)
+    assert main([*edit, "--only", "car-001.png", "--preview", "2"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert not ws.edit("none").root.exists()
+
+
+def _status(ws: Workspace, capsys: pytest.CaptureFixture, *sets: str) -> str:
+    from oneedit.cli import main
+
+    assert main([*_cli(ws, "status"), *sets]) == 0
+    return capsys.readouterr().out
+
+
+def test_cli_status_shows_what_is_stale(ws_copy: Workspace, built: dict, capsys: pytest.CaptureFixture) -> None:
+    """`oneedit status`: models, projection and edits, up to date, then stale for each reason."""
+    import os
+
+    from oneedit.cli import main
+
+    ws = ws_copy
+    manifest = read_parquet(ws.manifest)
+    example = manifest.loc[manifest["source_path"] == "car-000.png", "id"].iloc[0]
+    assert main(_cli(ws, "edit", "--name", "hue", "--example", example, "--after", built["pair"]["path"])) == 0
+    assert main(_cli(ws, "direction", "--name", "half", "--example", example, "--after", built["pair"]["path"])) == 0
+    capsys.readouterr()
+    gan_key = read_json(ws.models / "gan.json")["fingerprint"][:12]
+
+    out = _status(ws, capsys)
+    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert "4 steps" in lines["gan"] and gan_key in lines["gan"] and lines["gan"].endswith("up to date")
+    assert "2 steps" in lines["encoder"] and lines["encoder"].endswith("up to date")
+    assert "38 of 38 ingested photos projected (3 shards)  up to date" in lines["projection:"]
+    results = read_parquet(ws.edit("hue").results)
+    counts = results["status"].value_counts()
+    assert "applied" in lines["hue"] and f"{counts['edited']} edited" in lines["hue"] and lines["hue"].endswith("up to date")
+    assert "fitted" in lines["half"] and "no results" in lines["half"]
+    assert main(["list", "--workspace", str(ws.root)]) == 0  # list: the same rows
+    assert [line.strip() for line in capsys.readouterr().out.splitlines()] == \
+        [lines[k].strip() for k in ("half", "hue")]
+
+    stale = _status(ws, capsys, "--set", "encoder.steps=3")  # other params: what `train` would redo
+    assert "params encoder changed" in next(line for line in stale.splitlines() if line.strip().startswith("encoder"))
+
+    part = next(ws.edit("hue").parts.glob("*.parquet"))  # a rescale stopped after one shard
+    later = ws.edit("hue").results.stat().st_mtime_ns + 10**9
+    os.utime(part, ns=(later, later))
+    shard = ws.latent_shard(ws.ingest_shards()[0])  # one shard projected again
+    os.utime(shard, ns=(later, later))
+    hue = next(line for line in _status(ws, capsys).splitlines() if line.strip().startswith("hue"))
+    assert "partial" in hue and "stopped midway" in hue and "projected again since" in hue
+
+    with open(ws.gan, "ab") as fh:  # another generator
+        fh.write(b"\0")
+    out = _status(ws, capsys)
+    assert "not the checkpoint training recorded" in out and "trained for another generator" in out
+    assert "3 of 3 shards projected with other models or params" in out
+    assert "direction: the generator changed since" in out
+    shard.unlink()
+    assert "1 of 3 shards not projected yet" in _status(ws, capsys)
+
+
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
 
