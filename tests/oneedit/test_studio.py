@@ -455,8 +455,8 @@ def test_cli_status_shows_what_is_stale(ws_copy: Workspace, built: dict, capsys:
     assert "applied" in lines["hue"] and f"{counts['edited']} edited" in lines["hue"] and lines["hue"].endswith("up to date")
     assert "fitted" in lines["half"] and "no results" in lines["half"]
     assert main(["list", "--workspace", str(ws.root)]) == 0  # list: the same rows
-    assert [line.strip() for line in capsys.readouterr().out.splitlines()] == \
-        [lines[k].strip() for k in ("half", "hue")]
+    edit_lines = out.split("\nedits:\n", 1)[1].splitlines()
+    assert [line.strip() for line in capsys.readouterr().out.splitlines()] == [line.strip() for line in edit_lines]
 
     stale = _status(ws, capsys, "--set", "encoder.steps=3")  # other params: what `train` would redo
     assert "params encoder changed" in next(line for line in stale.splitlines() if line.strip().startswith("encoder"))
@@ -526,6 +526,10 @@ def test_browser_paints_previews_rescales_and_applies(server: str, built: dict, 
     try:
         driver.get(server)
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#grid img[title='car-000.png']"))
+        driver.find_element(By.ID, "example-file").send_keys(str(_outside_photo(built)))  # or upload a photo
+        wait.until(lambda d: d.find_element(By.ID, "chosen-file").text.startswith("my car.png")
+                   and d.execute_script("return document.getElementById('chosen-projection').naturalWidth") > 0)
+        assert "reconstruction error" in driver.find_element(By.ID, "chosen-err").text
         driver.find_element(By.CSS_SELECTOR, "#grid img[title='car-000.png']").click()
         canvas = driver.find_element(By.ID, "paint")
         wait.until(lambda d: canvas.size["width"] > 100)
