@@ -361,6 +361,13 @@ def test_an_uploaded_example_edits_the_catalog_as_the_cli_example_path_does(clie
     assert (paths.root / spec["example_input"]).read_bytes() == original  # the edit's own copy of the photo
     assert len(read_parquet(paths.results)) == len(read_parquet(ws.manifest))
     assert "my car.png" in client.get("/reports/outside/index.html").text
+    from tasks.example import check_example_form
+    from tasks.retrain import saved_edits
+
+    form = saved_edits.fn(ws)["outside"]["form"]  # what retrain re-fits it from: the edit's own copies
+    assert Path(form["example"]) == paths.root / spec["example_input"] and form["source_example"] == "my car.png"
+    client.studio.uploads[upload["id"]].path.unlink()  # the studio's copy gone (the studio closed)
+    check_example_form(ws, form)
 
     w = ["--workspace", str(ws.root), "--params", str(TINY), *(x for s in SETS for x in ("--set", s))]
     assert main(["edit", *w, "--name", "outside-cli", "--example", str(photo), "--constraints",
