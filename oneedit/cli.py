@@ -460,6 +460,9 @@ def edit(
     preview: Annotated[int | None, typer.Option(
         "--preview", min=1, max=200, help="Edit only N photos spread over α, into WS/edits/NAME/preview/ "
                                           "(the catalog's results are left as they are).")] = None,
+    only: Annotated[str | None, typer.Option(
+        "--only", help="Edit only these photos, as --preview does: ids or file names, comma-separated, or "
+                       "@FILE with one per line.")] = None,
     replace: ReplaceOpt = False,
     params: ParamsOpt = None,
     set_: SetOpt = None,
@@ -468,10 +471,14 @@ def edit(
     dask_local: DaskLocalOpt = None,
 ) -> None:
     """Edit one example; the same edit, at the same final state, lands on every photo."""
+    if preview is not None and only is not None:
+        raise InputError("give --preview N or --only IDS, not both")
     p = _params(params, set_, device, strength, dask_address, dask_local)
     ws, form = _direction(workspace, name, example, after, constraints, offset, truth, p, replace)
-    if preview is not None:
-        _preview(ws, name, form, p, preview)
+    if preview is not None or only is not None:
+        from tasks.manifest import select_photos
+
+        _preview(ws, name, form, p, preview if only is None else select_photos(ws, only))
         return
     from flows.edit import edit_flow
     from tasks.manifest import require_source
@@ -482,13 +489,15 @@ def edit(
     _print_edit(ws, name, summary)
 
 
-def _preview(ws: Workspace, name: str, form: dict, p: Params, k: int) -> None:
-    """`edit --preview K`: the edit on K photos only, printed and written to WS/edits/NAME/preview/."""
+def _preview(ws: Workspace, name: str, form: dict, p: Params, sample: int | list[str]) -> None:
+    """`edit --preview K` / `--only IDS`: the edit on K (or these) photos only, printed and written to
+    WS/edits/NAME/preview/."""
     from common import progress
     from tasks.preview import write_preview
 
+    k = sample if isinstance(sample, int) else len(sample)
     with _running(ws), progress.track(f"preview {name!r} on {k} photos", total=None) as bar:
-        summary = write_preview(ws, name, form, p, k, on_phase=lambda what, done, of: bar.update(
+        summary = write_preview(ws, name, form, p, sample, on_phase=lambda what, done, of: bar.update(
             done, total=of, description=f"preview {name!r}: {what}"))
     folder = ws.edit(name).root / "preview"
     out.print(f"preview of {name!r} at strength {summary['strength']:g}: {summary['flagged']} of "
@@ -500,20 +509,54 @@ def _preview(ws: Workspace, name: str, form: dict, p: Params, k: int) -> None:
                   soft_wrap=True)
 
 
+def _stale(stale: list[str]) -> str:
+    return "stale: " + "; ".join(stale) if stale else "up to date"
+
+
+def _print_edits(ws: Workspace, edits: list[dict], indent: str = "") -> None:
+    """One line per saved edit (`list`, `status`): kind, strength, state, counts, what is stale."""
+    if not edits:
+        out.print(f"{indent}no edits in {ws.root} yet: `oneedit edit` or `oneedit studio` makes one", markup=False)
+    for e in edits:
+        strength = f"{e['strength']:.3g}" if e["strength"] is not None else "-"
+        counts = ", ".join(f"{v} {k}" for k, v in sorted(e["counts"].items())) or "no results"
+        out.print(f"{indent}{e['name']:<24} {e['kind']:<6} strength {strength:<6} {e['state']:<8} ({counts})  "
+                  f"{_stale(e['stale'])}", markup=False, highlight=False, soft_wrap=True)
+
+
 @app.command("list")
 def list_(workspace: WorkspaceOpt) -> None:
-    """The saved edits: kind, strength, state (fitted / applied / reported) and what is stale."""
+    """The saved edits: kind, strength, state (fitted / partial / applied / reported), counts, what is stale."""
     ws = Workspace.open(workspace)
     from tasks.edits import list_edits
 
-    edits = list_edits(ws)
-    if not edits:
-        out.print(f"no edits in {ws.root} yet: `oneedit edit` or `oneedit studio` makes one", markup=False)
-    for e in edits:
-        strength = f"{e['strength']:.3g}" if e["strength"] is not None else "-"
-        out.print(f"{e['name']:<24} {e['kind']:<6} strength {strength:<6} {e['state']:<8} "
-                  f"{'stale: ' + '; '.join(e['stale']) if e['stale'] else 'up to date'}", markup=False,
-                  highlight=False, soft_wrap=True)
+    _print_edits(ws, list_edits(ws))
+
+
+@app.command()
+def status(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = None) -> None:
+    """What the workspace holds and what is stale: models, projection, every saved edit."""
+    p = _params(params, set_)
+    ws = Workspace.open(workspace)
+    from tasks.edits import workspace_status
+
+    st = workspace_status(ws, p)
+    out.print(f"workspace {ws.root}", markup=False)
+    out.print("models:", markup=False)
+    for m in st["models"]:
+        if not m["present"]:
+            out.print(f"  {m['name']:<8} none  {_stale(m['stale'])}", markup=False, highlight=False, soft_wrap=True)
+            continue
+        made = (f"{m['steps']} steps" if m["steps"] is not None else "steps unknown") + (
+            "  imported" if m["imported"] is not None else "")
+        key = f"fingerprint {m['fingerprint'][:12]}" if m["fingerprint"] else "no fingerprint"
+        out.print(f"  {m['name']:<8} {made}  {key}  {_stale(m['stale'])}", markup=False, highlight=False,
+                  soft_wrap=True)
+    pr = st["projection"]
+    out.print(f"projection: {pr['projected']} of {pr['ingested']} ingested photos projected ({pr['shards']} shards)  "
+              f"{_stale(pr['stale'])}", markup=False, highlight=False, soft_wrap=True)
+    out.print("edits:", markup=False)
+    _print_edits(ws, st["edits"], indent="  ")
 
 
 @app.command()
