@@ -46,14 +46,20 @@ def check_images(G: Generator, images: Tensor, name: str = "images") -> None:
         raise ValueError(f"{name} must be [B, 3, {r}, {r}] for this generator, got {tuple(images.shape)}")
 
 
+def _row_mean_square(d: Tensor) -> Tensor:
+    """Mean of d² over every dim but the batch, [B]. Summed and then divided: mean's backward writes a
+    contiguous gradient, which the channels_last convolutions behind d would copy back per layer."""
+    return d.pow(2).sum(tuple(range(1, d.ndim))) / d[0].numel()
+
+
 def _row_losses(
     recon: Tensor, images: Tensor, features: FeatureExtractor | None, target_feats: list[Tensor] | None
 ) -> tuple[Tensor, Tensor]:
     """(mean squared pixel error, feature distance) per row; feature distance is NaN without features."""
-    pixel = (recon - images).pow(2).flatten(1).mean(1)
+    pixel = _row_mean_square(recon - images)
     if features is None or target_feats is None:
         return pixel, torch.full_like(pixel, float("nan"))
-    feat = sum((a - b).pow(2).flatten(1).mean(1) for a, b in zip(features(recon), target_feats, strict=True))
+    feat = sum(_row_mean_square(a - b) for a, b in zip(features(recon), target_feats, strict=True))
     return pixel, feat
 
 
@@ -131,8 +137,8 @@ def project(
     w = w.reshape(b * starts, *latent_shape).clone().requires_grad_(True)
 
     target = images.repeat_interleave(starts, dim=0)
-    with torch.no_grad():
-        target_feats = None if features is None else [f.repeat_interleave(starts, dim=0) for f in features(images)]
+    with torch.no_grad():  # once per call, in the layout the extractor gives recon's features
+        target_feats = None if features is None else features(target)
 
     def total(recon: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         pixel, feat = _row_losses(recon, target, features, target_feats)

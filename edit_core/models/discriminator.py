@@ -11,7 +11,15 @@ import math
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from edit_core.models.base import EqualConv2d, EqualLinear, ModelConfig, channels_at, levels, lrelu
+from edit_core.models.base import (
+    EqualConv2d,
+    EqualLinear,
+    ModelConfig,
+    channels_at,
+    conv_layout,
+    levels,
+    lrelu,
+)
 
 
 class DownBlock(nn.Module):
@@ -19,13 +27,15 @@ class DownBlock(nn.Module):
 
     def __init__(self, in_ch: int, out_ch: int) -> None:
         super().__init__()
-        self.conv0 = EqualConv2d(in_ch, in_ch, 3)
-        self.conv1 = EqualConv2d(in_ch, out_ch, 3)
+        self.conv0 = EqualConv2d(in_ch, in_ch, 3, activate=True)
+        self.conv1 = EqualConv2d(in_ch, out_ch, 3, activate=True)
         self.skip = EqualConv2d(in_ch, out_ch, 1, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        y = F.avg_pool2d(lrelu(self.conv1(lrelu(self.conv0(x)))), 2)
-        return (y + self.skip(F.avg_pool2d(x, 2))) / math.sqrt(2.0)
+        # The 1/sqrt(2) of the sum rides on both branches' weights (lrelu and pooling are homogeneous).
+        half = 1.0 / math.sqrt(2.0)
+        y = F.avg_pool2d(self.conv1(self.conv0(x), gain=half), 2)
+        return y + self.skip(F.avg_pool2d(x, 2), gain=half)
 
 
 class ConvTrunk(nn.Module):
@@ -35,12 +45,12 @@ class ConvTrunk(nn.Module):
         super().__init__()
         res = levels(config.resolution)[::-1]  # [R, ..., 4]
         ch = [channels_at(config.width, r) for r in res]
-        self.from_rgb = EqualConv2d(config.channels, ch[0], 1)
+        self.from_rgb = EqualConv2d(config.channels, ch[0], 1, activate=True)
         self.blocks = nn.ModuleList(DownBlock(a, b) for a, b in zip(ch[:-1], ch[1:], strict=True))
         self.out_dim = ch[-1] * 16
 
     def forward(self, x: Tensor) -> list[Tensor]:
-        acts = [lrelu(self.from_rgb(x))]
+        acts = [self.from_rgb(conv_layout(x))]
         for block in self.blocks:
             acts.append(block(acts[-1]))
         return acts

@@ -16,10 +16,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edit_core.models.base import (
+    LRELU_GAIN,
     EqualLinear,
     Generator,
     ModelConfig,
     channels_at,
+    conv_layout,
     levels,
     lrelu,
     pixel_norm,
@@ -45,7 +47,9 @@ class ModulatedConv2d(nn.Module):
     """Conv whose input channels are scaled per sample by an affine map of w (style), then demodulated.
 
     Implemented as modulate-input / shared conv / demodulate-output, which equals the per-sample
-    weight formulation and keeps every sample independent of the batch.
+    weight formulation and keeps every sample independent of the batch. The output's scale
+    (demodulation x `gain`) and `bias` are applied in one pass; upsampling layers modulate before
+    upsampling (bilinear upsampling is linear per channel), on a quarter of the pixels.
     """
 
     def __init__(self, in_ch: int, out_ch: int, kernel: int, w_dim: int, demodulate: bool = True,
@@ -57,17 +61,20 @@ class ModulatedConv2d(nn.Module):
         self.demodulate = demodulate
         self.upsample = upsample
 
-    def forward(self, x: Tensor, w: Tensor) -> Tensor:
+    def forward(self, x: Tensor, w: Tensor, bias: Tensor, gain: float = 1.0) -> Tensor:
+        """gain * (demodulated conv of the modulated x + bias)."""
         style = self.affine(w)  # [B, in]
+        x = x * style[:, :, None, None]
         if self.upsample:
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         weight = self.weight * self.scale
-        x = F.conv2d(x * style[:, :, None, None], weight, padding=weight.shape[-1] // 2)
-        if self.demodulate:
-            # ||w_oik * s_i||_2 over (i, k) for every sample and output channel.
-            energy = style.pow(2) @ weight.pow(2).sum(dim=(2, 3)).t()  # [B, out]
-            x = x * torch.rsqrt(energy + 1e-8)[:, :, None, None]
-        return x
+        x = F.conv2d(x, weight, padding=weight.shape[-1] // 2)
+        bias = (bias * gain)[None, :, None, None]
+        if not self.demodulate:
+            return torch.add(bias, x, alpha=gain)
+        # ||w_oik * s_i||_2 over (i, k) for every sample and output channel.
+        energy = style.pow(2) @ weight.pow(2).sum(dim=(2, 3)).t()  # [B, out]
+        return torch.addcmul(bias, x, (torch.rsqrt(energy + 1e-8) * gain)[:, :, None, None])
 
 
 class StyledConv(nn.Module):
@@ -79,7 +86,8 @@ class StyledConv(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_ch))
 
     def forward(self, x: Tensor, w: Tensor) -> Tensor:
-        return lrelu(self.conv(x, w) + self.bias[None, :, None, None])
+        # lrelu(y) == leaky_relu(LRELU_GAIN * y): the gain rides on the conv's output scale and bias.
+        return F.leaky_relu_(self.conv(x, w, self.bias, LRELU_GAIN), 0.2)
 
 
 class ToRGB(nn.Module):
@@ -91,7 +99,7 @@ class ToRGB(nn.Module):
         self.bias = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x: Tensor, w: Tensor, skip: Tensor | None) -> Tensor:
-        rgb = self.conv(x, w) + self.bias[None, :, None, None]
+        rgb = self.conv(x, w, self.bias)
         if skip is not None:
             rgb = rgb + F.interpolate(skip, scale_factor=2, mode="bilinear", align_corners=False)
         return rgb
@@ -127,12 +135,12 @@ class SynthesisNetwork(nn.Module):
         )
 
     def forward(self, ws: Tensor) -> Tensor:
-        x = self.const.expand(ws.shape[0], -1, -1, -1)
+        x = conv_layout(self.const.expand(ws.shape[0], -1, -1, -1))
         x = self.conv(x, ws[:, 0])
         rgb = self.to_rgb(x, ws[:, 0], None)
         for i, block in enumerate(self.blocks):
             x, rgb = block(x, rgb, ws[:, 1 + 2 * i: 3 + 2 * i])
-        return torch.tanh(rgb)
+        return torch.tanh(rgb).contiguous()  # callers get the usual layout back
 
 
 class StyleGenerator(Generator):

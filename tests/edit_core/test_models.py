@@ -101,3 +101,52 @@ def test_config_round_trip_and_validation() -> None:
         ModelConfig(resolution=48)
     with pytest.raises(ValueError):
         build_generator(ModelConfig(backbone="vq"))
+
+
+@pytest.mark.parametrize(("upsample", "demodulate"), [(False, True), (True, True), (False, False)])
+def test_modulated_conv_equals_per_sample_weights(upsample: bool, demodulate: bool) -> None:
+    # The textbook form: every sample's own weight w_oik * s_i (demodulated over i, k), applied to the
+    # upsampled input as one grouped conv; then bias and gain. float64: only rounding may differ.
+    from edit_core.models.style import ModulatedConv2d
+
+    torch.manual_seed(0)
+    conv = ModulatedConv2d(6, 5, 3, 8, demodulate=demodulate, upsample=upsample).double()
+    x, w, bias = torch.randn(3, 6, 4, 4).double(), torch.randn(3, 8).double(), torch.randn(5).double()
+    style = conv.affine(w)
+    weight = conv.weight[None] * conv.scale * style[:, None, :, None, None]  # [B, out, in, k, k]
+    if demodulate:
+        weight = weight / weight.pow(2).sum(dim=(2, 3, 4), keepdim=True).add(1e-8).sqrt()
+    up = torch.nn.functional.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False) if upsample else x
+    ref = torch.nn.functional.conv2d(up.reshape(1, -1, *up.shape[2:]), weight.reshape(-1, 6, 3, 3), padding=1, groups=3)
+    ref = 1.7 * (ref.reshape(3, 5, *up.shape[2:]) + bias[None, :, None, None])
+    torch.testing.assert_close(conv(x, w, bias, gain=1.7), ref, atol=1e-12, rtol=1e-10)
+
+
+def test_discriminator_block_equals_its_formula() -> None:
+    # (avgpool(lrelu(conv1(lrelu(conv0(x))))) + skip(avgpool(x))) / sqrt(2), every gain applied to the output.
+    import torch.nn.functional as F
+
+    from edit_core.models.base import lrelu
+    from edit_core.models.discriminator import DownBlock
+
+    torch.manual_seed(0)
+    block = DownBlock(4, 6).double()
+    for conv in (block.conv0, block.conv1):
+        torch.nn.init.normal_(conv.bias)
+    x = torch.randn(2, 4, 8, 8).double()
+
+    def conv(layer: torch.nn.Module, h: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(h, layer.weight * layer.scale, layer.bias, padding=layer.weight.shape[-1] // 2)
+
+    y = F.avg_pool2d(lrelu(conv(block.conv1, lrelu(conv(block.conv0, x)))), 2)
+    ref = (y + conv(block.skip, F.avg_pool2d(x, 2))) / 2**0.5
+    torch.testing.assert_close(block(x), ref, atol=1e-12, rtol=1e-10)
+
+
+def test_models_return_the_usual_layout() -> None:
+    # Convolutions run channels_last on CPU; images leave G contiguous (numpy / OpenCV callers rely on it).
+    cfg = ModelConfig(**SMALL)
+    G, D = build_generator(cfg).eval(), build_discriminator(cfg).eval()
+    x = G.synthesis(G.sample_w(2, seed=0))
+    assert x.is_contiguous()
+    torch.testing.assert_close(D(x), D(x.contiguous(memory_format=torch.channels_last)))

@@ -93,7 +93,8 @@ def test_projection(workspace: Path) -> None:
 def test_speed(workspace: Path) -> None:
     data = run("speed", workspace)
     keys = ["batched_img_steps_per_s", "loop_img_steps_per_s", "transfer_s_per_image", "direction_fit_s",
-            "peak_rss_mb", "matmul_gflops", "projection_fraction_of_matmul_rate"]
+            "peak_rss_mb", "matmul_gflops", "projection_fraction_of_matmul_rate",
+            "projection_cpu_fraction_of_matmul_rate"]
     assert_finite(data, keys)
     assert all(data[k] > 0 for k in keys)
     assert set(data["scaling_alpha_render"]) == {"10", "20"}
