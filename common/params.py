@@ -60,7 +60,7 @@ class PretrainParams(Section):
 
     size: int = Field(4000, ge=1, le=1_000_000)
     seed: int = 1
-    steps: int = Field(6000, ge=1, le=10_000_000)
+    steps: int = Field(4000, ge=1, le=10_000_000)
 
 
 class DemoParams(Section):
