@@ -3,7 +3,7 @@ import torch
 
 from common.params import GuardParams
 from edit_core.alphas import unit_normal
-from tasks.alphas import alpha_table
+from tasks.alphas import alpha_table, guard_limits
 
 
 def test_alpha_table_moves_every_latent_onto_the_hyperplane() -> None:
@@ -11,7 +11,8 @@ def test_alpha_table_moves_every_latent_onto_the_hyperplane() -> None:
     w = torch.randn(50, 8, generator=gen)
     delta = torch.randn(8, generator=gen)
     state = {"w0": w[3], "delta_star": delta, "n": unit_normal(delta)}
-    t = alpha_table(w.numpy(), state, strength=2.0, reference=w.numpy(), err_pixel=np.ones(50), guard=GuardParams())
+    limits = guard_limits(w.numpy(), np.ones(50), state, 2.0, GuardParams())
+    t = alpha_table(w.numpy(), state, strength=2.0, err_pixel=np.ones(50), limits=limits, guard=GuardParams())
     expected = ((w[3] + 2.0 * delta) - w) @ unit_normal(delta)
     np.testing.assert_allclose(t["alpha"], expected.numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(t["distance_before"], -t["alpha"], atol=1e-6)
