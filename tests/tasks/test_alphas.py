@@ -18,3 +18,22 @@ def test_alpha_table_moves_every_latent_onto_the_hyperplane() -> None:
     np.testing.assert_allclose(t["distance_before"], -t["alpha"], atol=1e-6)
     assert "distance_after" not in t  # measured on the edited photos (tasks/final_state.py), not computed
     assert t["flagged"].dtype == bool and len(t["flagged"]) == 50 and len(t["status"]) == 50
+
+
+def test_a_shard_gets_the_rows_the_whole_catalog_gives() -> None:
+    """α, the guard's statuses and reasons of each shard against the catalog's limits equal one pass over
+    every latent at once, bit for bit (the error threshold is the catalog's, not the shard's)."""
+    gen = torch.Generator().manual_seed(1)
+    w = torch.randn(300, 4, 16, generator=gen).numpy()
+    err = np.exp(torch.randn(300, generator=gen).numpy() * 0.3) * 0.05
+    err[240:] *= 4.0  # worse projections, all in the last shard
+    delta = 0.1 * torch.randn(4, 16, generator=gen)
+    state = {"w0": torch.from_numpy(w[7]), "delta_star": delta, "n": unit_normal(delta)}
+    guard = GuardParams(action="flag", error_mads=2.0)
+    limits = guard_limits(3.0 * w[::3], err, state, 1.5, guard)  # G spans wider than the catalog
+    whole = alpha_table(w, state, 1.5, err, limits, guard)
+    cuts = [0, 7, 150, 300]  # shards of uneven sizes (a matrix-vector α differs in the last bits between them)
+    shards = [alpha_table(w[a:b], state, 1.5, err[a:b], limits, guard) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    for key in ("alpha", "distance_before", "flagged", "status", "reason"):
+        assert np.array_equal(np.concatenate([t[key] for t in shards]), whole[key]), key
+    assert 0 < (whole["status"] == "flagged").sum() < 300
