@@ -247,9 +247,9 @@ def simulate_transfer(workdir: Path, real_shards: int) -> int:
     state = load_direction(ws, paths)
     limits = catalog_limits.fn(ws, state, params)
     shards = [s.name for s in ws.ingest_shards()][real_shards:]
-    placeholder = paths.images / ".placeholder.png"
-    write_png(placeholder, np.zeros((RESOLUTION, RESOLUTION, 3), np.uint8))
     for shard in shards:
+        placeholder = paths.images / f".placeholder-{shard}.png"  # one per shard: a file has at most ~65k links
+        write_png(placeholder, np.zeros((RESOLUTION, RESOLUTION, 3), np.uint8))
         part = read_h5(ws.latents / shard, ["ids", "w", "err_pixel"])
         keep = accepted_mask(ws, part["ids"])
         err = part["err_pixel"][keep].astype(np.float64)
