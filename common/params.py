@@ -54,12 +54,26 @@ class CatalogParams(Section):
     seed: int = 0
 
 
+class PretrainParams(Section):
+    """The demo's starting generator (`oneedit demo-pretrain`): a GAN trained on a larger catalog of the
+    same kind of renders (another seed, at the model's resolution), shipped as `demo.init`."""
+
+    size: int = Field(4000, ge=1, le=1_000_000)
+    seed: int = 1
+    steps: int = Field(6000, ge=1, le=10_000_000)
+
+
 class DemoParams(Section):
-    """The demo's example edit: one catalog photo re-rendered with one attribute set to a new value."""
+    """The demo's example edit: one catalog photo re-rendered with one attribute set to a new value.
+
+    `init` is the GAN checkpoint the demo fine-tunes for gan.steps steps (relative to the working
+    directory; "" trains from scratch): what a user does with any pretrained model (`train --init`)."""
 
     example: int = Field(0, ge=0)
     attribute: Literal["hue", "size", "rotation", "roof_height", "wheel_size"] = "hue"
     value: float = 0.6
+    init: str = "data/pretrained/demo-gan.pt"
+    pretrain: PretrainParams = PretrainParams()
 
 
 def engine_section(config: type, doc: str, limits: dict[str, dict[str, Any]], types: dict[str, Any] | None = None,

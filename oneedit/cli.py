@@ -333,40 +333,41 @@ def _print_rejected(ws: Workspace, limit: int = 20) -> None:
 @app.command()
 def train(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = None, device: DeviceOpt = None,
           dask_address: DaskAddressOpt = None, dask_local: DaskLocalOpt = None,
-          init: Annotated[Path | None, typer.Option(
+          init: Annotated[str | None, typer.Option(
               "--init", help="Fine-tune this GAN checkpoint (e.g. WS/models/gan.pt after `oneedit "
-                             "import-generator`) on the catalog for gan.steps steps, instead of training "
-                             "from scratch.")] = None) -> None:
+                             "import-generator`, or the demo's data/pretrained/demo-gan.pt) on the catalog for "
+                             "gan.steps steps, instead of training from scratch ('' = from scratch).")] = None) -> None:
     """Train the GAN on the ingested catalog (or fine-tune one: --init), then the encoder that inverts it."""
     p = _params(params, set_, device, dask_address=dask_address, dask_local=dask_local)
     ws = Workspace.open(workspace)
     ws.require(ws.manifest, hint="run `oneedit ingest SRC_DIR --workspace WS` first")
-    if init is not None:
-        _check_init(init, p)
+    start = _check_init(Path(init), p, "--init") if init else None
     from flows.train import train_flow
 
     with _running(ws), _cluster(p) as p:
-        on_runner(train_flow, p.runtime)(ws.root, p, init=init)
+        on_runner(train_flow, p.runtime)(ws.root, p, init=start)
     out.print(f"models in {ws.models}", markup=False)
 
 
-def _check_init(init: Path, p: Params) -> None:
-    """--init: a readable GAN checkpoint whose resolution is the one the catalog is ingested at."""
+def _check_init(init: Path, p: Params, what: str) -> Path:
+    """A GAN checkpoint to start from (`what` names where it came from): readable, a GAN, and at the
+    resolution the catalog is ingested at."""
     from edit_core.checkpoint import load_checkpoint
 
     if not init.is_file():
-        raise InputError(f"--init {init}: file not found")
+        raise InputError(f"{what} {init}: file not found")
     try:
         ckpt = load_checkpoint(init)
     except Exception as exc:  # a truncated or foreign file: one line, nothing written
-        raise InputError(f"--init {init}: not a OneEdit GAN checkpoint ({str(exc).splitlines()[0]}); "
+        raise InputError(f"{what} {init}: not a OneEdit GAN checkpoint ({str(exc).splitlines()[0]}); "
                          "import a StyleGAN2 file with `oneedit import-generator` first") from None
     if ckpt.get("kind") != "gan":
-        raise InputError(f"--init {init}: a {ckpt.get('kind')} checkpoint, not a GAN")
+        raise InputError(f"{what} {init}: a {ckpt.get('kind')} checkpoint, not a GAN")
     if ckpt["config"]["resolution"] != p.model.resolution:
-        raise InputError(f"--init {init}: a {ckpt['config']['resolution']} px generator, but the catalog is ingested "
+        raise InputError(f"{what} {init}: a {ckpt['config']['resolution']} px generator, but the catalog is ingested "
                          f"at model.resolution={p.model.resolution}: ingest again with --set "
                          f"model.resolution={ckpt['config']['resolution']}")
+    return init
 
 
 @app.command()
@@ -459,6 +460,9 @@ def edit(
     preview: Annotated[int | None, typer.Option(
         "--preview", min=1, max=200, help="Edit only N photos spread over α, into WS/edits/NAME/preview/ "
                                           "(the catalog's results are left as they are).")] = None,
+    only: Annotated[str | None, typer.Option(
+        "--only", help="Edit only these photos, as --preview does: ids or file names, comma-separated, or "
+                       "@FILE with one per line.")] = None,
     replace: ReplaceOpt = False,
     params: ParamsOpt = None,
     set_: SetOpt = None,
@@ -467,10 +471,14 @@ def edit(
     dask_local: DaskLocalOpt = None,
 ) -> None:
     """Edit one example; the same edit, at the same final state, lands on every photo."""
+    if preview is not None and only is not None:
+        raise InputError("give --preview N or --only IDS, not both")
     p = _params(params, set_, device, strength, dask_address, dask_local)
     ws, form = _direction(workspace, name, example, after, constraints, offset, truth, p, replace)
-    if preview is not None:
-        _preview(ws, name, form, p, preview)
+    if preview is not None or only is not None:
+        from tasks.manifest import select_photos
+
+        _preview(ws, name, form, p, preview if only is None else select_photos(ws, only))
         return
     from flows.edit import edit_flow
     from tasks.manifest import require_source
@@ -481,13 +489,15 @@ def edit(
     _print_edit(ws, name, summary)
 
 
-def _preview(ws: Workspace, name: str, form: dict, p: Params, k: int) -> None:
-    """`edit --preview K`: the edit on K photos only, printed and written to WS/edits/NAME/preview/."""
+def _preview(ws: Workspace, name: str, form: dict, p: Params, sample: int | list[str]) -> None:
+    """`edit --preview K` / `--only IDS`: the edit on K (or these) photos only, printed and written to
+    WS/edits/NAME/preview/."""
     from common import progress
     from tasks.preview import write_preview
 
+    k = sample if isinstance(sample, int) else len(sample)
     with _running(ws), progress.track(f"preview {name!r} on {k} photos", total=None) as bar:
-        summary = write_preview(ws, name, form, p, k, on_phase=lambda what, done, of: bar.update(
+        summary = write_preview(ws, name, form, p, sample, on_phase=lambda what, done, of: bar.update(
             done, total=of, description=f"preview {name!r}: {what}"))
     folder = ws.edit(name).root / "preview"
     out.print(f"preview of {name!r} at strength {summary['strength']:g}: {summary['flagged']} of "
@@ -499,20 +509,54 @@ def _preview(ws: Workspace, name: str, form: dict, p: Params, k: int) -> None:
                   soft_wrap=True)
 
 
+def _stale(stale: list[str]) -> str:
+    return "stale: " + "; ".join(stale) if stale else "up to date"
+
+
+def _print_edits(ws: Workspace, edits: list[dict], indent: str = "") -> None:
+    """One line per saved edit (`list`, `status`): kind, strength, state, counts, what is stale."""
+    if not edits:
+        out.print(f"{indent}no edits in {ws.root} yet: `oneedit edit` or `oneedit studio` makes one", markup=False)
+    for e in edits:
+        strength = f"{e['strength']:.3g}" if e["strength"] is not None else "-"
+        counts = ", ".join(f"{v} {k}" for k, v in sorted(e["counts"].items())) or "no results"
+        out.print(f"{indent}{e['name']:<24} {e['kind']:<6} strength {strength:<6} {e['state']:<8} ({counts})  "
+                  f"{_stale(e['stale'])}", markup=False, highlight=False, soft_wrap=True)
+
+
 @app.command("list")
 def list_(workspace: WorkspaceOpt) -> None:
-    """The saved edits: kind, strength, state (fitted / applied / reported) and what is stale."""
+    """The saved edits: kind, strength, state (fitted / partial / applied / reported), counts, what is stale."""
     ws = Workspace.open(workspace)
     from tasks.edits import list_edits
 
-    edits = list_edits(ws)
-    if not edits:
-        out.print(f"no edits in {ws.root} yet: `oneedit edit` or `oneedit studio` makes one", markup=False)
-    for e in edits:
-        strength = f"{e['strength']:.3g}" if e["strength"] is not None else "-"
-        out.print(f"{e['name']:<24} {e['kind']:<6} strength {strength:<6} {e['state']:<8} "
-                  f"{'stale: ' + '; '.join(e['stale']) if e['stale'] else 'up to date'}", markup=False,
-                  highlight=False, soft_wrap=True)
+    _print_edits(ws, list_edits(ws))
+
+
+@app.command()
+def status(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = None) -> None:
+    """What the workspace holds and what is stale: models, projection, every saved edit."""
+    p = _params(params, set_)
+    ws = Workspace.open(workspace)
+    from tasks.edits import workspace_status
+
+    st = workspace_status(ws, p)
+    out.print(f"workspace {ws.root}", markup=False)
+    out.print("models:", markup=False)
+    for m in st["models"]:
+        if not m["present"]:
+            out.print(f"  {m['name']:<8} none  {_stale(m['stale'])}", markup=False, highlight=False, soft_wrap=True)
+            continue
+        made = (f"{m['steps']} steps" if m["steps"] is not None else "steps unknown") + (
+            "  imported" if m["imported"] is not None else "")
+        key = f"fingerprint {m['fingerprint'][:12]}" if m["fingerprint"] else "no fingerprint"
+        out.print(f"  {m['name']:<8} {made}  {key}  {_stale(m['stale'])}", markup=False, highlight=False,
+                  soft_wrap=True)
+    pr = st["projection"]
+    out.print(f"projection: {pr['projected']} of {pr['ingested']} ingested photos projected ({pr['shards']} shards)  "
+              f"{_stale(pr['stale'])}", markup=False, highlight=False, soft_wrap=True)
+    out.print("edits:", markup=False)
+    _print_edits(ws, st["edits"], indent="  ")
 
 
 @app.command()
@@ -609,6 +653,25 @@ def studio(
     serve(workspace, params, sets, host, port)
 
 
+@app.command("demo-pretrain")
+def demo_pretrain(
+    out_file: Annotated[Path, typer.Argument(help="The checkpoint to write (the demo reads demo.init).")],
+    workspace: Annotated[Path, typer.Option("--workspace", "-w", help="Scratch workspace (resumable).")] = Path(
+        "data/pretrain"),
+    params: ParamsOpt = None,
+    set_: SetOpt = None,
+    device: DeviceOpt = None,
+) -> None:
+    """Make the demo's starting generator: a GAN trained on a larger catalog of the same renders (demo.pretrain)."""
+    p = _params(params, set_, device)
+    ws = Workspace.create(workspace)
+    from flows.demo import pretrain_flow
+
+    with _running(ws):
+        done = on_runner(pretrain_flow, p.runtime)(out_file, ws.root, p)
+    out.print(f"{done['path']}: GAN at step {done['step']}, {done['bytes'] / 2**20:.1f} MiB (float16)", markup=False)
+
+
 @app.command("demo-catalog")
 def demo_catalog(
     out_dir: Annotated[Path, typer.Argument(help="Where to write photos/, attributes.parquet, example/.")],
@@ -642,13 +705,16 @@ def demo(
     from tasks.demo import check_demo_workspace
 
     check_demo_workspace(workspace)
+    if p.demo.init:
+        _check_init(Path(p.demo.init), p, "demo.init")
     ws = Workspace.create(workspace)
-    from flows.demo import demo_flow
+    from flows.demo import DEMO_EDIT, demo_flow
 
     with _running(ws), _cluster(p) as p:
         summary = on_runner(demo_flow, p.runtime)(ws.root, p)
     for stage, t in summary["timings"].items():
         out.print(f"  {stage:<10} {t['wall']:7.1f} s  (cpu {t['cpu']:7.1f} s)", markup=False)
+    _print_edit(ws, DEMO_EDIT, summary["edit"])
     total = sum(t["wall"] for t in summary["timings"].values())
     out.print(f"demo done in {total:.0f} s; report: {summary['report']}", markup=False)
 

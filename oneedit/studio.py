@@ -1,11 +1,13 @@
 """OneEdit Studio: make the example edit in the browser, preview it on a sample, apply it to the catalog.
 
 `oneedit studio --workspace WS` serves one page (oneedit/static/, plain HTML + JavaScript) and a JSON
-API on 127.0.0.1. The page picks the example from the catalog, makes the edit (colour / sketch brush
+API on 127.0.0.1. The page picks the example from the catalog (or uploads a photo from outside it,
+projected as the catalog is: tasks.example.project_example), makes the edit (colour / sketch brush
 strokes, an edited "after" upload, or sliders along principal directions of W), previews it on a
 sample of the catalog with the real transfer, and applies it. Every input the page makes becomes the
-same files `oneedit edit` takes (strokes.json + mask PNGs, an after image, an offset .npy) in a
-draft folder, checked by the CLI's own checks; Apply runs
+same files `oneedit edit` takes (strokes.json + mask PNGs, an after image, an offset .npy; an
+uploaded example is a photo file, as `--example PATH` takes it) in a draft folder, checked by the CLI's
+own checks; Apply runs
 the CLI's flows (edit_flow, then report_flow) under the workspace lock, so `rescale`, `report`,
 `retrain` and `dvc repro` see an ordinary edit.
 
@@ -51,12 +53,13 @@ from common.workspace import Workspace
 from edit_core.checkpoint import load_generator
 from edit_core.imageops import resolve_device, to_uint8
 from tasks.edits import list_edits
-from tasks.example import read_brush
-from tasks.images import read_photo
+from tasks.example import photo_size, project_example, read_brush
+from tasks.images import read_photo, read_thumbnail
 from tasks.ingest import shard_name
 
 STATIC = Path(__file__).parent / "static"
 MAX_UPLOAD = 64 << 20  # bytes
+SUFFIXES = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp"}
 PCA_SAMPLES, PCA_COMPONENTS = 2000, 5
 DISPLAY = 512  # px, longest side of the example as the page shows it
 
@@ -140,6 +143,39 @@ class Draft:
     strength: float = 1.0
 
 
+@dataclass
+class Upload:
+    """An example photo from outside the catalog: the studio's copy of the uploaded bytes (the user's
+    file is never touched) and, once projected, its latent."""
+
+    id: str
+    path: Path
+    file: str  # the uploaded file's own name, as the edit's spec records it
+    height: int
+    width: int
+    thumb: np.ndarray
+    w: np.ndarray | None = None
+    err_pixel: float | None = None
+
+    def to_dict(self) -> dict:
+        base = f"/api/uploads/{self.id}"
+        return {"id": self.id, "file": self.file, "width": self.width, "height": self.height,
+                "err_pixel": self.err_pixel, "base": base}
+
+
+def read_upload(data: bytes, content_type: str, what: str) -> tuple[bytes, str]:
+    """An uploaded image's bytes and file suffix, or the one-line error of an empty, too large or
+    non-image upload (`what` names it as the CLI would: --example, --after)."""
+    if not data:
+        raise InputError(f"{what}: the upload is empty")
+    if len(data) > MAX_UPLOAD:
+        raise InputError(f"{what}: the upload is larger than {MAX_UPLOAD >> 20} MiB")
+    kind = content_type.split(";")[0].strip().lower()
+    if kind and not (kind.startswith("image/") or kind == "application/octet-stream"):
+        raise InputError(f"{what}: not an image (content type {kind}); upload a JPEG, PNG, WebP, TIFF or BMP photo")
+    return data, SUFFIXES.get(kind.split("/")[-1], ".img")
+
+
 # --------------------------------------------------------------------------------------------
 # image helpers
 
@@ -189,6 +225,7 @@ class Studio:
         self.params = self.load_params()
         self.drafts_root = Path(tempfile.mkdtemp(prefix="oneedit-studio-"))
         self.drafts: dict[str, Draft] = {}
+        self.uploads: dict[str, Upload] = {}
         self.jobs: dict[str, Job] = {}
         self.run: Job | None = None
         self._lock = threading.Lock()
@@ -253,15 +290,65 @@ class Studio:
         components, sigma = self.principal_directions()
         if len(offsets) > len(sigma):
             raise InputError(f"offsets: {len(offsets)} values, but there are {len(sigma)} principal directions")
-        lat = self.latents()
-        where = np.flatnonzero(lat["ids"] == example)
-        if not len(where):
-            raise InputError(f"--example {example!r} is neither a catalog photo id nor an image file")
-        w0 = lat["w"][int(where[0])]
+        if example in self.uploads:
+            w0 = self.upload(example, projected=True).w
+        else:
+            lat = self.latents()
+            where = np.flatnonzero(lat["ids"] == example)
+            if not len(where):
+                raise InputError(f"--example {example!r} is neither a catalog photo id nor an image file")
+            w0 = lat["w"][int(where[0])]
         delta = sum((float(v) * sigma[k] * components[k] for k, v in enumerate(offsets)),
                     torch.zeros(components.shape[1]))
         delta = np.broadcast_to(delta.numpy(), w0.shape).astype(np.float32)
         return w0, delta
+
+    # uploaded examples ------------------------------------------------------------------
+
+    def new_upload(self, data: bytes, content_type: str, file: str) -> Upload:
+        """Store an uploaded example photo (checked as `--example PATH` is) and its model-size thumbnail."""
+        self.require_models()
+        file = Path(file).name or "upload"
+        data, suffix = read_upload(data, content_type, f"--example {file}")
+        upload_id = "upload-" + uuid.uuid4().hex[:12]
+        folder = self.drafts_root / upload_id
+        folder.mkdir()
+        path = folder / f"example{Path(file).suffix.lower() or suffix}"
+        path.write_bytes(data)
+        try:
+            height, width = photo_size(path, "--example")
+            thumb = read_thumbnail(path, self.generator().resolution)
+        except InputError as exc:  # the CLI's message, naming the user's file rather than the studio's copy
+            shutil.rmtree(folder, ignore_errors=True)
+            message = one_line(exc).replace(str(path), file)
+            raise InputError(message if message.startswith("--example") else f"--example {message}") from None
+        upload = Upload(id=upload_id, path=path, file=file, height=height, width=width, thumb=thumb)
+        self.uploads[upload_id] = upload
+        return upload
+
+    def project_upload(self, job: Job, upload: Upload) -> dict:
+        """Project the uploaded example as the catalog's photos are (E init + optimization)."""
+        job.phase_fn(f"project {upload.file}", 0, 1)
+        G = self.generator()
+        result = project_example(G, self.ws, upload.thumb, self.params, G.device)
+        upload.w, upload.err_pixel = result["w"].detach().cpu().numpy(), result["err_pixel"]
+        job.phase_fn(f"project {upload.file}", 1, 1)
+        return upload.to_dict()
+
+    def upload(self, upload_id: str, projected: bool = False) -> Upload:
+        if upload_id not in self.uploads:
+            raise HTTPException(404, f"no uploaded photo {upload_id!r} (the studio was restarted?): upload it again")
+        upload = self.uploads[upload_id]
+        if projected and upload.w is None:
+            raise InputError(f"--example {upload.file}: still being projected; wait for its projection")
+        return upload
+
+    def form(self, kind: str, path: Path, example: str) -> dict:
+        """The CLI's form of an edit: an uploaded example is its photo file (`--example PATH`)."""
+        if example in self.uploads:
+            upload = self.upload(example)
+            return {"kind": kind, "path": str(path), "example": str(upload.path), "source_example": upload.file}
+        return {"kind": kind, "path": str(path), "example": example}
 
     # drafts -----------------------------------------------------------------------------
 
@@ -287,7 +374,7 @@ class Studio:
     def example_size(self, example: str) -> tuple[int, int]:
         from tasks.example import example_size
 
-        return example_size(self.ws, example)
+        return example_size(self.ws, str(self.upload(example).path) if example in self.uploads else example)
 
     # jobs -------------------------------------------------------------------------------
 
@@ -499,7 +586,7 @@ def create_app(studio: Studio) -> FastAPI:
             mask_png(area, size, folder / "sketch_mask.png")
             spec["sketch"] = {"edges": "sketch_edges.png", "mask": "sketch_mask.png"}
         (folder / "strokes.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
-        form = {"kind": "brush", "path": str(folder / "strokes.json"), "example": body.example}
+        form = studio.form("brush", folder / "strokes.json", body.example)
         draft = studio.new_draft(form, folder)
         resolution = studio.generator().resolution
         try:  # the strokes as the generator will see them (any coverage: a thin stroke survives), now
@@ -511,18 +598,11 @@ def create_app(studio: Studio) -> FastAPI:
 
     @app.post("/api/drafts/after")
     async def after(request: Request, example: str) -> dict:
-        data = await request.body()
-        if not data:
-            raise InputError("--after: the upload is empty")
-        if len(data) > MAX_UPLOAD:
-            raise InputError(f"--after: the upload is larger than {MAX_UPLOAD >> 20} MiB")
+        data, suffix = read_upload(await request.body(), request.headers.get("content-type", ""), "--after")
         folder = studio.draft_folder()
-        kind = request.headers.get("content-type", "").split("/")[-1].split(";")[0].strip().lower()
-        suffix = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp"}.get(kind, ".img")
         path = folder / f"after{suffix}"
         path.write_bytes(data)
-        form = {"kind": "pair", "path": str(path), "example": example}
-        return {"draft": studio.new_draft(form, folder).id}
+        return {"draft": studio.new_draft(studio.form("pair", path, example), folder).id}
 
     @app.post("/api/drafts/offset")
     def offset(body: OffsetBody) -> dict:
@@ -532,8 +612,29 @@ def create_app(studio: Studio) -> FastAPI:
             raise InputError("--offset: move at least one slider")
         folder = studio.draft_folder()
         np.save(folder / "offset.npy", delta)
-        form = {"kind": "offset", "path": str(folder / "offset.npy"), "example": body.example}
-        return {"draft": studio.new_draft(form, folder).id}
+        return {"draft": studio.new_draft(studio.form("offset", folder / "offset.npy", body.example), folder).id}
+
+    @app.post("/api/uploads")
+    async def upload(request: Request, name: str = "upload") -> dict:
+        """An example photo from outside the catalog; its projection runs as a job (its result: the upload)."""
+        data = await request.body()
+        new = studio.new_upload(data, request.headers.get("content-type", ""), name)
+        return studio.submit("project", studio.project_upload, new, title=f"project {new.file}").to_dict()
+
+    @app.get("/api/uploads/{upload_id}/thumb.png")
+    def upload_thumb(upload_id: str) -> Response:
+        return png(studio.upload(upload_id).thumb)
+
+    @app.get("/api/uploads/{upload_id}/projection.png")
+    def upload_projection(upload_id: str) -> Response:
+        up = studio.upload(upload_id, projected=True)
+        G = studio.generator()
+        with torch.no_grad():
+            return png(to_uint8(G.synthesis(torch.from_numpy(up.w[None]).to(G.device)))[0])
+
+    @app.get("/api/uploads/{upload_id}/photo.png")
+    def upload_photo(upload_id: str, size: int = DISPLAY) -> Response:
+        return png(fit(read_photo(studio.upload(upload_id).path), max(16, min(size, 2048))))
 
     @app.post("/api/drafts/{draft_id}/preview")
     def preview(draft_id: str, body: PreviewBody) -> dict:

@@ -46,6 +46,15 @@ def check_demo_workspace(root: Path) -> None:
                      "would replace): give `oneedit demo` a new folder with --workspace")
 
 
+def pretrain_params(params: Params) -> Params:
+    """The params of the demo's pretraining run: its catalog (demo.pretrain size and seed, rendered at
+    model.resolution, so ingest does not resize) and its GAN steps; every other key as given."""
+    pre = params.demo.pretrain
+    catalog = params.catalog.model_copy(update={"size": pre.size, "seed": pre.seed,
+                                                "resolution": params.model.resolution})
+    return params.model_copy(update={"catalog": catalog, "gan": params.gan.model_copy(update={"steps": pre.steps})})
+
+
 @task(cache_policy=NO_CACHE, persist_result=False)
 def write_catalog(out: Path, params: Params) -> Path:
     """out/photos/*.png + out/attributes.parquet (skipped when already there)."""

@@ -2,8 +2,8 @@
 files are replaced.
 
 Writes spec.json (the durable record of the edit), example/*.png, example/input/ (a copy of what the
-user gave: the after photo, the brush JSON and its masks, or the offset, so the edit survives the user
-moving their file) and direction.pt; the α stage reads only direction.pt and the stored latents, so a
+user gave: the after photo, the brush JSON and its masks, or the offset, and the example photo itself
+when it is not in the catalog, so the edit survives the user moving their files) and direction.pt; the α stage reads only direction.pt and the stored latents, so a
 new strength never projects anything again.
 
 An edit is replaced only by a complete new one: the new direction is fitted into WS/edits/.NAME.next/
@@ -82,6 +82,14 @@ def copy_input(kind: str, path: Path, dest: Path) -> Path:
         spec[stroke] = {**spec[stroke], key: name}
     copy = dest / "constraints.json"
     write_json(copy, spec)
+    return copy
+
+
+def copy_example(path: Path, dest: Path) -> Path:
+    """Copy an example photo from outside the catalog into `dest` (the edit keeps it, as it keeps its input)."""
+    copy = dest / f"example{Path(path).suffix.lower()}"
+    with atomic_path(copy) as tmp:
+        shutil.copyfile(path, tmp)
     return copy
 
 
@@ -174,14 +182,17 @@ def fit_edit_direction(ws: Workspace, name: str, form: dict, params: Params) -> 
                        "render_direction": renders[2]}.items():
         write_png(paths.example / f"{key}.png", image)
     copy = copy_input(form["kind"], Path(form["path"]), paths.example / "input")
+    outside = copy_example(Path(form["example"]), paths.example / "input") if example["id"] is None else None
     gan_sha256 = sha256_file(ws.gan)
     state = {"delta_star": delta_star.detach().cpu(), "n": unit_normal(delta_star).detach().cpu(),
              "w0": edit.w0.detach().cpu(), "w0_edited": edit.w0_edited.detach().cpu(),
              "gan_sha256": gan_sha256, "kind": edit.kind}
     with atomic_path(paths.direction) as tmp:
         torch.save(state, tmp)
-    spec = {"name": name, "kind": form["kind"], "example": form["example"], "example_id": example["id"],
-            "example_key": example_key(ws, form["example"]), "input": copy.relative_to(paths.root).as_posix(),
+    spec = {"name": name, "kind": form["kind"], "example": form.get("source_example", form["example"]),
+            "example_id": example["id"], "example_key": example_key(ws, form["example"]),
+            **({"example_input": outside.relative_to(paths.root).as_posix()} if outside is not None else {}),
+            "input": copy.relative_to(paths.root).as_posix(),
             "source_input": form.get("source_input", form["path"]), "input_sha256": input_digest(form["kind"], copy),
             "capture": capture, "params": _identity_params(params), "gan_sha256": gan_sha256,
             **({"truth": form["truth"]} if "truth" in form else {})}

@@ -161,16 +161,38 @@ def read_brush(path: Path, resolution: int, device: torch.device) -> BrushConstr
     return constraints
 
 
+def _projector(ws: Workspace, params: Params, device: torch.device) -> tuple:
+    """(encoder or None, perceptual features): what the catalog's projection uses (tasks/project.py)."""
+    p = params.project
+    with reading(ws.encoder):
+        encoder = load_encoder(ws.encoder, device) if p.mode != "optimize" else None
+    with reading(ws.gan):
+        features = feature_extractor(p.features, ws.gan, device)
+    return encoder, features
+
+
+def _project(G: Generator, thumb: np.ndarray, params: Params, encoder, features, device: torch.device):
+    p = params.project
+    return project(G, to_tensor(thumb, device), mode=p.mode, encoder=encoder, features=features, steps=p.steps,
+                   lr=p.lr, feature_weight=p.feature_weight, w_plus=p.w_plus, wplus_pull=p.wplus_pull,
+                   starts=p.starts, seed=p.seed)
+
+
+def project_example(G: Generator, ws: Workspace, thumb: np.ndarray, params: Params,
+                    device: torch.device) -> dict:
+    """A photo outside the catalog projected exactly as the catalog is (params.project: E init +
+    optimization): {w [w_dim] or [L, w_dim], err_pixel}; what the edit of such an example starts from."""
+    result = _project(G, thumb, params, *_projector(ws, params, device), device)
+    return {"w": result.w[0], "err_pixel": float(result.err_pixel[0])}
+
+
 def make_example_edit(G: Generator, ws: Workspace, form: dict, params: Params,
                       device: torch.device) -> tuple[ExampleEdit, dict]:
     """The user's edit of ONE example in latent space, from a before/after pair, a brush or an offset."""
     res = G.resolution
     example = resolve_example(ws, form["example"], res)
     p = params.project
-    with reading(ws.encoder):
-        encoder = load_encoder(ws.encoder, device) if p.mode != "optimize" else None
-    with reading(ws.gan):
-        features = feature_extractor(p.features, ws.gan, device)
+    encoder, features = _projector(ws, params, device)
     images = {"before": example["thumb"]}
     if form["kind"] == "pair":
         images["after"] = read_thumbnail(Path(form["path"]), res)
@@ -181,9 +203,7 @@ def make_example_edit(G: Generator, ws: Workspace, form: dict, params: Params,
     if example["w"] is not None:
         w0 = torch.from_numpy(example["w"]).to(device)
     else:
-        w0 = project(G, to_tensor(example["thumb"], device), mode=p.mode, encoder=encoder, features=features,
-                     steps=p.steps, lr=p.lr, feature_weight=p.feature_weight, w_plus=p.w_plus,
-                     wplus_pull=p.wplus_pull, starts=p.starts, seed=p.seed).w[0]
+        w0 = _project(G, example["thumb"], params, encoder, features, device).w[0]
     if form["kind"] == "brush":
         b = params.edit.brush
         with reading(ws.gan):

@@ -1,5 +1,6 @@
-"""Bring your own StyleGAN2: a pretrained NVlabs (.pkl) or rosinality (.pt) checkpoint becomes the
-workspace's generator (WS/models/gan.pt in the project's format, config inside).
+"""Pretrained generators. Bring your own StyleGAN2: a pretrained NVlabs (.pkl) or rosinality (.pt)
+checkpoint becomes the workspace's generator (WS/models/gan.pt in the project's format, config inside).
+Ship your own: `export_generator` writes a trained GAN as a small starting point (`train --init`).
 
 The file is read by `edit_core.stylegan2_import` without executing anything it carries; any problem is
 one line before anything is written. gan.json records the source file and its sha256 and marks the
@@ -14,7 +15,7 @@ from pathlib import Path
 from common.errors import InputError
 from common.storage import atomic_path, read_json, write_json
 from common.workspace import Workspace
-from edit_core.checkpoint import save_checkpoint
+from edit_core.checkpoint import load_checkpoint, save_checkpoint
 from edit_core.stylegan2_import import StyleGAN2ImportError, describe, import_stylegan2
 
 
@@ -43,3 +44,15 @@ def import_generator(source: Path, ws: Workspace, precision: str = "as-file", re
     write_json(ws.models / "gan.json", {"fingerprint": f"imported:{summary['source_sha256']}",
                                         "imported": {**summary, "precision": precision}})
     return {**summary, "line": describe(summary)}
+
+
+def export_generator(ckpt: Path, out: Path) -> dict:
+    """A GAN checkpoint as a starting point for `train --init`: G, G_ema and D in float16 with the config
+    and step, without the optimizer state (a fine-tune starts its own); about a quarter of the size."""
+    src = load_checkpoint(ckpt, "cpu")
+    if src.get("kind") != "gan":
+        raise InputError(f"{ckpt}: a {src.get('kind')} checkpoint, not a GAN")
+    half = {k: {n: t.half() if t.is_floating_point() else t for n, t in src[k].items()} for k in ("G", "G_ema", "D")}
+    save_checkpoint(out, kind="gan", config=src["config"], step=int(src["step"]), **half)  # atomic
+    return {"path": str(out), "step": int(src["step"]), "bytes": out.stat().st_size,
+            "params": sum(t.numel() for t in half["G_ema"].values()) + sum(t.numel() for t in half["D"].values())}

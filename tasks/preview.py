@@ -3,7 +3,8 @@
 The same steps as `oneedit edit` (the example edit, Δ* fitted, closed-form α for every stored latent,
 the motion + colour transfer), but in memory and on a few photos, each first reduced to `size` px so
 a preview takes seconds. A new strength re-uses the fitted Δ*: α(s') = α(s) + (s' − s)·‖Δ*‖ (the
-closed form again), so only the sample's transfer runs again. Used by the studio and `edit --preview`.
+closed form again), so only the sample's transfer runs again. Used by the studio and `edit --preview`
+/ `edit --only`.
 """
 
 from __future__ import annotations
@@ -133,14 +134,16 @@ def transfer_sample(ws: Workspace, preview: Preview, table: pd.DataFrame, ids: l
     return out
 
 
-def write_preview(ws: Workspace, name: str, form: dict, params: Params, k: int,
+def write_preview(ws: Workspace, name: str, form: dict, params: Params, sample: int | list[str],
                   on_phase: PhaseFn = _quiet) -> dict:
-    """`oneedit edit --preview K`: K photos edited at full resolution into WS/edits/NAME/preview/ (PNGs +
-    preview.json); spec.json, direction.pt, results and images of the edit are left as they are."""
+    """`oneedit edit --preview K` (`sample` K: photos spread over α) or `--only IDS` (`sample`: those
+    ids): the photos edited at full resolution into WS/edits/NAME/preview/ (PNGs + preview.json);
+    spec.json, direction.pt, results and images of the edit are left as they are."""
     folder = ws.edit(name).root / "preview"
     preview = fit_preview(ws, form, params, on_phase)
     table = catalog_alphas(ws, preview, params.edit.strength, params)
-    sample = transfer_sample(ws, preview, table, spread_over_alpha(table["id"], table["alpha"], k), params, size=None, on_phase=on_phase)
+    ids = spread_over_alpha(table["id"], table["alpha"], sample) if isinstance(sample, int) else sample
+    sample = transfer_sample(ws, preview, table, ids, params, size=None, on_phase=on_phase)
     rows = []
     for n, item in enumerate(sample):
         row = {key: item[key] for key in ("file", "alpha", "flagged", "reason")}

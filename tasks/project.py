@@ -37,10 +37,11 @@ def feature_extractor(kind: str, gan: Path, device: torch.device):
     return DiscriminatorFeatures(load_discriminator(gan, device))
 
 
-def shard_fingerprint(ws: Workspace, shard: Path, params: Params) -> str:
-    """Inputs of one latents shard: image shard, both checkpoints, project params, code version."""
-    return fingerprint(PROJECT_VERSION, sha256_file(shard), sha256_file(ws.gan), sha256_file(ws.encoder),
-                       params.to_dict()["project"])
+def shard_fingerprint(ws: Workspace, shard: Path, params: Params, models: tuple[str, str] | None = None) -> str:
+    """Inputs of one latents shard: image shard, both checkpoints (`models`: their sha256 when the
+    caller has them), project params, code version."""
+    gan, encoder = models if models is not None else (sha256_file(ws.gan), sha256_file(ws.encoder))
+    return fingerprint(PROJECT_VERSION, sha256_file(shard), gan, encoder, params.to_dict()["project"])
 
 
 def is_current(path: Path, key: str) -> bool:

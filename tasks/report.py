@@ -270,6 +270,8 @@ def _example(folder: _Folder, paths: EditPaths, spec: dict, sources: dict[str, P
     example_id = spec.get("example_id")
     before_path = sources.get(example_id) if example_id else Path(spec.get("example", ""))
     before = _photo(before_path, EXAMPLE_SIZE)
+    if spec.get("example_input"):  # an example from outside the catalog: the edit's own copy of it
+        before = _photo(paths.root / spec["example_input"], EXAMPLE_SIZE)
     if before is None and (paths.example / "before.png").exists():
         before = _photo(paths.example / "before.png", EXAMPLE_SIZE)
     figures, strokes = [], []

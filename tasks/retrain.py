@@ -34,8 +34,10 @@ def saved_edits(ws: Workspace) -> dict[str, dict]:
         spec = read_json(spec_path)
         paths = ws.edit(spec["name"])
         source = paths.root / spec["input"]  # the copy in the edit's folder (an absolute path before copies)
-        form = {"kind": spec["kind"], "example": spec["example_id"] or spec["example"], "path": str(source),
-                "source_input": spec.get("source_input", spec["input"]),
+        example = spec["example_id"] or (str(paths.root / spec["example_input"]) if "example_input" in spec
+                                         else spec["example"])  # an outside example: the edit's own copy
+        form = {"kind": spec["kind"], "example": example, "path": str(source),
+                "source_input": spec.get("source_input", spec["input"]), "source_example": spec["example"],
                 **({"truth": spec["truth"]} if "truth" in spec else {})}
         edits[spec["name"]] = {"form": form, "kind": spec["kind"], "applied": paths.results.exists(),
                                "strength": applied_strength(paths), "gan_sha256": spec.get("gan_sha256") or _direction_gan(paths),

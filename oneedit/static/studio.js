@@ -37,6 +37,7 @@ async function loadPage(page) {
   const grid = $("grid");
   grid.innerHTML = "";
   for (const p of data.photos) {
+    p.base = `/api/photos/${p.id}`;
     const img = document.createElement("img");
     img.src = `/api/photos/${p.id}/thumb.png`;
     img.title = p.file;
@@ -51,8 +52,8 @@ function choose(p, img) {
   state.example = p;
   document.querySelectorAll("#grid img").forEach(i => i.classList.toggle("on", i === img));
   $("chosen").hidden = false;
-  $("chosen-thumb").src = `/api/photos/${p.id}/thumb.png`;
-  $("chosen-projection").src = `/api/photos/${p.id}/projection.png`;
+  $("chosen-thumb").src = `${p.base}/thumb.png`;
+  $("chosen-projection").src = `${p.base}/projection.png`;
   $("chosen-file").textContent = `${p.file} (${p.width}×${p.height})`;
   $("chosen-err").textContent = p.err_pixel == null ? "" : `reconstruction error ${p.err_pixel.toFixed(4)}`;
   $("make").hidden = false;
@@ -64,8 +65,22 @@ function choose(p, img) {
     photo.style.width = c.width + "px"; photo.style.height = c.height + "px";
     redraw();
   };
-  photo.src = `/api/photos/${p.id}/photo.png?size=512`;
+  photo.src = `${p.base}/photo.png?size=512`;
   renderSliders();
+}
+
+async function uploadExample() {
+  // A photo from outside the catalog as the example: stored and projected by the server like a catalog photo.
+  const file = $("example-file").files[0];
+  if (!file) return;
+  showError("");
+  try {
+    const job = await api(`/api/uploads?name=${encodeURIComponent(file.name)}`,
+                          { method: "POST", headers: { "Content-Type": file.type || "application/octet-stream" }, body: file });
+    const done = await poll(job, j => { $("upload-status").textContent = j.state === "done" ? "" : `projecting ${file.name}…`; });
+    choose(done.result, null);
+  } catch (e) { showError(e.message); }
+  finally { $("upload-status").textContent = ""; }
 }
 
 // 2. the edit ------------------------------------------------------------------------------
@@ -267,6 +282,7 @@ async function start() {
     document.querySelectorAll(".tab").forEach(t => { t.hidden = t.id !== "tab-" + state.tab; });
   }));
   $("after-file").addEventListener("change", () => { state.draft = null; });
+  $("example-file").addEventListener("change", uploadExample);
   $("prev").addEventListener("click", () => state.page > 0 && loadPage(state.page - 1).catch(e => showError(e.message)));
   $("next").addEventListener("click", () => state.page + 1 < state.pages && loadPage(state.page + 1).catch(e => showError(e.message)));
   $("preview").addEventListener("click", preview);

@@ -35,7 +35,8 @@ def repo(tmp_path: Path) -> Path:
     (repo / "data").mkdir(parents=True)
     shutil.copy(REPO / "dvc.yaml", repo / "dvc.yaml")
     shutil.copy(REPO / "data" / ".gitignore", repo / "data" / ".gitignore")
-    params = load_params(Path(__file__).parent / "tiny_params.yaml", ["report.estimate=0"]).to_dict()
+    shutil.copytree(REPO / "data" / "pretrained", repo / "data" / "pretrained")  # the frozen stage's output
+    params = load_params(Path(__file__).parent / "tiny_params.yaml", ["report.estimate=0", "demo.init="]).to_dict()
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return repo
 

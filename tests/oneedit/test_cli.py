@@ -40,6 +40,7 @@ def test_bad_arguments(capsys: pytest.CaptureFixture, tmp_path: Path, ws: Path) 
         "not a OneEdit workspace (no": ["studio", "--workspace", str(tmp_path / "nowhere")],
         "Invalid value for '--port'": ["studio", *w, "--port", "0"],
         "nowhere is not a OneEdit workspace": ["list", "--workspace", str(tmp_path / "nowhere")],
+        "nowhere is not a OneEdit workspace (no": ["status", "--workspace", str(tmp_path / "nowhere")],
         "--preview": ["edit", *w, "--name", "x", "--example", "x", "--after", "a.png", "--preview", "0"],
     }
     for expected, argv in cases.items():
@@ -57,7 +58,7 @@ def test_cuda_requested_without_cuda(capsys: pytest.CaptureFixture, ws: Path) ->
 def test_help_exits_zero(capsys: pytest.CaptureFixture) -> None:
     assert main(["--help"]) == 0
     text = capsys.readouterr().out
-    for command in ("ingest", "train", "project", "edit", "rescale", "report", "demo", "studio", "list"):
+    for command in ("ingest", "train", "project", "edit", "rescale", "report", "demo", "studio", "list", "status"):
         assert command in text
 
 

@@ -274,6 +274,218 @@ def test_cli_preview_and_list_on_the_same_workspace(client: TestClient, built: d
     assert "brush" in green and "strength 1.5" in green and "reported" in green and "up to date" in green
 
 
+def _outside_photo(built: dict) -> Path:
+    """A photo that is not in the catalog (another render of the demo catalog), outside the photo folder."""
+    from tasks import catalog as demo_catalog
+    from tasks.images import write_png
+
+    path = built["root"] / "outside" / "my car.png"
+    if not path.exists():
+        attrs = demo_catalog.sample_attributes(1, seed=99)
+        write_png(path, demo_catalog.render(attrs, 96)[0])
+    return path
+
+
+def _upload(client: TestClient, data: bytes, name: str, kind: str = "image/png") -> dict:
+    return client.post(f"/api/uploads?name={name}", content=data, headers={"content-type": kind})
+
+
+def test_an_uploaded_photo_is_projected_as_the_catalog_is(client: TestClient, built: dict) -> None:
+    """Uploading a catalog photo's own bytes gives the projection `oneedit project` stored for it."""
+    ws: Workspace = built["ws"]
+    from tasks.latents import load_latents
+
+    source = built["root"] / "photos" / "car-005.png"
+    job = _wait(client, _upload(client, source.read_bytes(), "car-005.png").json())
+    assert job["state"] == "done", job
+    upload = job["result"]
+    assert (upload["file"], upload["width"], upload["height"]) == ("car-005.png", 96, 96)
+    catalog_id = next(p["id"] for p in client.get("/api/photos?size=200").json()["photos"] if p["file"] == "car-005.png")
+    latents = load_latents(ws)
+    i = int(np.flatnonzero(latents["ids"] == catalog_id)[0])
+    assert upload["err_pixel"] == pytest.approx(float(latents["err_pixel"][i]), rel=1e-3)
+    np.testing.assert_allclose(client.studio.uploads[upload["id"]].w, latents["w"][i], atol=1e-4)
+    thumb = _png(client.get(f"{upload['base']}/thumb.png"))
+    np.testing.assert_array_equal(thumb, _png(client.get(f"/api/photos/{catalog_id}/thumb.png")))
+    assert _png(client.get(f"{upload['base']}/projection.png")).shape == (16, 16, 3)
+    assert _png(client.get(f"{upload['base']}/photo.png?size=48")).shape[:2] == (48, 48)
+
+
+def test_bad_example_uploads_are_the_cli_one_line_errors(client: TestClient, built: dict,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import oneedit.studio
+
+    small = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(small, format="PNG")
+    photo = _outside_photo(built).read_bytes()
+    cases = {
+        "--example x.png: the upload is empty": (b"", "x.png", "image/png"),
+        "--example notes.txt: not an image (content type text/plain)": (b"hello", "notes.txt", "text/plain"),
+        "--example x.png: not a readable image (not a recognised image)": (b"garbage", "x.png", "image/png"),
+        "--example tiny.png: too small: 4x4": (small.getvalue(), "tiny.png", "image/png"),
+    }
+    for expected, (data, name, kind) in cases.items():
+        message = _error(_upload(client, data, name, kind))
+        assert message.startswith(expected), (expected, message)
+        assert str(client.studio.drafts_root) not in message  # the user's file name, not the studio's copy
+    monkeypatch.setattr(oneedit.studio, "MAX_UPLOAD", len(photo) - 1)
+    assert "--example my car.png: the upload is larger than" in _error(_upload(client, photo, "my car.png"))
+    assert "no uploaded photo" in _error(client.get("/api/uploads/upload-nope/thumb.png"), 404)
+
+
+def test_an_uploaded_example_edits_the_catalog_as_the_cli_example_path_does(client: TestClient, built: dict) -> None:
+    """An upload is the CLI's `--example PATH`: sliders, brush, preview and Apply work on it, and Apply
+    writes the same files as `oneedit edit --example PATH` (the photo itself kept in the edit's folder)."""
+    from oneedit.cli import main
+
+    ws: Workspace = built["ws"]
+    photo = _outside_photo(built)
+    original = photo.read_bytes()
+    upload = _wait(client, _upload(client, original, photo.name).json())["result"]
+    assert upload["err_pixel"] is not None and upload["file"] == "my car.png"
+    d = client.get("/api/directions").json()
+    still = _png(client.post("/api/render", json={"example": upload["id"], "offsets": [0.0] * d["count"]}))
+    np.testing.assert_array_equal(still, _png(client.get(f"{upload['base']}/projection.png")))
+
+    body = {"example": upload["id"], "color": {"mask": _stroke(96, 96, (0, 0, 48, 96)), "rgb": [200, 30, 200]}}
+    draft = client.post("/api/drafts/brush", json=body).json()["draft"]
+    shown = _wait(client, client.post(f"/api/drafts/{draft}/preview", json={"strength": 1.0, "sample": 4}).json())
+    assert shown["state"] == "done" and len(shown["result"]["sample"]) == 4, shown
+    np.testing.assert_array_equal(_png(client.get(shown["result"]["renders"]["render_before"])), still)  # G(w0)
+    done = _wait(client, client.post("/api/apply", json={"draft": draft, "name": "outside", "strength": 1.0}).json())
+    assert done["state"] == "done", done
+
+    paths = ws.edit("outside")
+    spec = read_json(paths.spec)
+    assert spec["example_id"] is None and spec["example"] == "my car.png"
+    assert (paths.root / spec["example_input"]).read_bytes() == original  # the edit's own copy of the photo
+    assert len(read_parquet(paths.results)) == len(read_parquet(ws.manifest))
+    assert "my car.png" in client.get("/reports/outside/index.html").text
+    from tasks.example import check_example_form
+    from tasks.retrain import saved_edits
+
+    form = saved_edits.fn(ws)["outside"]["form"]  # what retrain re-fits it from: the edit's own copies
+    assert Path(form["example"]) == paths.root / spec["example_input"] and form["source_example"] == "my car.png"
+    client.studio.uploads[upload["id"]].path.unlink()  # the studio's copy gone (the studio closed)
+    check_example_form(ws, form)
+
+    w = ["--workspace", str(ws.root), "--params", str(TINY), *(x for s in SETS for x in ("--set", s))]
+    assert main(["edit", *w, "--name", "outside-cli", "--example", str(photo), "--constraints",
+                 str(paths.root / spec["input"])]) == 0
+    assert main(["report", *w, "--name", "outside-cli"]) == 0  # Apply = `oneedit edit`, then `oneedit report`
+    cli = ws.edit("outside-cli")
+    cli_spec = read_json(cli.spec)
+    for key in ("kind", "example_id", "example_key", "example_input", "input", "input_sha256", "params", "gan_sha256"):
+        assert cli_spec[key] == spec[key], key
+
+    def files(root: Path) -> list[str]:
+        return sorted(str(f.relative_to(root)) for f in root.rglob("*") if f.is_file())
+
+    assert files(cli.root) == files(paths.root)
+    assert photo.read_bytes() == original  # the user's photo is never modified
+
+
+@pytest.fixture
+def ws_copy(built: dict, tmp_path: Path) -> Workspace:
+    """A copy of the tiny workspace (file times kept) for tests that change or break it."""
+    import shutil
+
+    return Workspace.open(shutil.copytree(built["ws"].root, tmp_path / "ws", symlinks=True))
+
+
+def _cli(ws: Workspace, *args: str) -> list[str]:
+    return [*args, "--workspace", str(ws.root), "--params", str(TINY), *(x for s in SETS for x in ("--set", s))]
+
+
+def test_cli_edit_only_edits_the_photos_named(ws_copy: Workspace, built: dict, capsys: pytest.CaptureFixture) -> None:
+    """`edit --only IDS` (ids, file names, @FILE): those photos alone, into preview/, as --preview does."""
+    from oneedit.cli import main
+
+    ws = ws_copy
+    manifest = read_parquet(ws.manifest)
+    ids = dict(zip(manifest["source_path"], manifest["id"], strict=True))
+    edit = _cli(ws, "edit", "--name", "some", "--example", ids["car-000.png"], "--after", built["pair"]["path"])
+    assert main([*edit, "--only", f"car-007.png, {ids['car-003.png']},wide.png"]) == 0
+    folder = ws.edit("some").root / "preview"
+    summary = read_json(folder / "preview.json")
+    assert [r["file"] for r in summary["sample"]] == ["car-007.png", "car-003.png", "wide.png"]
+    wide = np.asarray(Image.open(folder / summary["sample"][2]["before"]))
+    assert wide.shape[:2] == (96, 144)  # the original, full size
+    assert sorted(p.name for p in ws.edit("some").root.iterdir()) == ["preview"]  # no spec, direction, results
+    capsys.readouterr()
+
+    names = built["root"] / "only.txt"
+    names.write_text("car-011.png\n\n  car-012.png\n", encoding="utf-8")
+    assert main([*edit, "--only", f"@{names}"]) == 0
+    assert [r["file"] for r in read_json(folder / "preview.json")["sample"]] == ["car-011.png", "car-012.png"]
+    capsys.readouterr()
+
+    for only, expected in {"car-001.png,nope.png": "error: --only: 1 unknown photo(s): 'nope.png' (not in the catalog)",
+                           "broken.jpg": "(rejected at ingest:", f"@{built['root'] / 'none.txt'}": "not a readable",
+                           " , ": "no photo ids or file names given"}.items():
+        assert main([*edit, "--name", "none", "--only", only]) == 2, only
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and expected in err[0], (only, err)
+    assert main([*edit, "--only", "car-001.png", "--preview", "2"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert not ws.edit("none").root.exists()
+
+
+def _status(ws: Workspace, capsys: pytest.CaptureFixture, *sets: str) -> str:
+    from oneedit.cli import main
+
+    assert main([*_cli(ws, "status"), *sets]) == 0
+    return capsys.readouterr().out
+
+
+def test_cli_status_shows_what_is_stale(ws_copy: Workspace, built: dict, capsys: pytest.CaptureFixture) -> None:
+    """`oneedit status`: models, projection and edits, up to date, then stale for each reason."""
+    import os
+
+    from oneedit.cli import main
+
+    ws = ws_copy
+    manifest = read_parquet(ws.manifest)
+    example = manifest.loc[manifest["source_path"] == "car-000.png", "id"].iloc[0]
+    assert main(_cli(ws, "edit", "--name", "hue", "--example", example, "--after", built["pair"]["path"])) == 0
+    assert main(_cli(ws, "direction", "--name", "half", "--example", example, "--after", built["pair"]["path"])) == 0
+    capsys.readouterr()
+    gan_key = read_json(ws.models / "gan.json")["fingerprint"][:12]
+
+    out = _status(ws, capsys)
+    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert "4 steps" in lines["gan"] and gan_key in lines["gan"] and lines["gan"].endswith("up to date")
+    assert "2 steps" in lines["encoder"] and lines["encoder"].endswith("up to date")
+    assert "38 of 38 ingested photos projected (3 shards)  up to date" in lines["projection:"]
+    results = read_parquet(ws.edit("hue").results)
+    counts = results["status"].value_counts()
+    assert "applied" in lines["hue"] and f"{counts['edited']} edited" in lines["hue"] and lines["hue"].endswith("up to date")
+    assert "fitted" in lines["half"] and "no results" in lines["half"]
+    assert main(["list", "--workspace", str(ws.root)]) == 0  # list: the same rows
+    edit_lines = out.split("\nedits:\n", 1)[1].splitlines()
+    assert [line.strip() for line in capsys.readouterr().out.splitlines()] == [line.strip() for line in edit_lines]
+
+    stale = _status(ws, capsys, "--set", "encoder.steps=3")  # other params: what `train` would redo
+    assert "params encoder changed" in next(line for line in stale.splitlines() if line.strip().startswith("encoder"))
+
+    part = next(ws.edit("hue").parts.glob("*.parquet"))  # a rescale stopped after one shard
+    later = ws.edit("hue").results.stat().st_mtime_ns + 10**9
+    os.utime(part, ns=(later, later))
+    shard = ws.latent_shard(ws.ingest_shards()[0])  # one shard projected again
+    os.utime(shard, ns=(later, later))
+    hue = next(line for line in _status(ws, capsys).splitlines() if line.strip().startswith("hue"))
+    assert "partial" in hue and "stopped midway" in hue and "projected again since" in hue
+
+    with open(ws.gan, "ab") as fh:  # another generator
+        fh.write(b"\0")
+    out = _status(ws, capsys)
+    assert "not the checkpoint training recorded" in out and "trained for another generator" in out
+    assert "3 of 3 shards projected with other models or params" in out
+    assert "direction: the generator changed since" in out
+    shard.unlink()
+    assert "1 of 3 shards not projected yet" in _status(ws, capsys)
+
+
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
 
@@ -321,6 +533,10 @@ def test_browser_paints_previews_rescales_and_applies(server: str, built: dict, 
     try:
         driver.get(server)
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#grid img[title='car-000.png']"))
+        driver.find_element(By.ID, "example-file").send_keys(str(_outside_photo(built)))  # or upload a photo
+        wait.until(lambda d: d.find_element(By.ID, "chosen-file").text.startswith("my car.png")
+                   and d.execute_script("return document.getElementById('chosen-projection').naturalWidth") > 0)
+        assert "reconstruction error" in driver.find_element(By.ID, "chosen-err").text
         driver.find_element(By.CSS_SELECTOR, "#grid img[title='car-000.png']").click()
         canvas = driver.find_element(By.ID, "paint")
         wait.until(lambda d: canvas.size["width"] > 100)
