@@ -41,8 +41,12 @@ def example_target(w0: Tensor, delta_star: Tensor, strength: float = 1.0) -> Ten
 
 
 def closed_form_alphas(w: Tensor, target: Tensor, n: Tensor) -> Tensor:
-    """α_i = (w0' − w_i)·n for a batch of latents w [N, *n.shape] -> [N]."""
-    return (target.reshape(-1) - _flat(w, n)) @ n.reshape(-1)
+    """α_i = (w0' − w_i)·n for a batch of latents w [N, *n.shape] -> [N].
+
+    A row-wise product and sum, not a matrix-vector product: BLAS blocks a matmul by N, so α would
+    depend in the last bits on how many latents are computed at once; this way a shard's α equal the
+    whole catalog's bit for bit (α is computed shard by shard, tasks/alphas.py)."""
+    return ((target.reshape(-1) - _flat(w, n)) * n.reshape(-1)).sum(dim=1)
 
 
 def alphas_at_strength(alpha: Tensor, delta_star: Tensor, strength: float, new_strength: float) -> Tensor:
@@ -96,14 +100,25 @@ def clamp_to_span(alpha: Tensor, span: tuple[float, float]) -> Tensor:
     return alpha + min(max(0.0, lo), hi)
 
 
-def error_outliers(err: Tensor, mads: float) -> Tensor:
-    """Projections whose error is an outlier: log err > median + mads·1.4826·MAD of log err (robust:
-    a few bad photos do not move the threshold), and at least 1.5× the median error (a catalog of
-    near-identical errors has MAD ≈ 0). Non-finite errors are outliers too."""
+def error_limit(err: Tensor, mads: float) -> float:
+    """The log projection error above which a projection is an outlier: median + mads·1.4826·MAD of
+    log err, at least log 1.5 above the median (robust: a few bad photos do not move it; a catalog of
+    near-identical errors has MAD ≈ 0). −inf when no error is finite. Catalog-wide: computed once from
+    every photo's error, then applied shard by shard (`beyond_limit`)."""
     log = torch.log(err.double().clamp_min(1e-12))
     finite = log[torch.isfinite(log)]
     if finite.numel() == 0:
-        return torch.ones_like(err, dtype=torch.bool)
+        return -math.inf
     median = finite.median()
     mad = (finite - median).abs().median()
-    return ~(log <= median + max(mads * 1.4826 * float(mad), math.log(1.5)))
+    return float(median + max(mads * 1.4826 * float(mad), math.log(1.5)))
+
+
+def beyond_limit(err: Tensor, limit: float) -> Tensor:
+    """Projections whose log error exceeds `limit` (`error_limit`); non-finite errors too."""
+    return ~(torch.log(err.double().clamp_min(1e-12)) <= limit)
+
+
+def error_outliers(err: Tensor, mads: float) -> Tensor:
+    """Outliers of a set of projection errors against the set's own `error_limit`."""
+    return beyond_limit(err, error_limit(err, mads))

@@ -112,11 +112,16 @@ def speed(out: OutOpt, workspace: WorkspaceOpt = Path("workspace"), params: Para
 @bench_app.command()
 def memory(out: OutOpt, workspace: WorkspaceOpt = Path("workspace"), params: ParamsOpt = None,
            set_: SetOpt = None,
-           sizes: Annotated[str, typer.Option(help="Catalog sizes (64 px demo images).")] = "10000,100000") -> None:
-    """Peak RSS of streaming ingest + projection at two catalog sizes (oneedit.scaling)."""
+           sizes: Annotated[str, typer.Option(help="Catalog sizes (64 px demo photos).")] = "10000,100000",
+           steps: Annotated[int, typer.Option(help="Training steps of G and of E.", min=1)] = 20,
+           synthetic: Annotated[int, typer.Option(help="Photos of a synthetic catalog (ingest and projection "
+                                                       "simulated); 0: none.", min=0)] = 0,
+           real_shards: Annotated[int, typer.Option(help="Shards transferred for real (the rest simulated).",
+                                                    min=1)] = 2) -> None:
+    """Peak RSS of every stage (ingest .. update) per catalog size, each in a fresh process (oneedit.scaling)."""
     from oneedit import bench_run
 
-    bench_run.memory(out, workspace, params, set_, sizes)
+    bench_run.memory(out, workspace, params, set_, sizes, steps, synthetic, real_shards)
 
 
 @bench_app.command()

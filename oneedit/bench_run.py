@@ -13,6 +13,7 @@ import shlex
 import sys
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -316,22 +317,32 @@ def speed(out: Path, workspace: Path, params: Path | None, set_: list[str] | Non
     _write(out, "speed", p, started, result)
 
 
-def memory(out: Path, workspace: Path, params: Path | None, set_: list[str] | None, sizes: str) -> None:
-    """Peak RSS of streaming ingest + projection at two catalog sizes (oneedit.scaling)."""
+def memory(out: Path, workspace: Path, params: Path | None, set_: list[str] | None, sizes: str, steps: int,
+           synthetic: int, real_shards: int) -> None:
+    """Peak RSS of every stage at each catalog size, each stage in a fresh process (oneedit.scaling), plus
+    an optional synthetic catalog (ingest and projection simulated) of `synthetic` photos."""
     started = time.perf_counter()
     p, _ = _setup(params, set_)
-    runs = {str(n): measure_streaming_memory(n, workspace / "bench" / "memory" / str(n),
-                                             shard_size=p.runtime.shard_size, batch_size=p.project.batch_size,
-                                             width=p.model.width)
-            for n in (int(s) for s in sizes.split(","))}
-    peaks = {n: max(r["peak_rss_mib"].get(k, 0.0) for k in ("ingest", "project")) for n, r in runs.items()}
-    smallest, largest = min(peaks, key=int), max(peaks, key=int)
-    result = {"peak_rss_mb": peaks, "growth_ratio": peaks[largest] / peaks[smallest],
-              "images_ratio": int(largest) / int(smallest),
-              "peak": "max of the ingest and project phases' peak RSS (MiB), each size in a fresh process",
-              "runs": runs}
+    root = workspace / "bench" / "memory"
+    common = {"batch_size": p.project.batch_size, "width": p.model.width, "steps": steps, "real_shards": real_shards}
+    counts = [int(s) for s in sizes.split(",") if s.strip()]
+    with ThreadPoolExecutor(max(1, len(counts))) as pool:  # sizes side by side: each stage is its own process
+        futures = {str(n): pool.submit(measure_streaming_memory, n, root / str(n), shard_size=p.runtime.shard_size,
+                                       **common) for n in counts}
+        runs = {n: f.result() for n, f in futures.items()}
+    result: dict = {"peak": "peak RSS (MiB) of each stage in its own fresh process; peak_rss_mb: the largest stage's",
+                    "peak_rss_mb": {n: max(r["peak_rss_mib"].values()) for n, r in runs.items()}, "runs": runs}
+    if len(runs) > 1:
+        smallest, largest = min(runs, key=int), max(runs, key=int)
+        growth = {stage: runs[largest]["peak_rss_mib"][stage] / runs[smallest]["peak_rss_mib"][stage]
+                  for stage in runs[smallest]["peak_rss_mib"]}
+        result |= {"growth_ratio": max(growth.values()), "growth_ratio_per_stage": growth,
+                   "images_ratio": int(largest) / int(smallest)}
+    if synthetic:
+        big = measure_streaming_memory(synthetic, root / f"synthetic-{synthetic}", shard_size=1024,
+                                       synthetic=True, **common)
+        result["synthetic"] = big | {"peak_rss_mb": max(big["peak_rss_mib"].values())}
     _write(out, "memory", p, started, result)
-
 
 
 def stylegan2(out: Path, gan: Path, params: Path | None, set_: list[str] | None, batch: int, repeats: int) -> None:

@@ -1,16 +1,30 @@
-"""Memory bounded by streaming shards: peak RSS of ingest + projection for catalogs of growing size.
+"""Memory bounded by streaming shards: peak RSS of every stage, each in a fresh process, per catalog size.
 
-`measure_streaming_memory(n, workdir)` runs, in a fresh subprocess (a clean RSS), the demo catalog
-rendered at 64 px in chunks and written as PNGs, `ingest` (one shard of thumbnails in memory at a
-time) and the projection of every shard (one shard at a time), sampling the process RSS every
-20 ms per phase. If the pipeline streams, the peak does not grow with the catalog (only the
-per-photo metadata does: manifest rows, file list, ~1 KB per photo).
+`measure_streaming_memory(n, workdir)` prepares a catalog of `n` 64 px demo photos (unmeasured),
+then runs each stage of STAGES in its own subprocess (a clean RSS), sampling the process RSS
+every 20 ms: ingest, train (G then E for `steps` steps, batches read from the shards), project
+(every shard), direction (one pair edit), edit (the guard's limits: G's samples + one err_pixel pass;
+α + transfer per shard; the final state re-projected on `edit.verify` = 8 edited photos; results.parquet),
+report, update (one shard of new photos: ingest, project, re-apply the edit). The stages call the
+tasks' functions directly (`.fn`): the Prefect engine around them is not measured.
 
-Projection uses mode `encoder` (E(x), no optimisation steps) and HOG features for the reported
-feature error, with untrained 64 px models: memory depends on shard and batch sizes, not on the
-weights or on the optimisation budget, and 100k optimised projections would take hours on 2 CPU cores. `distinct` renders only that many different
-cars and stamps each photo's index into its first pixels, so every file is still unique for ingest
-(rendering 100k cars takes ~5 min on a busy 2-core machine; PNG writing stays per photo).
+What is simulated, and why (the point is how memory scales, not quality or speed on 2 CPU cores):
+- models are tiny (model.width=8, a few training steps) and projection uses mode `encoder` with
+  HOG features: memory depends on shard and batch sizes, not on the weights or the step budget;
+- `distinct` renders only that many different cars and stamps each photo's index into its first
+  pixels, so every file is still unique for ingest;
+- projection (~25 ms per photo on this loaded machine) and transfer (~0.15 s per photo) run for
+  real on the first `real_shards` shards (and the new shard of `update`); every other shard's
+  latents (random w) and transfer part are written beforehand with their true fingerprints (its
+  edited photos are hard links to one placeholder), so the project and edit stages take the real
+  "shard is current" path for them (fingerprint computed, outputs checked) and all the
+  catalog-wide work (the err_pixel pass, α of every shard, results.parquet, report) runs on every
+  photo; the final state is measured on 8 edited photos, mostly placeholders.
+`synthetic=True` (the 1M-photo run) also simulates ingest and projection: the shards hold copies
+of a few distinct thumbnails (one shard is written, the others are byte copies with their own ids),
+the manifest points at a few distinct originals (their true sha256, so the real transfer accepts
+them), and the latents are random; ingest, project and update are not run (their per-shard memory
+is the 10k/100k runs').
 """
 
 from __future__ import annotations
@@ -19,17 +33,21 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
 
 RESOLUTION = 64
+EDIT = "bench"
+STAGES = ("ingest", "train", "project", "direction", "edit", "report", "update")
+SYNTHETIC_STAGES = ("train", "direction", "edit", "report")
 
 
 class RssSampler:
@@ -71,16 +89,17 @@ class RssSampler:
         self._thread.join()
 
 
-def write_catalog(folder: Path, n: int, distinct: int | None, chunk: int = 1000, seed: int = 0) -> None:
-    """`n` unique 64 px demo photos as PNGs in folders of `chunk`; at most `chunk` images in memory."""
+def write_catalog(folder: Path, n: int, distinct: int | None, chunk: int = 1000, seed: int = 0,
+                  first: int = 0) -> None:
+    """`n` unique 64 px demo photos car-FIRST.. as PNGs in folders of `chunk`; at most `chunk` images in memory."""
     import cv2
     import numpy as np
 
     from edit_core.demo_catalog import render, sample_attributes
 
     pool = render(sample_attributes(distinct, seed), RESOLUTION) if distinct else None
-    for start in range(0, n, chunk):
-        count = min(chunk, n - start)
+    for start in range(first, first + n, chunk):
+        count = min(chunk, first + n - start)
         if pool is None:
             images = render(sample_attributes(count, seed + 1 + start // chunk), RESOLUTION)
         else:
@@ -105,76 +124,302 @@ def write_models(ws, params) -> None:
     save_checkpoint(ws.encoder, kind="encoder", config=cfg, E=E.state_dict(), w_plus=False)
 
 
-def run(n_images: int, workdir: Path, shard_size: int, batch_size: int, distinct: int | None, width: int) -> dict:
-    """The measured pipeline (call in a fresh process): render -> ingest -> project, shard by shard."""
-    sampler = RssSampler()
-    import torch
+def bench_overrides(shard_size: int, batch_size: int, width: int, steps: int) -> list[str]:
+    """The params of every stage: tiny models and per-photo work, the catalog's shard and batch sizes."""
+    return [f"model.resolution={RESOLUTION}", f"model.width={width}", "runtime.device=cpu", "runtime.threads=1",
+            f"runtime.shard_size={shard_size}", "project.mode=encoder", "project.features=hog",
+            f"project.batch_size={batch_size}", f"gan.steps={steps}", f"encoder.steps={steps}", "gan.batch_size=16",
+            "encoder.batch_size=16", f"gan.sample_every={steps}", f"encoder.sample_every={steps}",
+            f"gan.ckpt_every={steps}", f"encoder.ckpt_every={steps}", "edit.direction.steps=5",
+            "transfer.frames=1", "transfer.iterations=1", "report.grid=4", "report.estimate=0", "edit.verify=8"]
 
+
+def _params(workdir: Path):
     from common.params import load_params
+
+    return load_params(None, json.loads((workdir / "overrides.json").read_text()))
+
+
+# --------------------------------------------------------------------------------------------
+# preparation (unmeasured)
+
+
+def prepare(workdir: Path, n_images: int, distinct: int | None) -> None:
+    """photos/ (the catalog), new/ (one shard of photos for `update`), after.png (the example, edited)."""
+    import cv2
+
+    params = _params(workdir)
+    write_catalog(workdir / "photos", n_images, distinct)
+    write_catalog(workdir / "new", params.runtime.shard_size, distinct, first=n_images)
+    example = cv2.imread(str(next((workdir / "photos" / "00000").glob("*.png"))))
+    cv2.imwrite(str(workdir / "after.png"), 255 - example)
+
+
+def prepare_synthetic(workdir: Path, n_images: int, distinct: int) -> None:
+    """A workspace of `n_images` photos without ingest or projection (see the module docstring)."""
+    import h5py
+    import numpy as np
+    import pandas as pd
+
+    from common.storage import sha256_file, write_h5, write_json, write_parquet
     from common.workspace import Workspace
+    from edit_core.demo_catalog import render, sample_attributes
+    from tasks.images import write_png
+    from tasks.ingest import MANIFEST_COLUMNS, manifest_schema, shard_name
+
+    params = _params(workdir)
+    size = params.runtime.shard_size
+    ws = Workspace.create(workdir / "ws")
+    pool = render(sample_attributes(distinct, 0), RESOLUTION)
+    for i, image in enumerate(pool):
+        write_png(workdir / "photos" / f"car-{i:07d}.png", image)
+    write_png(workdir / "after.png", 255 - pool[0])
+    hashes = [sha256_file(workdir / "photos" / f"car-{i:07d}.png") for i in range(distinct)]
+    write_models(ws, params)
+    rng = np.random.default_rng(0)
+    shards = -(-n_images // size)
+    ids = np.array([f"{i:016x}" for i in range(n_images)])
+    first = ws.ingest / shard_name(0)
+    write_h5(first, {"images": pool[np.arange(size) % distinct], "ids": ids[:size]}, {"resolution": RESOLUTION})
+    w_dim = params.model.w_dim
+    for s in range(shards):
+        rows = slice(s * size, min((s + 1) * size, n_images))
+        n = rows.stop - rows.start
+        path = ws.ingest / shard_name(s)
+        if s and n == size:
+            shutil.copyfile(first, path)
+            with h5py.File(path, "r+") as f:  # a benchmark input of our own, never a workspace output
+                f["ids"][...] = ids[rows].astype(object)
+        elif s:
+            write_h5(path, {"images": pool[np.arange(n) % distinct], "ids": ids[rows]}, {"resolution": RESOLUTION})
+        write_h5(ws.latent_shard(path), {"ids": ids[rows], "w": rng.standard_normal((n, w_dim), np.float32),
+                                         "err_pixel": rng.random(n, np.float32),
+                                         "err_feature": rng.random(n, np.float32)}, {"fingerprint": "synthetic"})
+    index = np.arange(n_images)
+    manifest = pd.DataFrame({"id": ids, "source_path": [f"car-{i % distinct:07d}.png" for i in index],
+                             "sha256": [hashes[i % distinct] for i in index], "width": RESOLUTION, "height": RESOLUTION,
+                             "status": "accepted", "reason": "", "shard": index // size, "index": index % size})
+    write_parquet(ws.manifest, manifest[MANIFEST_COLUMNS], manifest_schema(RESOLUTION))
+    write_json(ws.source, {"source": str((workdir / "photos").resolve())})
+
+
+def simulate_projection(workdir: Path, real_shards: int) -> int:
+    """Random latents with their true fingerprints for every shard after the first `real_shards`, so
+    that the project stage skips them through its real check; returns their count."""
+    import numpy as np
+
+    from common.storage import read_h5, write_h5
+    from common.workspace import Workspace
+    from tasks.project import shard_fingerprint
+
+    params = _params(workdir)
+    ws = Workspace.open(workdir / "ws")
+    rng = np.random.default_rng(0)
+    shards = ws.ingest_shards()[real_shards:]
+    for shard in shards:
+        ids = read_h5(shard, ["ids"])["ids"]
+        write_h5(ws.latent_shard(shard), {"ids": ids, "w": rng.standard_normal((len(ids), params.model.w_dim),
+                                                                                np.float32),
+                                          "err_pixel": rng.random(len(ids), np.float32),
+                                          "err_feature": rng.random(len(ids), np.float32)},
+                 {"fingerprint": shard_fingerprint(ws, shard, params), "mode": params.project.mode})
+    return len(shards)
+
+
+def simulate_transfer(workdir: Path, real_shards: int) -> int:
+    """Parts (true fingerprints) and hard-linked placeholder photos for every shard after the first
+    `real_shards`, so that the edit stage skips them through its real check; returns their count."""
+    import numpy as np
+    import pandas as pd
+
+    from common.storage import read_h5, write_parquet
+    from common.workspace import Workspace
+    from edit_core.alphas import EDITED
+    from tasks.alphas import alpha_table, catalog_limits
+    from tasks.direction import load_direction
+    from tasks.images import write_png
+    from tasks.manifest import accepted_mask, source_paths
+    from tasks.transfer import PART_SCHEMA, part_fingerprint
+
+    params = _params(workdir)
+    ws = Workspace.open(workdir / "ws")
+    paths = ws.edit(EDIT)
+    state = load_direction(ws, paths)
+    limits = catalog_limits.fn(ws, state, params)
+    shards = [s.name for s in ws.ingest_shards()][real_shards:]
+    for shard in shards:
+        placeholder = paths.images / f".placeholder-{shard}.png"  # one per shard: a file has at most ~65k links
+        write_png(placeholder, np.zeros((RESOLUTION, RESOLUTION, 3), np.uint8))
+        part = read_h5(ws.latents / shard, ["ids", "w", "err_pixel"])
+        keep = accepted_mask(ws, part["ids"])
+        err = part["err_pixel"][keep].astype(np.float64)
+        table = alpha_table(part["w"][keep], state, params.edit.strength, err, limits, params.guard)
+        frame = pd.DataFrame({"id": part["ids"][keep], "index": np.flatnonzero(keep), "err_pixel": err, **table})
+        key = part_fingerprint(ws, EDIT, shard, frame, source_paths(ws, frame["id"]), params)
+        for i in frame.loc[frame["status"].isin(EDITED), "id"]:
+            os.link(placeholder, paths.images / f"{i}.png")
+        done = pd.DataFrame({"id": frame["id"], "status": frame["status"], "reason": frame["reason"],
+                             "t_render": 0.0, "t_transfer": 0.0, "fingerprint": key})
+        write_parquet(paths.parts / Path(shard).with_suffix(".parquet").name, done, PART_SCHEMA)
+    return len(shards)
+
+
+# --------------------------------------------------------------------------------------------
+# the measured stages (one per fresh process)
+
+
+def _rescale(ws, params) -> dict:
+    """flows/rescale.py's steps without the Prefect engine: guard limits, each shard, final state, results."""
+    from tasks.alphas import Catalog, catalog_limits, edit_shard, write_results
+    from tasks.direction import load_direction
+    from tasks.final_state import measure_final_state
+
+    state = load_direction(ws, ws.edit(EDIT))
+    limits = catalog_limits.fn(ws, state, params)
+    parts = [edit_shard.fn(ws, EDIT, shard.name, state, limits, params) for shard in ws.ingest_shards()]
+    catalog = Catalog.concat(parts)
+    measured, _ = measure_final_state.fn(ws, EDIT, catalog, params)
+    return write_results.fn(ws, EDIT, catalog, measured, params.edit.strength)
+
+
+def _stage_functions(workdir: Path) -> dict[str, Callable]:
+    from common.workspace import Workspace
+    from tasks.direction import fit_edit_direction, publish_edit
     from tasks.ingest import ingest_photos
     from tasks.project import project_shard
+    from tasks.report import write_report
+    from tasks.train import train_catalog_encoder, train_catalog_gan
 
-    torch.set_num_threads(1)
-    params = load_params(None, [f"model.resolution={RESOLUTION}", "project.mode=encoder", "project.features=hog",
-                                "runtime.device=cpu", f"runtime.shard_size={shard_size}",
-                                f"project.batch_size={batch_size}", f"model.width={width}"])
-    photos, ws = workdir / "photos", Workspace.create(workdir / "ws")
-    seconds: dict[str, float] = {}
-    with sampler.phase("imports"):
-        write_models(ws, params)
-        torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # its one-time import of torch._dynamo (~250 MB)
-    after_shard: list[float] = []  # RSS after each projected shard: flat if nothing accumulates
+    photos = workdir / "photos"
 
-    def project_all() -> None:
+    def ingest(params) -> None:
+        ingest_photos.fn(photos, Workspace.create(workdir / "ws"), params)
+
+    def train(params) -> None:
+        ws = Workspace.open(workdir / "ws")
+        train_catalog_gan.fn(ws, params)
+        train_catalog_encoder.fn(ws, params)
+
+    def project(params) -> None:
+        ws = Workspace.open(workdir / "ws")
         for shard in ws.ingest_shards():
             project_shard.fn(ws, shard, params)
-            after_shard.append(round(sampler.rss_mib(), 1))
 
-    for name, step in (("render", lambda: write_catalog(photos, n_images, distinct)),
-                       ("ingest", lambda: ingest_photos.fn(photos, ws, params)),
-                       ("project", project_all)):
-        start = time.perf_counter()
-        with sampler.phase(name):
-            step()
-        seconds[name] = round(time.perf_counter() - start, 2)
+    def direction(params) -> None:
+        example = min(photos.rglob("car-*.png"))
+        form = {"kind": "pair", "example": str(example), "path": str(workdir / "after.png")}
+        ws = Workspace.open(workdir / "ws")
+        fit_edit_direction.fn(ws, EDIT, form, params)  # fitted aside, then published whole (flows/edit.py)
+        publish_edit(ws, EDIT)
+
+    def edit(params) -> None:
+        _rescale(Workspace.open(workdir / "ws"), params)
+
+    def report(params) -> None:
+        write_report.fn(Workspace.open(workdir / "ws"), EDIT, params)
+
+    def update(params) -> None:
+        (workdir / "new").rename(photos / "new")
+        ws = Workspace.open(workdir / "ws")
+        ingest_photos.fn(photos, ws, params)
+        for shard in ws.ingest_shards():
+            project_shard.fn(ws, shard, params)
+        _rescale(ws, params)
+
+    return {"ingest": ingest, "train": train, "project": project, "direction": direction, "edit": edit,
+            "report": report, "update": update}
+
+
+def run_stage(stage: str, workdir: Path) -> dict:
+    """One stage in this (fresh) process: peak RSS of the imports and of the stage itself, seconds."""
+    sampler = RssSampler()
+    with sampler.phase("imports"):
+        import torch
+
+        torch.set_num_threads(1)
+        params = _params(workdir)
+        functions = _stage_functions(workdir)
+        torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # its one-time import of torch._dynamo (~250 MB)
+    start = time.perf_counter()
+    with sampler.phase(stage):
+        functions[stage](params)
+    seconds = time.perf_counter() - start
     sampler.stop()
-    peaks = {k: round(v, 1) for k, v in sampler.peaks.items() if k in seconds or k == "imports"}
-    return {"n_images": n_images, "shards": len(ws.ingest_shards()), "shard_size": shard_size,
-            "project_mode": "encoder", "project_features": "hog", "resolution": RESOLUTION,
-            "model_width": width, "peak_rss_mib": peaks,
-            "rss_after_shard_mib": after_shard[:: max(1, len(after_shard) // 20)] + after_shard[-1:],
-            "ru_maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "seconds": seconds}
+    return {"stage": stage, "peak_rss_mib": round(sampler.peaks[stage], 1),
+            "imports_rss_mib": round(sampler.peaks["imports"], 1), "seconds": round(seconds, 2),
+            "ru_maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+# --------------------------------------------------------------------------------------------
+# the driver
+
+
+def _subprocess(workdir: Path, *args: str, timeout_s: float | None) -> str:
+    command = [sys.executable, "-m", "oneedit.scaling", *args, str(workdir)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=env,
+                          cwd=Path(__file__).resolve().parents[1])
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(args)} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
 
 
 def measure_streaming_memory(n_images: int, workdir: Path | str, shard_size: int = 256, batch_size: int = 64,
-                             distinct: int | None = 1000, width: int = 32, timeout_s: float | None = None) -> dict:
-    """Peak RSS per phase (MiB) of rendering, ingesting and projecting `n_images` photos in a fresh process.
+                             distinct: int | None = 1000, width: int = 8, steps: int = 20, real_shards: int = 2,
+                             synthetic: bool = False, timeout_s: float | None = None) -> dict:
+    """Peak RSS (MiB) and seconds of every stage on a catalog of `n_images` photos, each stage in a fresh process.
 
-    `workdir` receives photos/ and ws/ (and keeps them); `width` is the models' base channel width
-    (params model.width); the numbers come back as a dict.
+    `workdir` receives photos/ and ws/ (emptied first); `width` is the models' base channel width,
+    `steps` the training steps of G and of E, `real_shards` the shards transferred for real;
+    `synthetic` simulates ingest and projection (the 1M run). See the module docstring.
     """
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "oneedit.scaling", str(n_images), str(workdir), "--shard-size", str(shard_size),
-               "--batch-size", str(batch_size), "--distinct", str(distinct or 0), "--width", str(width)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=timeout_s, env=env,
-                          cwd=Path(__file__).resolve().parents[1])
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    (workdir / "overrides.json").write_text(json.dumps(bench_overrides(shard_size, batch_size, width, steps)))
+    start = time.perf_counter()
+    _subprocess(workdir, "prepare", str(n_images), str(distinct or 0), *(["--synthetic"] if synthetic else []),
+                timeout_s=timeout_s)
+    prepared = time.perf_counter() - start
+    stages: dict[str, dict] = {}
+    simulated = 0
+    simulated = {}
+    for stage in SYNTHETIC_STAGES if synthetic else STAGES:
+        if stage in ("project", "edit"):
+            simulated[stage] = int(_subprocess(workdir, f"simulate-{stage}", str(real_shards), timeout_s=timeout_s))
+        stages[stage] = json.loads(_subprocess(workdir, "stage", stage, timeout_s=timeout_s))
+    return {"n_images": n_images, "shard_size": shard_size, "synthetic": synthetic, "resolution": RESOLUTION,
+            "model_width": width, "train_steps": steps, "real_shards": real_shards, "simulated_shards": simulated,
+            "prepare_s": round(prepared, 1), "stages": stages,
+            "peak_rss_mib": {s: r["peak_rss_mib"] for s, r in stages.items()}}
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Subprocess entry: print the measurement of one catalog size as one JSON line."""
+    """Subprocess entries: prepare a catalog, simulate transfer, or run one stage (prints one JSON line)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("n_images", type=int)
-    parser.add_argument("workdir", type=Path)
-    parser.add_argument("--shard-size", type=int, default=256)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--distinct", type=int, default=1000, help="distinct renders (0: render every photo)")
-    parser.add_argument("--width", type=int, default=32, help="model base channel width")
+    sub = parser.add_subparsers(dest="command", required=True)
+    prep = sub.add_parser("prepare")
+    prep.add_argument("n_images", type=int)
+    prep.add_argument("distinct", type=int, help="distinct renders (0: render every photo)")
+    prep.add_argument("--synthetic", action="store_true")
+    sims = [sub.add_parser(f"simulate-{what}") for what in ("project", "edit")]
+    for sim in sims:
+        sim.add_argument("real_shards", type=int)
+    stage = sub.add_parser("stage")
+    stage.add_argument("stage", choices=STAGES)
+    for p in (prep, *sims, stage):
+        p.add_argument("workdir", type=Path)
     a = parser.parse_args(argv)
-    print(json.dumps(run(a.n_images, a.workdir, a.shard_size, a.batch_size, a.distinct or None, a.width)))
+    if a.command == "prepare" and a.synthetic:
+        prepare_synthetic(a.workdir, a.n_images, a.distinct or 8)
+    elif a.command == "prepare":
+        prepare(a.workdir, a.n_images, a.distinct or None)
+    elif a.command == "simulate-project":
+        print(simulate_projection(a.workdir, a.real_shards))
+    elif a.command == "simulate-edit":
+        print(simulate_transfer(a.workdir, a.real_shards))
+    else:
+        print(json.dumps(run_stage(a.stage, a.workdir)))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,25 @@
-"""Step 5 as tasks: α for every photo at the current strength (closed form, §3.2), and results.parquet."""
+"""Step 5 as tasks: α for every photo at the current strength (closed form, §3.2), the range guard,
+and results.parquet, shard by shard in bounded memory (never every latent at once: a 1M-photo
+catalog's W+ latents are 20 GB).
+
+- The guard's catalog-wide numbers (`GuardLimits`, `catalog_limits`): the span along n comes from G's
+  own samples (`reference_latents`: no catalog pass); the projection-error threshold (median + MADs
+  of log err_pixel over every current photo) from one exact streaming pass that reads only err_pixel
+  (8 bytes per photo, not the latents).
+- α and the guard's decision of one shard inside that shard's task (`edit_shard`), which then runs
+  its transfer: one dot product per latent, with the catalog's limits, so every shard's table equals
+  the one a whole-catalog pass gives, bit for bit (edit_core.alphas.closed_form_alphas).
+- What comes back per photo is kept as compact numpy columns (`Catalog`: 73 bytes per photo plus the
+  text of non-empty reasons), and results.parquet is written from them by streaming the manifest in
+  row groups of RESULTS_ROWS rows (a pyarrow ParquetWriter inside one atomic_path). A catalog of at
+  most RESULTS_ROWS manifest rows gives one row group, the same bytes as `write_parquet`.
+"""
 
 from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -11,23 +30,25 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from common.params import GuardParams, Params
-from common.storage import read_parquet, reading, write_parquet
+from common.storage import atomic_path, read_h5, reading
 from common.workspace import EditPaths, Workspace
 from edit_core.alphas import (
+    EDITED,
+    STATUSES,
     apply_alphas,
+    beyond_limit,
     clamp_to_span,
     closed_form_alphas,
     distances,
-    error_outliers,
+    error_limit,
     example_target,
     guard_span,
 )
 from edit_core.checkpoint import load_generator
 from edit_core.models.base import Generator
-from tasks.direction import load_direction
-from tasks.latents import load_latents
-
-"""Statuses that come with an edited image; `skipped` (range guard) and `rejected` have none."""
+from tasks.latents import iter_latent_shards
+from tasks.manifest import accepted_mask
+from tasks.transfer import transfer_shard
 
 RESULTS_SCHEMA = pa.schema([
     ("id", pa.string()),
@@ -41,8 +62,8 @@ RESULTS_SCHEMA = pa.schema([
     ("t_render", pa.float64()),
     ("t_transfer", pa.float64()),
 ])
-
-
+RESULTS_ROWS = 65536  # manifest rows per row group of results.parquet
+NUMERIC = ("alpha", "distance_before", "err_pixel", "t_render", "t_transfer")
 STRENGTH_KEY = "oneedit.strength"
 
 
@@ -54,36 +75,60 @@ def applied_strength(paths: EditPaths) -> float | None:
     return None if value is None else float(value)
 
 
-def alpha_table(w: np.ndarray, state: dict, strength: float, reference: np.ndarray, err_pixel: np.ndarray,
+# --------------------------------------------------------------------------------------------
+# α and the range guard (pure)
+
+
+@dataclass(frozen=True)
+class GuardLimits:
+    """The range guard's catalog-wide numbers: G's span [lo, hi] along n (from its own samples), the log
+    projection error above which a photo is an outlier, and the catalog's median error (for reasons)."""
+
+    span: tuple[float, float]
+    error_limit: float
+    error_median: float
+
+
+def guard_limits(reference: np.ndarray, err_pixel: np.ndarray, state: dict, strength: float,
+                 guard: GuardParams) -> GuardLimits:
+    """GuardLimits from `reference` latents of G's own samples (shaped like the stored latents) and the
+    projection errors of every photo being edited (the catalog's, float64)."""
+    target = example_target(state["w0"], state["delta_star"], strength)
+    span = guard_span(distances(torch.from_numpy(reference), target, state["n"]), guard.margin, guard.quantile)
+    median = float(np.nanmedian(err_pixel)) if np.isfinite(err_pixel).any() else float("nan")
+    return GuardLimits(span, error_limit(torch.from_numpy(err_pixel), guard.error_mads), median)
+
+
+def alpha_table(w: np.ndarray, state: dict, strength: float, err_pixel: np.ndarray, limits: GuardLimits,
                 guard: GuardParams) -> dict[str, np.ndarray]:
     """α_i, the signed distance to the final state before the edit and the range guard's decision for latents
-    w [N, ...] (pure). The distance after is measured on the edited photos (tasks/final_state.py), not
-    computed here: w_i + α_i·n lies on the hyperplane by construction (up to the guard's clamp).
+    w [N, ...] against the catalog's `limits` (pure; any subset of the catalog, e.g. one shard, gets the
+    rows the whole catalog would). The distance after is measured on the edited photos
+    (tasks/final_state.py), not computed here: w_i + α_i·n lies on the hyperplane by construction (up to
+    the guard's clamp).
 
-    `reference` are latents of G's own samples (shaped like w): the span along n that the guard
-    checks against. Returns alpha (clamped when guard.action is clamp), distance_before,
-    flagged (out of range), status (edited / flagged / clamped / skipped / rejected) and reason.
+    Returns alpha (clamped when guard.action is clamp), distance_before, flagged (out of range), status
+    (edited / flagged / clamped / skipped / rejected) and reason.
     """
     W = torch.from_numpy(w)
     n = state["n"]
     target = example_target(state["w0"], state["delta_star"], strength)
     a = closed_form_alphas(W, target, n)
     before = distances(W, target, n)
-    lo, hi = guard_span(distances(torch.from_numpy(reference), target, n), guard.margin, guard.quantile)
+    lo, hi = limits.span
     start_out = ((before < lo) | (before > hi)).numpy()
     end_out = lo > 0 or hi < 0
-    error_out = error_outliers(torch.from_numpy(err_pixel), guard.error_mads).numpy()
+    error_out = beyond_limit(torch.from_numpy(err_pixel), limits.error_limit).numpy()
     finite = (torch.isfinite(W.reshape(len(W), -1)).all(1) & torch.isfinite(a)).numpy()
     clamp = end_out and guard.action == "clamp"
     if clamp:
         a = clamp_to_span(a, (lo, hi))
     after = distances(apply_alphas(W, a, n), target, n)
-    median = float(np.nanmedian(err_pixel)) if np.isfinite(err_pixel).any() else float("nan")
     status, reason = [], []
     for i in range(len(W)):
         why = []
         if error_out[i]:
-            why.append(f"projection error {err_pixel[i]:.4g} is an outlier (catalog median {median:.4g})")
+            why.append(f"projection error {err_pixel[i]:.4g} is an outlier (catalog median {limits.error_median:.4g})")
         if start_out[i]:
             why.append(f"start {float(before[i]):.3g} along n outside G's span [{lo:.3g}, {hi:.3g}]")
         if end_out:
@@ -119,56 +164,149 @@ def reference_latents(G: Generator, like: np.ndarray, guard: GuardParams) -> np.
     return w.detach().cpu().numpy().astype(like.dtype)
 
 
-def spread_over_alpha(ids: pd.Series, alpha: pd.Series, k: int) -> list[str]:
-    """Up to k ids spread evenly over the order of α, from the least to the most moved (the extremes
-    included): the report's grid, the studio's preview, the photos measured for the final state."""
-    order = ids.iloc[np.argsort(alpha.to_numpy(), kind="stable")].tolist()
+def spread_over_alpha(ids: np.ndarray | pd.Series, alpha: np.ndarray | pd.Series, k: int) -> list:
+    """Up to k of `ids` spread evenly over the order of α, from the least to the most moved (the extremes
+    included): the report's grid, the studio's preview, the photos measured for the final state. Pass
+    positions (np.arange) as `ids` to get positions back."""
+    order = np.asarray(ids)[np.argsort(np.asarray(alpha), kind="stable")].tolist()
     if len(order) <= k:
         return order
     return [order[i] for i in np.linspace(0, len(order) - 1, k).round().astype(int)]
 
 
+# --------------------------------------------------------------------------------------------
+# the catalog, shard by shard
+
+
+@dataclass
+class Catalog:
+    """What the edit made of every current photo, shard order, as compact numpy columns: id (utf-8
+    bytes, 16), shard (position in `shards`, 4), index in it (4), NUMERIC (5 × 8), status (position in
+    STATUSES, 1) and reason (an object pointer, 8; empty reasons share one string): 73 bytes per photo."""
+
+    shards: list[str]
+    columns: dict[str, np.ndarray]
+
+    @classmethod
+    def concat(cls, parts: list[dict]) -> Catalog:
+        """The catalog from `edit_shard`'s returns, in shard order."""
+        shards = [p["shard"] for p in parts]
+        keys = ("id", "index", *NUMERIC, "status", "reason")
+        columns = {k: np.concatenate([p[k] for p in parts]) for k in keys}
+        columns["shard"] = np.concatenate([np.full(len(p["id"]), k, np.int32) for k, p in enumerate(parts)])
+        return cls(shards, columns)
+
+    def __len__(self) -> int:
+        return len(self.columns["id"])
+
+    def status(self) -> np.ndarray:
+        """Each photo's status as text (an object array of STATUSES' few strings)."""
+        return np.array(STATUSES, dtype=object)[self.columns["status"]]
+
+    def edited(self) -> np.ndarray:
+        """Positions of the photos that have an edited image (EDITED statuses), shard order."""
+        return np.flatnonzero(np.isin(self.columns["status"], [STATUSES.index(s) for s in EDITED]))
+
+    @cached_property
+    def _by_id(self) -> np.ndarray:
+        return np.argsort(self.columns["id"], kind="stable")
+
+    def positions(self, ids: np.ndarray) -> np.ndarray:
+        """Position of each of `ids` (str) in the catalog; -1 where it has none."""
+        key = np.char.encode(np.asarray(ids).astype(str), "utf-8")
+        order = self._by_id
+        if not len(order):
+            return np.full(len(key), -1)
+        at = order[np.searchsorted(self.columns["id"], key, sorter=order).clip(max=len(order) - 1)]
+        return np.where(self.columns["id"][at] == key, at, -1)
+
+
+def _current(ws: Workspace, part: dict) -> dict:
+    """A latents shard's rows of photos still in the catalog (the manifest's accepted ids), with their index."""
+    keep = accepted_mask(ws, part["ids"])
+    return {"shard": part["shard"], "index": np.flatnonzero(keep).astype(np.int32),
+            **{k: v[keep] for k, v in part.items() if k != "shard"}}
+
+
 @task(cache_policy=NO_CACHE, persist_result=False)
-def compute_alphas(ws: Workspace, name: str, params: Params) -> pd.DataFrame:
-    """α at params.edit.strength for every stored latent of a photo still in the catalog (the manifest's
-    accepted ids): id, shard, index, alpha, distances, err_pixel, flagged."""
-    state = load_direction(ws, ws.edit(name))
-    latents = load_latents(ws)
-    manifest = read_parquet(ws.manifest)
-    current = np.isin(latents["ids"], manifest.loc[manifest["status"] == "accepted", "id"].to_numpy(str))
-    latents = {k: v[current] for k, v in latents.items()}  # photos replaced or removed since stay in old shards
+def catalog_limits(ws: Workspace, state: dict, params: Params) -> GuardLimits:
+    """The range guard's GuardLimits for the catalog at params.edit.strength: G's span from its own samples,
+    the error threshold from one pass over every shard's err_pixel (exact: every current photo's error)."""
+    err = [_current(ws, p)["err_pixel"].astype(np.float64) for p in iter_latent_shards(ws, ("ids", "err_pixel"))]
+    like = read_h5(ws.latent_shard(ws.ingest_shards()[0]), ["w"])["w"]
     with reading(ws.gan):
         G = load_generator(ws.gan, "cpu")
-    reference = reference_latents(G, latents["w"], params.guard)
-    err = latents["err_pixel"].astype(np.float64)
-    table = alpha_table(latents["w"], state, params.edit.strength, reference, err, params.guard)
-    return pd.DataFrame({"id": latents["ids"], "shard": latents["shard"], "index": latents["index"],
-                         "err_pixel": err, **table})
+    reference = reference_latents(G, like, params.guard)
+    return guard_limits(reference, np.concatenate(err), state, params.edit.strength, params.guard)
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
-def write_results(ws: Workspace, name: str, table: pd.DataFrame, parts: list[pd.DataFrame],
-                  measured: pd.DataFrame, strength: float) -> dict:
-    """results.parquet: one row per manifest row (accepted, duplicate, rejected at ingest); `distance_after`
-    is the measured one (`measured`: id, distance_after) where a photo was re-projected, else NaN; the
-    strength it was made at rides along as schema metadata (`applied_strength`: what `update` re-applies)."""
-    manifest = read_parquet(ws.manifest)
-    done = table.drop(columns=["status", "reason"]).merge(pd.concat(parts, ignore_index=True), on="id", how="left")
-    done = done.merge(measured[["id", "distance_after"]], on="id", how="left")
-    by_id = done.set_index("id")
-    rows = []
-    for m in manifest.itertuples(index=False):
-        if m.status == "rejected":
-            rows.append({"id": m.id, "source_path": m.source_path, "status": "rejected", "reason": m.reason})
-            continue
-        r = by_id.loc[m.id]
-        reason = r["reason"] if m.status == "accepted" else f"{m.reason}; same output images/{m.id}.png"
-        rows.append({"id": m.id, "source_path": m.source_path, "alpha": r["alpha"],
-                     "distance_before": r["distance_before"], "distance_after": r["distance_after"],
-                     "err_pixel": r["err_pixel"], "status": r["status"], "reason": reason,
-                     "t_render": r["t_render"], "t_transfer": r["t_transfer"]})
-    results = pd.DataFrame(rows, columns=RESULTS_SCHEMA.names)
-    results["reason"] = results["reason"].fillna("")
+def edit_shard(ws: Workspace, name: str, shard: str, state: dict, limits: GuardLimits, params: Params) -> dict:
+    """α and the guard's decision for one shard's current photos, then their transfer (skipped when its part
+    is current, tasks/transfer.py); returns the shard's rows as compact columns (see `Catalog`)."""
+    part = _current(ws, {"shard": shard, **read_h5(ws.latents / shard, ["ids", "w", "err_pixel"])})
+    err = part["err_pixel"].astype(np.float64)
+    table = alpha_table(part["w"], state, params.edit.strength, err, limits, params.guard)
+    out = {"shard": shard, "id": np.char.encode(part["ids"].astype(str), "utf-8"), "index": part["index"],
+           "alpha": table["alpha"].astype(np.float64), "distance_before": table["distance_before"].astype(np.float64),
+           "err_pixel": err}
+    if not len(part["ids"]):
+        empty = np.array([], np.float64)
+        return out | {"t_render": empty, "t_transfer": empty, "status": np.array([], np.int8),
+                      "reason": np.array([], object)}
+    frame = pd.DataFrame({"id": part["ids"], "shard": shard, "index": part["index"], "err_pixel": err, **table})
+    done = transfer_shard.fn(ws, name, shard, frame, params).set_index("id").loc[frame["id"]]
+    codes = {s: k for k, s in enumerate(STATUSES)}
+    return out | {"t_render": done["t_render"].to_numpy(np.float64), "t_transfer": done["t_transfer"].to_numpy(np.float64),
+                  "status": np.array([codes[s] for s in done["status"]], np.int8),
+                  "reason": np.array([r or "" for r in done["reason"]], dtype=object)}
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def write_results(ws: Workspace, name: str, catalog: Catalog, measured: pd.DataFrame, strength: float) -> dict:
+    """results.parquet: one row per manifest row (accepted, duplicate, rejected at ingest), manifest order,
+    streamed in row groups of RESULTS_ROWS; `distance_after` is the measured one (`measured`: id,
+    distance_after) where a photo was re-projected, else NaN; the strength it was made at rides along as
+    schema metadata (`applied_strength`: what `update` re-applies)."""
+    after = dict(zip(measured["id"], measured["distance_after"], strict=True))
     schema = RESULTS_SCHEMA.with_metadata({STRENGTH_KEY: repr(float(strength))})
-    write_parquet(ws.edit(name).results, results, schema)
-    return {"status": results["status"].value_counts().to_dict(), "images": len(results)}
+    statuses = np.array(STATUSES, dtype=object)
+    counts: Counter = Counter()
+    images = 0
+    manifest = pq.ParquetFile(ws.manifest)
+    with atomic_path(ws.edit(name).results) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        for batch in manifest.iter_batches(batch_size=RESULTS_ROWS, columns=["id", "source_path", "status", "reason"]):
+            m = batch.to_pandas()
+            known = (m["status"] != "rejected").to_numpy()
+            pos = catalog.positions(m["id"][known].to_numpy())
+            if (pos < 0).any():
+                missing = m["id"][known].to_numpy()[pos < 0][0]
+                raise ValueError(f"{ws.manifest}: photo {missing} has no latent in {ws.latents}; "
+                                 "run `oneedit project` again")
+            out = pd.DataFrame({"id": m["id"], "source_path": m["source_path"]})
+            for k in NUMERIC:
+                column = np.full(len(m), np.nan)
+                column[known] = catalog.columns[k][pos]
+                out[k] = column
+            out["distance_after"] = [after.get(i, np.nan) if k else np.nan for i, k in zip(m["id"], known, strict=True)]
+            status = np.full(len(m), "rejected", dtype=object)
+            status[known] = statuses[catalog.columns["status"][pos]]
+            reason = m["reason"].to_numpy(object).copy()
+            reason[known] = catalog.columns["reason"][pos]
+            dup = (m["status"] == "duplicate").to_numpy()
+            reason[dup] = [f"{r}; same output images/{i}.png" for r, i in zip(m["reason"][dup], m["id"][dup],
+                                                                              strict=True)]
+            out["status"], out["reason"] = status, pd.Series(reason, dtype=object).fillna("").to_numpy(object)
+            table = pa.Table.from_pandas(out[RESULTS_SCHEMA.names], schema=schema, preserve_index=False)
+            writer.write_table(table.replace_schema_metadata(schema.metadata))
+            counts.update(status)
+            images += len(out)
+    return {"status": dict(counts.most_common()), "images": images}
+
+
+def edited_latents(ws: Workspace, catalog: Catalog, positions: np.ndarray) -> np.ndarray:
+    """The stored latents of the photos at `positions` of the catalog (read from their shards only)."""
+    shards = catalog.columns["shard"][positions]
+    stored = {s: read_h5(ws.latents / catalog.shards[s], ["w"])["w"] for s in np.unique(shards)}
+    return np.stack([stored[s][i] for s, i in zip(shards, catalog.columns["index"][positions], strict=True)])
+

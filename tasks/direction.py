@@ -29,7 +29,7 @@ from common import progress
 from common.errors import InputError
 from common.fingerprint import fingerprint
 from common.params import Params
-from common.storage import atomic_path, read_json, read_parquet, read_torch, reading, sha256_file, write_json
+from common.storage import atomic_path, read_json, read_torch, reading, sha256_file, write_json
 from common.workspace import EditPaths, Workspace
 from edit_core.alphas import unit_normal
 from edit_core.checkpoint import load_generator
@@ -39,6 +39,7 @@ from edit_core.imageops import resolve_device, to_tensor, to_uint8
 from edit_core.models.base import Generator
 from tasks.example import make_example_edit
 from tasks.images import write_png
+from tasks.manifest import accepted_rows
 
 BRUSH_FILES = (("color", "mask"), ("sketch", "edges"), ("sketch", "mask"))
 
@@ -94,13 +95,12 @@ def copy_example(path: Path, dest: Path) -> Path:
 
 
 def example_key(ws: Workspace, example: str) -> str:
-    """The example's catalog id, or the sha256 of an example photo from outside the catalog."""
-    manifest = read_parquet(ws.manifest)
-    accepted = set(manifest.loc[manifest["status"] == "accepted", "id"])
-    if example in accepted:
+    """The example's catalog id, or the sha256 of an example photo from outside the catalog (manifest
+    lookups by id: no whole-catalog table)."""
+    if accepted_rows(ws, ["id"], [example])["id"]:
         return example
     digest = sha256_file(example)
-    return digest[:16] if digest[:16] in accepted else digest
+    return digest[:16] if accepted_rows(ws, ["id"], [digest[:16]])["id"] else digest
 
 
 def _identity_params(params: Params) -> dict:

@@ -14,7 +14,7 @@ import torch
 
 from common.errors import InputError
 from common.params import Params
-from common.storage import read_h5, read_parquet, reading, sha256_file
+from common.storage import read_h5, reading, sha256_file
 from common.workspace import Workspace
 from edit_core.checkpoint import load_discriminator, load_encoder
 from edit_core.edits import BrushConstraints, ExampleEdit, edit_from_brush, edit_from_offset, edit_from_pair
@@ -22,35 +22,33 @@ from edit_core.imageops import to_tensor
 from edit_core.models.base import Generator
 from edit_core.project import project
 from tasks.images import Rejected, read_mask, read_photo, read_thumbnail
-from tasks.latents import load_latents
-from tasks.manifest import source_root
+from tasks.ingest import shard_name
+from tasks.manifest import accepted_rows, source_paths
 from tasks.project import feature_extractor
 
 
 def resolve_example(ws: Workspace, example: str, resolution: int) -> dict:
-    """The example as {id (None if not in the catalog), thumb uint8 [R, R, 3], w (stored latent or None)}."""
-    manifest = read_parquet(ws.manifest)
-    accepted = manifest[manifest["status"] == "accepted"]
-    example_id = example if example in set(accepted["id"]) else None
-    if example_id is None and Path(example).is_file():
-        digest = sha256_file(example)[:16]
-        example_id = digest if digest in set(accepted["id"]) else None
-        if example_id is None:
+    """The example as {id (None if not in the catalog), thumb uint8 [R, R, 3], w (stored latent or None)};
+    a catalog photo's thumbnail and latent are read from its own shard (no whole-catalog read)."""
+    row = accepted_rows(ws, ["id", "shard", "index"], [example])
+    if not row["id"] and Path(example).is_file():
+        row = accepted_rows(ws, ["id", "shard", "index"], [sha256_file(example)[:16]])
+        if not row["id"]:
             return {"id": None, "thumb": read_thumbnail(Path(example), resolution), "w": None}
-    if example_id is None:
+    if not row["id"]:
         raise InputError(f"--example {example!r} is neither a catalog photo id nor an image file")
-    latents = load_latents(ws)
-    i = int(np.flatnonzero(latents["ids"] == example_id)[0])
-    images = read_h5(ws.ingest / str(latents["shard"][i]), ["images"])["images"]
-    return {"id": example_id, "thumb": images[int(latents["index"][i])], "w": latents["w"][i]}
+    shard, index = ws.ingest / shard_name(row["shard"][0]), row["index"][0]
+    if not ws.latent_shard(shard).exists():
+        raise InputError(f"{ws.latents}: no latents for {shard.name}; run `oneedit project` first")
+    w = read_h5(ws.latent_shard(shard), ["w"])["w"][index]
+    return {"id": row["id"][0], "thumb": read_h5(shard, ["images"])["images"][index], "w": w}
 
 
 def example_size(ws: Workspace, example: str) -> tuple[int, int]:
     """(height, width) of the example's original photo; a one-line error if it is neither id nor file."""
-    manifest = read_parquet(ws.manifest)
-    row = manifest[(manifest["id"] == example) & (manifest["status"] == "accepted")]
-    if len(row):
-        return int(row["height"].iloc[0]), int(row["width"].iloc[0])
+    row = accepted_rows(ws, ["height", "width"], [example])
+    if row["height"]:
+        return int(row["height"][0]), int(row["width"][0])
     if Path(example).is_file():
         return photo_size(Path(example), "--example")
     raise InputError(f"--example {example!r} is neither a catalog photo id nor an image file")
@@ -58,9 +56,7 @@ def example_size(ws: Workspace, example: str) -> tuple[int, int]:
 
 def example_path(ws: Workspace, example: str) -> Path:
     """The example's photo file: a catalog photo's original, or the file given."""
-    manifest = read_parquet(ws.manifest)
-    row = manifest[(manifest["id"] == example) & (manifest["status"] == "accepted")]
-    return source_root(ws) / row["source_path"].iloc[0] if len(row) else Path(example)
+    return source_paths(ws, [example]).get(example, Path(example))
 
 
 def photo_size(path: Path, what: str) -> tuple[int, int]:

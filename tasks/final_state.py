@@ -14,14 +14,14 @@ from prefect.cache_policies import NO_CACHE
 
 from common import progress
 from common.params import Params
-from common.storage import read_h5, read_json, write_json
+from common.storage import read_json, write_json
 from common.workspace import Workspace
 from edit_core.alphas import apply_alphas, distances, example_target
 from edit_core.checkpoint import load_encoder, load_generator
 from edit_core.edits import WEAK_CAPTURE
 from edit_core.imageops import resolve_device, to_tensor
 from edit_core.metrics import final_state_verdict, pixel_mse
-from tasks.alphas import spread_over_alpha
+from tasks.alphas import Catalog, edited_latents, spread_over_alpha
 from tasks.direction import load_direction
 from tasks.images import MAX_PIXELS, decode
 from tasks.project import feature_extractor, project_images
@@ -36,15 +36,13 @@ def _edited_thumbnails(ws: Workspace, name: str, ids: list[str], resolution: int
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
-def measure_final_state(ws: Workspace, name: str, table: pd.DataFrame, parts: list[pd.DataFrame],
-                        params: Params) -> tuple[pd.DataFrame, dict]:
+def measure_final_state(ws: Workspace, name: str, catalog: Catalog, params: Params) -> tuple[pd.DataFrame, dict]:
     """Re-project up to `edit.verify` edited photos (spread over α); per photo the measured distance after
     and the pixel error against its edited render; the verdict in WS/edits/NAME/final_state.json."""
     paths = ws.edit(name)
-    status = pd.concat(parts, ignore_index=True)[["id", "status"]]
-    done = table.drop(columns=["status", "reason"], errors="ignore").merge(status, on="id")
-    done = done[done["status"].isin(["edited", "flagged", "clamped"])].drop_duplicates("id")
-    picked = done.set_index("id").loc[spread_over_alpha(done["id"], done["alpha"], params.edit.verify)]
+    done = catalog.edited()
+    picked = done[spread_over_alpha(np.arange(len(done)), catalog.columns["alpha"][done], params.edit.verify)]
+    ids = [i.decode("utf-8") for i in catalog.columns["id"][picked]]
     verdict: dict = {"landed": None, "final_state_photos": 0}
     measured = pd.DataFrame({c: pd.Series(dtype=str if c == "id" else float) for c in MEASURED_COLUMNS})
     if len(picked):
@@ -52,24 +50,23 @@ def measure_final_state(ws: Workspace, name: str, table: pd.DataFrame, parts: li
         G = load_generator(ws.gan, device)
         encoder = load_encoder(ws.encoder, device) if params.project.mode != "optimize" else None
         features = feature_extractor(params.project.features, ws.gan, device)
-        thumbs = _edited_thumbnails(ws, name, list(picked.index), G.resolution)
+        thumbs = _edited_thumbnails(ws, name, ids, G.resolution)
         with progress.track(f"measure the final state ({len(picked)} photos)", total=len(picked)) as bar:
             w_after = project_images(G, thumbs, params, encoder, features, bar)["w"]
         state = load_direction(ws, paths)
         target = example_target(state["w0"], state["delta_star"], params.edit.strength)
         after = distances(torch.from_numpy(w_after), target, state["n"]).numpy()
-        stored = {s: read_h5(ws.latents / s, ["w"])["w"] for s in picked["shard"].unique()}
-        w = np.stack([stored[s][i] for s, i in zip(picked["shard"], picked["index"], strict=True)])
-        edited_w = apply_alphas(torch.from_numpy(w), torch.tensor(picked["alpha"].to_numpy(np.float32)),
-                                state["n"])
+        w = edited_latents(ws, catalog, picked)
+        alpha = catalog.columns["alpha"][picked]
+        edited_w = apply_alphas(torch.from_numpy(w), torch.from_numpy(alpha.astype(w.dtype)), state["n"])
         with torch.no_grad():
             renders = G.synthesis(edited_w.to(device))
         pixel = pixel_mse(to_tensor(thumbs), renders)
-        measured = pd.DataFrame({"id": picked.index, "distance_after": after.astype(np.float64),
-                                 "pixel_err_edited": pixel})
-        verdict = final_state_verdict(picked["distance_before"].to_numpy(), after)
+        measured = pd.DataFrame({"id": ids, "distance_after": after.astype(np.float64), "pixel_err_edited": pixel})
+        before = catalog.columns["distance_before"][picked].astype(w.dtype)  # as computed, in the latents' precision
+        verdict = final_state_verdict(before, after)
         verdict |= {"pixel_err_edited_mean": float(pixel.mean()),
-                    "pixel_err_original_mean": float(picked["err_pixel"].mean())}
+                    "pixel_err_original_mean": float(catalog.columns["err_pixel"][picked].mean())}
     capture = (read_json(paths.spec).get("capture") or {}).get("direction") if paths.spec.exists() else None
     warnings = []
     if verdict["landed"] is False:

@@ -1,12 +1,23 @@
 """The catalog's manifest that ingest writes (WS/ingest/manifest.parquet + source.json), read back,
-and the checks of the originals' folder that commands run before they write anything."""
+and the checks of the originals' folder that commands run before they write anything.
+
+Lookups by id read only the columns they need through pyarrow and filter there (`accepted_rows`),
+so a task that needs one shard's photos does not build a per-photo table of the whole catalog.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
 from common.errors import InputError
-from common.storage import read_json, read_parquet
+from common.storage import read_json, read_parquet, reading
 from common.workspace import Workspace
 
 
@@ -15,12 +26,53 @@ def source_root(ws: Workspace) -> Path:
     return Path(read_json(ws.source)["source"])
 
 
-def source_paths(ws: Workspace) -> dict[str, Path]:
-    """id -> the original photo's path (relative source paths resolve against the ingested folder)."""
+@functools.lru_cache(maxsize=2)
+def _accepted_table(path: Path, stamp: tuple[int, int, int], columns: tuple[str, ...]) -> pa.Table:
+    """The accepted rows' `columns` as one Arrow table, kept while the file is unchanged (`stamp`): a
+    worker that runs many shards' tasks decodes the manifest once (about 20 bytes per photo and column)."""
+    with reading(path):
+        table = pq.read_table(path, columns=sorted({"status", *columns}))
+    return table.filter(pc.equal(table["status"], "accepted")).select(list(columns))
+
+
+def accepted_table(ws: Workspace, columns: Iterable[str]) -> pa.Table:
+    """`columns` of the manifest's accepted rows, manifest order, as Arrow (compact: no Python rows)."""
+    st = ws.manifest.stat()
+    return _accepted_table(ws.manifest, (st.st_ino, st.st_mtime_ns, st.st_size), tuple(sorted({"id", *columns})))
+
+
+@functools.lru_cache(maxsize=1)
+def _accepted_ids(path: Path, stamp: tuple[int, int, int]) -> np.ndarray:
+    """The accepted ids, utf-8 bytes, sorted (16 bytes per photo), kept while the file is unchanged."""
+    ids = _accepted_table(path, stamp, ("id",))["id"].to_numpy(zero_copy_only=False)
+    return np.sort(np.char.encode(ids.astype(str), "utf-8")) if len(ids) else np.array([], "S1")
+
+
+def accepted_mask(ws: Workspace, ids: np.ndarray) -> np.ndarray:
+    """Which of `ids` are accepted photos of the catalog now (bool per id); photos replaced or removed
+    since ingest stay in their old shards and are not."""
+    st = ws.manifest.stat()
+    known = _accepted_ids(ws.manifest, (st.st_ino, st.st_mtime_ns, st.st_size))
+    if not len(known) or not len(ids):
+        return np.zeros(len(ids), bool)
+    key = np.char.encode(np.asarray(ids).astype(str), "utf-8")
+    return known[np.searchsorted(known, key).clip(max=len(known) - 1)] == key
+
+
+def accepted_rows(ws: Workspace, columns: list[str], ids: Iterable[str] | None = None) -> dict[str, list]:
+    """`columns` of the accepted manifest rows (those of `ids` only, if given), manifest order."""
+    table = accepted_table(ws, columns)
+    if ids is not None:
+        table = table.filter(pc.is_in(table["id"], value_set=pa.array([str(i) for i in ids], pa.string())))
+    return table.select(columns).to_pydict()
+
+
+def source_paths(ws: Workspace, ids: Iterable[str] | None = None) -> dict[str, Path]:
+    """id -> the original photo's path (every accepted photo, or those of `ids`); relative source paths
+    resolve against the ingested folder."""
     root = source_root(ws)
-    manifest = read_parquet(ws.manifest)
-    accepted = manifest[manifest["status"] == "accepted"]
-    return {i: root / p for i, p in zip(accepted["id"], accepted["source_path"], strict=True)}
+    rows = accepted_rows(ws, ["id", "source_path"], ids)
+    return {i: root / p for i, p in zip(rows["id"], rows["source_path"], strict=True)}
 
 
 def select_photos(ws: Workspace, only: str) -> list[str]:
@@ -92,8 +144,8 @@ def check_source(ws: Workspace, src: Path) -> None:
                      f"({recorded}) with the new photos added to it, not a folder of new photos only")
 
 
-def source_hashes(ws: Workspace) -> dict[str, str]:
-    """id -> sha256 of the bytes ingest read: an original is edited only while it still has them."""
-    manifest = read_parquet(ws.manifest)
-    accepted = manifest[manifest["status"] == "accepted"]
-    return dict(zip(accepted["id"], accepted["sha256"], strict=True))
+def source_hashes(ws: Workspace, ids: Iterable[str] | None = None) -> dict[str, str]:
+    """id -> sha256 of the bytes ingest read (every accepted photo, or those of `ids`): an original is
+    edited only while it still has them."""
+    rows = accepted_rows(ws, ["id", "sha256"], ids)
+    return dict(zip(rows["id"], rows["sha256"], strict=True))

@@ -25,7 +25,7 @@ from edit_core.alphas import unit_normal
 from edit_core.checkpoint import load_generator
 from edit_core.imageops import resolve_device, to_uint8
 from edit_core.models.base import Generator
-from tasks.alphas import alpha_table, reference_latents, spread_over_alpha
+from tasks.alphas import alpha_table, guard_limits, reference_latents, spread_over_alpha
 from tasks.direction import fit_example_direction
 from tasks.example import make_example_edit
 from tasks.images import read_photo, write_png
@@ -80,8 +80,9 @@ def fit_preview(ws: Workspace, form: dict, params: Params, on_phase: PhaseFn = _
 
 def catalog_alphas(ws: Workspace, preview: Preview, strength: float, params: Params) -> pd.DataFrame:
     """α and the range guard's decision of every stored latent at `strength`, with the photo's file name."""
-    table = alpha_table(preview.w, preview.state, strength, preview.reference,
-                        preview.err_pixel.astype(np.float64), params.guard)
+    err = preview.err_pixel.astype(np.float64)
+    limits = guard_limits(preview.reference, err, preview.state, strength, params.guard)
+    table = alpha_table(preview.w, preview.state, strength, err, limits, params.guard)
     manifest = read_parquet(ws.manifest)
     files = dict(zip(manifest.loc[manifest["status"] == "accepted", "id"],
                      manifest.loc[manifest["status"] == "accepted", "source_path"], strict=True))

@@ -11,29 +11,32 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
 import jinja2
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from common.params import Params
-from common.storage import atomic_path, read_json, read_parquet, write_json
+from common.storage import atomic_path, read_json, reading, write_json
 from common.workspace import EditPaths, Workspace
-from edit_core.alphas import EDITED
+from edit_core.alphas import EDITED, STATUSES
 from edit_core.estimators import estimate_attributes
 from edit_core.metrics import attribute_final_state, edit_summary
-from tasks.alphas import applied_strength, spread_over_alpha
+from tasks.alphas import RESULTS_ROWS, applied_strength, spread_over_alpha
 from tasks.images import Rejected, read_photo, write_png
 from tasks.manifest import source_hashes, source_root
 
 PLOT_W, PLOT_H, PAD = 480, 320, 44
 EXAMPLE_SIZE = 512  # px, longest side of the example's photos in the report
 SUMMARY_COLUMNS = ("status", "alpha", "distance_before", "distance_after", "err_pixel", "t_transfer")
+ROW_COLUMNS = ("source_path", "id", "status", "reason", "alpha", "err_pixel", "distance_before")
 INK, GRID, ACCENT, MARK = (40, 40, 40), (225, 225, 225), (200, 90, 30), (30, 110, 200)
 SERIES = ((30, 110, 200), (200, 90, 30), (40, 150, 60), (150, 60, 170), (120, 120, 120), (200, 40, 60))
 RENDERS = (("render_before", "The generator's reconstruction of the example, G(w0)"),
@@ -321,42 +324,90 @@ def _models(folder: _Folder, ws: Workspace) -> list[dict]:
     return models
 
 
-def _rows(results: pd.DataFrame) -> list[dict]:
-    return [{"file": r.source_path, "id": r.id, "status": r.status, "reason": r.reason or "",
-             "alpha": _num(r.alpha), "err": _num(r.err_pixel), "before": _num(r.distance_before)}
-            for r in results.itertuples(index=False)]
+def _rows(path: Path, which: Callable[[str], bool] = lambda status: True) -> Iterator[dict]:
+    """The page's table rows of results.parquet (those whose status passes `which`), read in row groups:
+    the page is written as it is rendered, never a row per photo of the whole catalog in memory."""
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=RESULTS_ROWS, columns=list(ROW_COLUMNS)):
+        for r in batch.to_pandas().itertuples(index=False):
+            if which(r.status):
+                yield {"file": r.source_path, "id": r.id, "status": r.status, "reason": r.reason or "",
+                       "alpha": _num(r.alpha), "err": _num(r.err_pixel), "before": _num(r.distance_before)}
 
 
-def render_page(context: dict) -> str:
-    """The report's HTML from its context (templates/report.html.j2)."""
-    return TEMPLATES.get_template("report.html.j2").render(**context)
+def read_summary_columns(path: Path) -> dict[str, np.ndarray]:
+    """results.parquet's id (utf-8 bytes), status (an object array of the few STATUSES strings) and
+    SUMMARY_COLUMNS' numbers (float64, NaN where empty), read in row groups: 57 bytes per photo."""
+    parts: dict[str, list] = {"id": [], "status": [], **{c: [] for c in SUMMARY_COLUMNS if c != "status"}}
+    statuses = np.array(STATUSES, dtype=object)
+    codes = {s: k for k, s in enumerate(STATUSES)}
+    with reading(path):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=RESULTS_ROWS, columns=["id", *SUMMARY_COLUMNS]):
+            parts["id"].append(np.char.encode(batch["id"].to_numpy(zero_copy_only=False).astype(str), "utf-8"))
+            parts["status"].append(np.array([codes[v] for v in batch["status"].to_pylist()], np.int8))
+            for c in SUMMARY_COLUMNS:
+                if c != "status":
+                    parts[c].append(batch[c].to_numpy(zero_copy_only=False).astype(np.float64))
+    out = {k: np.concatenate(v) if v else np.array([]) for k, v in parts.items()}
+    out["status"] = statuses[out["status"].astype(np.int8)]
+    return out
+
+
+def render_page(context: dict) -> Iterator[str]:
+    """The report's HTML from its context (templates/report.html.j2), in pieces as it is rendered."""
+    return TEMPLATES.get_template("report.html.j2").generate(**context)
 
 
 # --------------------------------------------------------------------------------------------
 # the task
 
 
+def _done_rows(path: Path, ids: list[str]) -> dict[str, dict]:
+    """id -> the first results row of each of `ids` with an edited image (pyarrow filter: only those rows)."""
+    if not ids:
+        return {}
+    with reading(path):
+        table = pq.read_table(path, filters=[("id", "in", ids), ("status", "in", list(EDITED))])
+    rows: dict[str, dict] = {}
+    for r in table.to_pylist():
+        rows.setdefault(r["id"], r)
+    return rows
+
+
 @task(cache_policy=NO_CACHE, persist_result=False)
 def write_report(ws: Workspace, name: str, params: Params) -> dict:
-    """report/index.html + the images it shows; metrics.json + alphas.csv beside it (DVC); returns the metrics."""
+    """report/index.html + the images it shows; metrics.json + alphas.csv beside it (DVC); returns the metrics.
+
+    Reads results.parquet as compact columns (`read_summary_columns`) and, for the photos it shows, their
+    rows only; the page's per-photo tables are streamed into index.html."""
     paths = ws.edit(name)
     folder = _Folder(paths.report)
-    results = read_parquet(paths.results)
+    cols = read_summary_columns(paths.results)
     spec = read_json(paths.spec)
-    done = results[results["status"].isin(EDITED)].drop_duplicates("id")
-    metrics = edit_summary(*(results[c].to_numpy() for c in SUMMARY_COLUMNS))
+    edited = np.flatnonzero(np.isin(cols["status"], EDITED))
+    done = edited[np.sort(np.unique(cols["id"][edited], return_index=True)[1])]  # first row of each photo
+    done_ids = cols["id"][done]
+    done_alpha = cols["alpha"][done]
+    metrics = edit_summary(*(cols[c] for c in SUMMARY_COLUMNS))
     strength = applied_strength(paths)
     if strength is not None:
         metrics["strength"] = strength
     if (paths.root / "final_state.json").exists():  # the verdict measured after the edit (tasks/final_state.py)
         metrics |= read_json(paths.root / "final_state.json")
+
+    def sample(k: int) -> list[str]:
+        return [i.decode("utf-8") for i in spread_over_alpha(done_ids, done_alpha, k)]
+
+    shown = sample(params.report.grid)
+    estimated = sample(params.report.estimate) if "truth" in spec and len(done) and params.report.estimate else []
+    rows = _done_rows(paths.results, sorted({*shown, *estimated, *([spec["example_id"]] if spec.get("example_id")
+                                                                    else [])}))
     root = source_root(ws)
-    sources = {i: root / p for i, p in zip(done["id"], done["source_path"], strict=True)}  # as results were made
-    hashes = source_hashes(ws)
+    sources = {i: root / r["source_path"] for i, r in rows.items()}  # as results were made
+    hashes = source_hashes(ws, list(rows))
 
     grid = []
-    for i in spread_over_alpha(done["id"], done["alpha"], params.report.grid):
-        row = done[done["id"] == i].iloc[0]
+    for i in shown:
+        row = rows[i]
         before = _photo(sources.get(i), params.report.thumb, hashes.get(i))
         after = _photo(paths.images / f"{i}.png", params.report.thumb)
         if before is None or after is None:
@@ -366,16 +417,16 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
                      "before": folder.png(f"thumbs/{i}-before.png", before),
                      "after": folder.png(f"thumbs/{i}-after.png", after)})
 
-    plots = [{"src": folder.png("alpha_hist.png", histogram_plot(done["alpha"].to_numpy(), "alpha (closed form)")),
+    plots = [{"src": folder.png("alpha_hist.png", histogram_plot(done_alpha, "alpha (closed form)")),
               "caption": "How far each photo was moved along the edit (α)"},
              {"src": folder.png("final_state.png", scatter_plot(
-                 done["distance_before"].to_numpy(), done["distance_after"].to_numpy(),
+                 cols["distance_before"][done], cols["distance_after"][done],
                  "signed distance to the example's hyperplane: before (x), after (y)", target=0.0)),
               "caption": "Final state in latent space: after the edit every photo sits on the line"}]
-    if "truth" in spec and len(done) and params.report.estimate:
+    if estimated:
         attr, value = spec["truth"]["attribute"], float(spec["truth"]["value"])
         pairs = [(_photo(sources[i], 64, hashes.get(i)), _photo(paths.images / f"{i}.png", 64))
-                 for i in spread_over_alpha(done["id"], done["alpha"], params.report.estimate) if i in sources]
+                 for i in estimated if i in sources]
         pairs = [(b, a) for b, a in pairs if b is not None and a is not None]  # gone or changed: not measured
     else:
         pairs = []
@@ -394,15 +445,20 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
     context = {
         "name": name, "spec": spec, "metrics": metrics, "strength": strength, "verdict": verdict(metrics),
         "example": _example(folder, paths, spec, sources), "grid": grid, "plots": plots,
-        "models": _models(folder, ws), "rows": _rows(results),
-        "problems": _rows(results[~results["status"].isin(["edited"])]),
-        "counts": results["status"].value_counts().to_dict(), "thumb": params.report.thumb,
+        "models": _models(folder, ws), "rows": _rows(paths.results),
+        "problems": _rows(paths.results, lambda status: status != "edited"),
+        "problem_count": int((cols["status"] != "edited").sum()),
+        "counts": pd.Series(cols["status"], dtype=object).value_counts().to_dict(), "thumb": params.report.thumb,
     }
     write_json(paths.root / "metrics.json", metrics)
-    with atomic_path(paths.root / "alphas.csv") as tmp:
-        done[["id", "alpha", "distance_before", "distance_after"]].to_csv(tmp, index=False)
-    with atomic_path(paths.report / "index.html") as tmp:
-        tmp.write_text(render_page(context), encoding="utf-8")
+    with atomic_path(paths.root / "alphas.csv") as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        for start in range(0, max(len(done), 1), RESULTS_ROWS):
+            at = done[start : start + RESULTS_ROWS]
+            pd.DataFrame({"id": pd.Series([i.decode("utf-8") for i in cols["id"][at]], dtype=object),
+                          **{c: cols[c][at] for c in ("alpha", "distance_before", "distance_after")}}
+                         ).to_csv(fh, index=False, header=start == 0)
+    with atomic_path(paths.report / "index.html") as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        fh.writelines(render_page(context))
     folder.written.add(paths.report / "index.html")
     folder.remove_others()
     return metrics

@@ -118,8 +118,8 @@ def transfer_shard(ws: Workspace, name: str, shard: str, table: pd.DataFrame, pa
     """Edit every original photo of one shard; returns id, status, reason, t_render, t_transfer."""
     paths = ws.edit(name)
     part = paths.parts / Path(shard).with_suffix(".parquet").name
-    sources = source_paths(ws)
-    hashes = source_hashes(ws)
+    sources = source_paths(ws, table["id"])  # this shard's photos only: no whole-catalog dict per shard
+    hashes = source_hashes(ws, table["id"])
     key = part_fingerprint(ws, name, shard, table, sources, params)
     if part.exists():
         try:

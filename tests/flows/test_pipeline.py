@@ -7,19 +7,23 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import torch
 
 from common.params import Params, load_params
-from common.storage import read_json, read_parquet
+from common.storage import read_h5, read_h5_attrs, read_json, read_parquet, write_h5, write_parquet
 from common.workspace import Workspace
 from edit_core import demo_catalog
 from edit_core.alphas import alphas_at_strength
+from edit_core.checkpoint import load_generator
 from flows.edit import edit_flow
 from flows.project import project_flow
 from flows.report import report_flow
 from flows.rescale import rescale_flow
 from flows.train import ingest_flow, train_flow
+from tasks.alphas import alpha_table, guard_limits, reference_latents
+from tasks.direction import load_direction
 from tasks.images import write_png
 from tasks.latents import load_latents
 
@@ -161,3 +165,50 @@ def test_rescale_projects_nothing_and_moves_alpha(run: dict, monkeypatch: pytest
                                   1.0, 1.5)
     np.testing.assert_allclose(after.loc[done, "alpha"].to_numpy(), expected.numpy(), rtol=1e-4, atol=1e-5)
     assert {p.name: p.stat().st_mtime_ns for p in ws.latents.glob("*.h5")} == stamp
+
+
+def test_streamed_results_equal_a_whole_catalog_pass(run: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """results.parquet made shard by shard (α, the guard, results in row groups) holds the values of one
+    pass over every latent at once, and one row group is the bytes of a single `write_parquet`."""
+    import tasks.alphas
+
+    ws: Workspace = run["ws"]
+    paths = ws.edit("hue")
+    single = paths.results.read_bytes()  # the module's runs: one row group (39 manifest rows)
+    write_parquet(paths.root / "whole.parquet", read_parquet(paths.results), pq.read_schema(paths.results))
+    assert (paths.root / "whole.parquet").read_bytes() == single
+    (paths.root / "whole.parquet").unlink()
+
+    last = ws.latent_shard(ws.ingest_shards()[-1])  # a shard of badly projected photos: outliers of the
+    stored = read_h5(last)  # catalog, though not of their own shard
+    stored["err_pixel"] *= 10.0
+    write_h5(last, stored, read_h5_attrs(last))
+    p = tiny_params("guard.action=flag")
+    monkeypatch.setattr(tasks.alphas, "RESULTS_ROWS", 8)  # several row groups
+    rescale_flow(ws.root, "hue", p)
+    assert pq.ParquetFile(paths.results).num_row_groups == 5
+    results = read_parquet(paths.results)
+
+    latents = load_latents(ws)  # the in-memory pass: every latent at once
+    manifest = read_parquet(ws.manifest)
+    current = np.isin(latents["ids"], manifest.loc[manifest["status"] == "accepted", "id"])
+    latents = {k: v[current] for k, v in latents.items()}
+    state = load_direction(ws, paths)
+    err = latents["err_pixel"].astype(np.float64)
+    reference = reference_latents(load_generator(ws.gan, "cpu"), latents["w"], p.guard)
+    table = alpha_table(latents["w"], state, p.edit.strength, err, guard_limits(reference, err, state,
+                                                                                  p.edit.strength, p.guard), p.guard)
+    parts = pd.concat([read_parquet(f) for f in sorted(paths.parts.glob("*.parquet"))]).set_index("id")
+    by_id = pd.DataFrame({"alpha": table["alpha"].astype(np.float64),
+                          "distance_before": table["distance_before"].astype(np.float64), "err_pixel": err},
+                         index=latents["ids"]).join(parts[["status", "reason", "t_render", "t_transfer"]])
+    expected = manifest[["id", "source_path"]].join(by_id, on="id")
+    expected["distance_after"] = results["distance_after"]  # measured on re-projected photos, not computed
+    rejected = (manifest["status"] == "rejected").to_numpy()
+    expected.loc[rejected, "status"] = "rejected"
+    expected.loc[rejected, "reason"] = manifest.loc[rejected, "reason"]
+    dup = (manifest["status"] == "duplicate").to_numpy()
+    expected.loc[dup, "reason"] = manifest["reason"][dup] + "; same output images/" + manifest["id"][dup] + ".png"
+    pd.testing.assert_frame_equal(results, expected[results.columns].fillna({"reason": ""}), check_exact=True)
+    flagged = results[results["reason"].str.contains("is an outlier")]
+    assert set(flagged["id"]) == set(stored["ids"]) and len(flagged) < len(latents["ids"])

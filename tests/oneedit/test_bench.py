@@ -31,7 +31,7 @@ EXTRA = {
                    "--fmnist-resolution", "16", "--fmnist-width", "8", "--fmnist-train-images", "32"],
     "speed": ["--loop-images", "2", "--steps", "1", "--project-sizes", "4", "--render-sizes", "10,20",
               "--transfer-images", "2", "--photo-res", "64", "--edit-photos", "6"],
-    "memory": ["--sizes", "8,16"],
+    "memory": ["--sizes", "8,16", "--steps", "1", "--real-shards", "1"],
     "probe": ["--train", "40", "--test", "20"],
 }
 
@@ -106,6 +106,8 @@ def test_memory(workspace: Path) -> None:
     data = run("memory", workspace)
     assert set(data["peak_rss_mb"]) == {"8", "16"} and all(v > 0 for v in data["peak_rss_mb"].values())
     assert_finite(data, ["growth_ratio"])
+    stages = {"ingest", "train", "project", "direction", "edit", "report", "update"}
+    assert all(set(r["stages"]) == stages for r in data["runs"].values())
 
 
 def test_probe_trains_one_gan_per_backbone_and_reuses_it(workspace: Path) -> None:

@@ -11,7 +11,7 @@ from common.params import GuardParams, load_params
 from common.storage import read_json, sha256_file, write_h5, write_json, write_parquet
 from common.workspace import Workspace
 from edit_core.metrics import edit_summary
-from tasks.alphas import RESULTS_SCHEMA, STRENGTH_KEY, alpha_table
+from tasks.alphas import RESULTS_SCHEMA, STRENGTH_KEY, alpha_table, guard_limits
 from tasks.images import write_png
 from tasks.ingest import manifest_schema
 from tasks.report import (
@@ -108,7 +108,8 @@ def _workspace(root: Path, rng: np.random.Generator) -> tuple[Workspace, dict]:
     state["w0"] = torch.from_numpy(w[0])
     paths.root.mkdir(parents=True)
     torch.save(state, paths.direction)
-    table = alpha_table(w, state, 1.7, w, np.full(4, 0.1), GuardParams(action="flag"))  # the catalog as its span
+    limits = guard_limits(w, np.full(4, 0.1), state, 1.7, GuardParams(action="flag"))  # the catalog as its span
+    table = alpha_table(w, state, 1.7, np.full(4, 0.1), limits, GuardParams(action="flag"))
     for key in ("before", "render_before", "render_user_edit", "render_direction"):
         write_png(paths.example / f"{key}.png", np.zeros((16, 16, 3), np.uint8))
     mask = np.zeros((30, 40, 3), np.uint8)
