@@ -69,6 +69,12 @@ def measure_final_state(ws: Workspace, name: str, catalog: Catalog, params: Para
                     "pixel_err_original_mean": float(catalog.columns["err_pixel"][picked].mean())}
     capture = (read_json(paths.spec).get("capture") or {}).get("direction") if paths.spec.exists() else None
     warnings = []
+    if len(catalog) and not len(done):
+        status, reason = catalog.status(), catalog.columns["reason"]
+        counts = ", ".join(f"{int((status == s).sum())} {s}" for s in dict.fromkeys(status))
+        common = pd.Series(reason[reason != ""]).value_counts()
+        why = f": {common.index[0]}" if len(common) else ""
+        warnings.append(f"no photo was edited ({counts}){why}")
     if verdict["landed"] is False:
         warnings.append("the edited photos did not reach the example's final state "
                         f"(distance {verdict['final_state_ratio']:.2f}x the unedited catalog's)")

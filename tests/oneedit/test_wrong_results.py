@@ -222,7 +222,10 @@ def test_guard_an_example_state_outside_gs_span(capfd: pytest.CaptureFixture, ti
     np.save(tmp_path / "far.npy", np.full(16, 40.0, np.float32))
     argv = _args("edit", ws, "--name", "far", "--example", str(tiny["example"]), "--offset", str(tmp_path / "far.npy"),
                  "--set", "edit.direction.init=delta")  # Δ* from Δw: the zero start travels ~lr per step
+    capfd.readouterr()
     assert main(argv) == 0
+    warned = [line for line in capfd.readouterr().err.splitlines() if line.startswith("warning: no photo was edited")]
+    assert len(warned) == 1 and "skipped" in warned[0] and "final state" in warned[0], warned  # said, not silent
     results = _results(ws, "far")
     assert (results["status"] == "skipped").all() and results["reason"].str.contains("final state").all()
     assert not list((ws / "edits/far/images").glob("*.png"))
