@@ -155,7 +155,7 @@ class EditParams(Section):
     """
 
     strength: float = Field(1.0, ge=-10, le=10)
-    example_steps: int = Field(300, ge=1, le=100_000)  # before/after pair: steps of each of its two projections
+    example_steps: int = Field(30, ge=1, le=100_000)  # before/after pair: steps of each of its two projections
     verify: int = Field(64, ge=0, le=100_000)  # edited photos projected again to measure the final state; 0 = off
     direction: DirectionParams = DirectionParams()
     brush: BrushParams = BrushParams()
