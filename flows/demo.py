@@ -35,8 +35,9 @@ def pretrain_flow(out: Path, workspace: Path, params: ParamsInput) -> dict:
     params = pretrain_params(as_params(params))
     photos = write_catalog(workspace / "catalog", params)
     ingest_flow(photos, workspace, params)
-    train_catalog_gan(Workspace.open(workspace), params)
-    return export_generator(Workspace.open(workspace).gan, out)
+    ws = Workspace.open(workspace)
+    train_catalog_gan(ws, params)
+    return export_generator(ws.gan, out)
 
 
 def _timed(timings: dict[str, dict[str, float]], stage: str, step: Callable, *args: object) -> object:

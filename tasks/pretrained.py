@@ -54,5 +54,4 @@ def export_generator(ckpt: Path, out: Path) -> dict:
         raise InputError(f"{ckpt}: a {src.get('kind')} checkpoint, not a GAN")
     half = {k: {n: t.half() if t.is_floating_point() else t for n, t in src[k].items()} for k in ("G", "G_ema", "D")}
     save_checkpoint(out, kind="gan", config=src["config"], step=int(src["step"]), **half)  # atomic
-    return {"path": str(out), "step": int(src["step"]), "bytes": out.stat().st_size,
-            "params": sum(t.numel() for t in half["G_ema"].values()) + sum(t.numel() for t in half["D"].values())}
+    return {"path": str(out), "step": int(src["step"]), "bytes": out.stat().st_size}
