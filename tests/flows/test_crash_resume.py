@@ -39,6 +39,7 @@ from flows.edit import edit_flow
 from flows.project import project_flow
 from flows.train import ingest_flow, train_flow
 from tasks.images import write_png
+from tests.catalogs import torch_threads, write_after
 
 TINY = Path(__file__).parent / "tiny_params.yaml"
 SETS = ["runtime.shard_size=8"]
@@ -90,16 +91,12 @@ def tree(tmp_path_factory: pytest.TempPathFactory, prefect_server: str) -> Tree:
     write_png(photos / "wide.png", np.concatenate([images[0], images[1][:, :32]], axis=1))
     (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff truncated")
     after = root / "after.png"
-    write_png(after, demo_catalog.render_edited({k: v[:1] for k, v in attrs.items()}, "hue", 0.6, 64)[0])
+    write_after(after, attrs, 0.6, 64)
     p = tiny()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(p.runtime.threads)
-    try:
+    with torch_threads(p.runtime.threads):
         ws = Workspace.create(root / "trained")
         ingest_flow(photos, ws.root, p)
         train_flow(ws.root, p)
-    finally:
-        torch.set_num_threads(threads)
     env = {**os.environ, "PREFECT_API_URL": prefect_server}  # no temporary server per CLI process (~25 s each)
     return Tree(root, ws.root, photos, (photos / "car-000.png").resolve(), after.resolve(), env)
 
@@ -257,13 +254,9 @@ def reference(tree: Tree) -> Path:
     """Uninterrupted project + edit, in this process with the CLI's torch threads: the outputs to reproduce."""
     ws = tree.copy("reference")
     p = tiny()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(p.runtime.threads)
-    try:
+    with torch_threads(p.runtime.threads):
         project_flow(ws, p)
         edit_flow(ws, "hue", {"kind": "pair", "example": str(tree.example), "path": str(tree.after)}, p)
-    finally:
-        torch.set_num_threads(threads)
     return ws
 
 

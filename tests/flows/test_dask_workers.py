@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 from common.params import Params
 from common.storage import read_parquet, sha256_file
@@ -25,7 +24,7 @@ from flows.project import project_flow
 from flows.runners import on_runner
 from flows.train import ingest_flow, train_flow
 from oneedit.dask_scaling import REPO, dask_cluster, kill_session, oneedit, worker_pids
-from tasks.images import write_png
+from tests.catalogs import torch_threads, write_after
 from tests.flows.test_scaleout import TINY, add_photos, stamps, tiny
 
 PHOTOS = 16
@@ -53,12 +52,9 @@ def threaded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     src.mkdir()
     add_photos(src, 0, PHOTOS)
     after = root / "after.png"
-    example = {k: v[:1] for k, v in demo_catalog.sample_attributes(1, seed=1000).items()}
-    write_png(after, demo_catalog.render_edited(example, "hue", 0.6, 48)[0])
+    write_after(after, demo_catalog.sample_attributes(1, seed=1000), 0.6, 48)
     p: Params = tiny(*SETS)
-    before = torch.get_num_threads()
-    torch.set_num_threads(p.runtime.threads)
-    try:
+    with torch_threads(p.runtime.threads):
         ws = Workspace.create(root / "ws")
         on_runner(ingest_flow, p.runtime)(src, ws.root, p)
         on_runner(train_flow, p.runtime)(ws.root, p)
@@ -67,8 +63,6 @@ def threaded(tmp_path_factory: pytest.TempPathFactory) -> dict:
         on_runner(project_flow, p.runtime)(ws.root, p)
         form = {"kind": "pair", "example": str(src / "car-000.png"), "path": str(after)}
         on_runner(edit_flow, p.runtime)(ws.root, "hue", form, p)
-    finally:
-        torch.set_num_threads(before)
     return {"root": root, "src": src, "after": after, "ws": ws, "models": models}
 
 

@@ -27,6 +27,7 @@ from flows.edit import edit_flow
 from flows.project import project_flow
 from flows.train import ingest_flow, train_flow
 from tasks.images import write_png
+from tests.catalogs import torch_threads
 
 TINY = Path(__file__).parent / "tiny_params.yaml"
 SETS = ["runtime.shard_size=8"]
@@ -37,16 +38,12 @@ REPO = Path(__file__).resolve().parents[2]
 def full_run(photos: str, workspace: str, form: dict) -> None:
     """ingest -> train -> project -> edit "hue" with the tiny params and the CLI's torch threads."""
     p = load_params(TINY, SETS)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(p.runtime.threads)
-    try:
+    with torch_threads(p.runtime.threads):
         ws = Workspace.create(workspace)
         ingest_flow(Path(photos), ws.root, p)
         train_flow(ws.root, p)
         project_flow(ws.root, p)
         edit_flow(ws.root, "hue", form, p)
-    finally:
-        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

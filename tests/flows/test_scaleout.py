@@ -30,6 +30,7 @@ from flows.runners import on_runner, shared_cluster
 from flows.train import ingest_flow, train_flow
 from oneedit.scaling import write_catalog
 from tasks.images import write_png
+from tests.catalogs import torch_threads, write_after
 
 TINY = Path(__file__).parent / "tiny_params.yaml"
 FIRST = 20  # photos of the first run: shards of 16 + 4 (tiny params)
@@ -59,10 +60,8 @@ def stamps(folder: Path, pattern: str) -> dict[str, tuple[int, int]]:
 @pytest.fixture(scope="module")
 def threads_once() -> Iterator[None]:
     """Torch threads of this process = runtime.threads, as the CLI and the Dask workers set them."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(tiny().runtime.threads)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(tiny().runtime.threads):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +73,7 @@ def base(tmp_path_factory: pytest.TempPathFactory, threads_once: None) -> dict:
     src.mkdir()
     add_photos(src, 0, FIRST)
     after = root / "after.png"
-    example = {k: v[:1] for k, v in demo_catalog.sample_attributes(1, seed=1000).items()}
-    write_png(after, demo_catalog.render_edited(example, "hue", 0.6, 48)[0])
+    write_after(after, demo_catalog.sample_attributes(1, seed=1000), 0.6, 48)
     p = tiny()
     ws = Workspace.create(root / "ws")
     on_runner(ingest_flow, p.runtime)(src, ws.root, p)

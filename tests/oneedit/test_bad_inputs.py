@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import common.storage
 from common.params import load_params
@@ -31,6 +30,7 @@ from flows.project import project_flow
 from flows.train import ingest_flow, train_flow
 from oneedit.cli import main
 from tasks.images import write_png
+from tests.catalogs import torch_threads, write_after
 
 TINY = Path(__file__).parents[1] / "flows" / "tiny_params.yaml"
 SETS = ["runtime.shard_size=8"]
@@ -44,12 +44,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory, prefect_server: str) -> It
     attrs = demo_catalog.sample_attributes(12, seed=7)
     for i, im in enumerate(demo_catalog.render(attrs, RES)):
         write_png(root / "photos" / f"car-{i:02d}.png", im)
-    after = demo_catalog.render_edited({k: v[:1] for k, v in attrs.items()}, "hue", 0.7, RES)[0]
-    write_png(root / "after.png", after)
+    after = write_after(root / "after.png", attrs, 0.7, RES)
     p = load_params(TINY, SETS)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(p.runtime.threads)
-    try:
+    with torch_threads(p.runtime.threads):
         ws = Workspace.create(root / "trained")
         ingest_flow(root / "photos", ws.root, p)
         train_flow(ws.root, p)
@@ -57,8 +54,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory, prefect_server: str) -> It
         project_flow(root / "projected", p)
         yield {"root": root, "trained": ws.root, "projected": root / "projected", "after": after,
                "example": root / "photos" / "car-00.png"}
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _copy(trained: dict, which: str, tmp_path: Path) -> Path:

@@ -30,6 +30,7 @@ from flows.project import project_flow
 from flows.train import ingest_flow, train_flow
 from oneedit.cli import main
 from tasks.images import read_photo, write_png
+from tests.catalogs import torch_threads, write_after
 
 TINY = Path(__file__).parents[1] / "flows" / "tiny_params.yaml"
 SETS = ["runtime.shard_size=8"]
@@ -50,12 +51,9 @@ def tiny(tmp_path_factory: pytest.TempPathFactory, prefect_server: str) -> Itera
     yy, xx = np.mgrid[:RES, :RES]
     write_png(photos / "checker.png", np.repeat(((yy // 8 + xx // 8) % 2 * 255).astype(np.uint8)[:, :, None], 3, 2))
     write_png(photos / "wide.png", np.concatenate([cars[3][:, :16], cars[3], cars[3][:, -16:]], axis=1))
-    after = demo_catalog.render_edited({k: v[:1] for k, v in attrs.items()}, "hue", 0.7, RES)[0]
-    write_png(root / "after.png", after)
+    write_after(root / "after.png", attrs, 0.7, RES)
     p = load_params(TINY, SETS)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(p.runtime.threads)
-    try:
+    with torch_threads(p.runtime.threads):
         ws = Workspace.create(root / "projected")
         ingest_flow(photos, ws.root, p)
         train_flow(ws.root, p)
@@ -63,8 +61,6 @@ def tiny(tmp_path_factory: pytest.TempPathFactory, prefect_server: str) -> Itera
         manifest = read_parquet(ws.manifest)
         yield {"root": root, "ws": ws.root, "photos": photos, "after": root / "after.png",
                "example": photos / "car-00.png", "ids": dict(zip(manifest["source_path"], manifest["id"], strict=True))}
-    finally:
-        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
