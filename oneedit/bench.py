@@ -1,8 +1,8 @@
 """`oneedit bench NAME --out FILE.json`: benchmarks that reproduce the papers' tables on our data.
 
-One command per benchmark (probe, projection, consistency, linearity, transfer, speed, memory, stylegan2), with the
-same --workspace / --params / --set options as the rest of the CLI. This module only parses the
-command line (it stays light to import, for the CLI's start-up); `oneedit.bench_run` does the work.
+One command per benchmark (probe, projection, consistency, linearity, transfer, fashion, speed, memory,
+stylegan2), with the same --workspace / --params / --set options as the rest of the CLI. This module only
+parses the command line (it stays light to import, for the CLI's start-up); `oneedit.bench_run` does the work.
 BENCHMARKS.md documents every benchmark and its JSON keys.
 """
 
@@ -88,6 +88,22 @@ def projection(out: OutOpt, workspace: WorkspaceOpt = Path("workspace"), params:
 
     bench_run.projection(out, workspace, params, set_, images, fmnist_gan_steps, fmnist_encoder_steps,
                          fmnist_resolution, fmnist_width, fmnist_train_images)
+
+
+@bench_app.command()
+def fashion(out: OutOpt, workspace: WorkspaceOpt = Path("workspace"), params: ParamsOpt = None,
+            set_: SetOpt = None,
+            photos: Annotated[int, typer.Option(help="Fashion-MNIST photos of the catalog.", min=3)] = 1500,
+            classes: Annotated[str, typer.Option(help="Their classes (names or 0-9).")] = "t-shirt,pullover",
+            photo_res: PhotoResOpt = 112,
+            darken: Annotated[float, typer.Option(help="The example's garment is scaled by this.", min=0.05,
+                                                  max=2.0)] = 0.55,
+            init: Annotated[Path | None, typer.Option(help="Fine-tune this GAN instead of training from "
+                                                           "scratch.")] = None) -> None:
+    """A real-photo edit: one Fashion-MNIST garment darkened, the catalog edited, brightness measured."""
+    from oneedit import bench_run
+
+    bench_run.fashion(out, workspace, params, set_, photos, classes, photo_res, darken, init)
 
 
 @bench_app.command()

@@ -1,8 +1,9 @@
 """Models and data the benchmarks run on: the pipeline's workspace when it has them, else bench-trained.
 
 Demo models: WS/models/gan.pt + encoder.pt (trained by `oneedit demo` / `oneedit train`) when both
-exist; otherwise the engine trains them here (params.model / gan / encoder on the demo catalog
-rendered at model resolution) into WS/bench/models/demo-<params digest>/, resumable and reused.
+exist; otherwise the engine trains them here as the demo does (demo.init fine-tuned for gan.steps, or
+params.model / gan from scratch when demo.init is "", then the encoder, on the demo catalog rendered at
+model resolution) into WS/bench/models/demo-<params digest>/, resumable and reused.
 Fashion-MNIST models are always bench-trained (WS/bench/models/fmnist-<digest>/) with their own,
 bounded budget (`FmnistBudget`). Probe GANs (`bench probe`, one per backbone) are trained on a larger
 draw of the demo catalog (WS/bench/models/probe-<backbone>-<digest>/gan.pt, resumable). Catalog
@@ -11,7 +12,8 @@ latents: WS/latents when the workspace models are used and have been projected; 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import shutil
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -21,9 +23,9 @@ from torch import Tensor, nn
 
 from common.fingerprint import fingerprint
 from common.params import Params
-from common.storage import sha256_file
+from common.storage import atomic_path, sha256_file
 from common.workspace import Workspace
-from edit_core.checkpoint import load_discriminator, load_encoder, load_generator
+from edit_core.checkpoint import load_checkpoint, load_discriminator, load_encoder, load_generator
 from edit_core.demo_catalog import ATTRIBUTES, NUISANCE, render, sample_attributes
 from edit_core.features import DiscriminatorFeatures, FeatureExtractor, HOGFeatures
 from edit_core.imageops import to_tensor
@@ -34,6 +36,7 @@ from edit_core.train_encoder import EncoderTrainConfig, train_encoder
 from edit_core.train_gan import GanTrainConfig, train_gan
 from tasks.catalog import read_demo_catalog
 from tasks.fashion_mnist import load_fashion_mnist
+from tasks.pretrained import check_init
 
 HELD_OUT_SEED_OFFSET = 1_000_003  # demo rows the GAN never saw: sample_attributes(n, catalog.seed + offset)
 PROBE_SEED_OFFSET = 1  # the probe GANs' training rows: sample_attributes(n, catalog.seed + 1)
@@ -47,7 +50,7 @@ class Models:
     E: nn.Module
     features: FeatureExtractor
     gan_path: Path
-    source: str  # "workspace" | "bench-trained"
+    source: str  # "workspace" | "bench-trained" (" from INIT" when fine-tuned from demo.init)
 
     def describe(self) -> dict:
         """JSON-able description (config, checkpoint paths and hash, source)."""
@@ -136,18 +139,28 @@ def rows_slice(rows: dict[str, np.ndarray], index: np.ndarray | slice) -> dict[s
 
 
 def demo_models(ws_root: Path, params: Params, device: torch.device) -> Models:
-    """The workspace's models when trained, else models trained here from params (see module doc)."""
+    """The workspace's models when trained, else models trained here from params as `oneedit demo` trains
+    them: demo.init (the shipped generator) fine-tuned for gan.steps, or from scratch when it is ""."""
     ws = Workspace(ws_root)
     if ws.gan.is_file() and ws.encoder.is_file():
         return load_models(ws.models, params, device, "workspace")
     d = params.to_dict()
-    folder = ws_root / "bench" / "models" / f"demo-{_digest(d['catalog'], d['model'], d['gan'], d['encoder'])}"
+    init = check_init(Path(params.demo.init), params, "demo.init") if params.demo.init else None
+    digest = _digest(d["catalog"], d["model"], d["gan"], d["encoder"], sha256_file(init) if init else None)
+    folder = ws_root / "bench" / "models" / f"demo-{digest}"
     if not (folder / "encoder.pt").is_file() or not (folder / "done").is_file():
+        model, gan = ModelConfig(**params.model.model_dump()), GanTrainConfig(**params.gan.model_dump())
+        if init is not None:  # a fine-tune keeps the starting model's architecture and goes gan.steps further
+            start = load_checkpoint(init, "cpu")
+            model, gan = ModelConfig.from_dict(start["config"]), replace(gan, steps=int(start["step"]) + gan.steps)
+            folder.mkdir(parents=True, exist_ok=True)
+            if not (folder / "gan.pt").is_file():
+                with atomic_path(folder / "gan.pt") as tmp:
+                    shutil.copyfile(init, tmp)
         data = render(catalog_rows(ws_root, params), params.model.resolution)
-        train_models(data, ModelConfig(**params.model.model_dump()), GanTrainConfig(**params.gan.model_dump()),
-                     EncoderTrainConfig(**params.encoder.model_dump()), folder, device)
+        train_models(data, model, gan, EncoderTrainConfig(**params.encoder.model_dump()), folder, device)
         (folder / "done").write_text("trained\n")
-    return load_models(folder, params, device, "bench-trained")
+    return load_models(folder, params, device, "bench-trained" + (f" from {init}" if init else ""))
 
 
 def fashion_mnist_images(split: str, n: int, resolution: int) -> np.ndarray:

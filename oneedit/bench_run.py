@@ -30,8 +30,9 @@ from edit_core.imageops import resolve_device
 from edit_core.metrics import attribute_probe
 from edit_core.models import GENERATORS
 from edit_core.transfer import time_transfer
-from oneedit import bench_edit, bench_models, bench_perf, bench_pipeline
+from oneedit import bench_edit, bench_fashion, bench_models, bench_perf, bench_pipeline
 from oneedit.scaling import measure_streaming_memory
+from tasks.pretrained import check_init
 from tasks.transfer import edit_photo, render_frames
 
 
@@ -211,6 +212,21 @@ def transfer(out: Path, workspace: Path, params: Path | None, set_: list[str] | 
               "attr_mae": "estimator reading of the output vs the example's edited photo, fraction of range",
               "models": m.describe(), "summary": summary, "runs": records}
     _write(out, "transfer", p, started, result)
+
+
+def fashion(out: Path, workspace: Path, params: Path | None, set_: list[str] | None, photos: int, classes: str,
+            photo_res: int, factor: float, init: Path | None) -> None:
+    """A real-photo edit: Fashion-MNIST garments, one darkened as the pair, through ingest .. edit."""
+    started = time.perf_counter()
+    p, _ = _setup(params, set_)
+    ids = bench_fashion.class_ids(classes)
+    if init is not None:
+        check_init(init, p, "--init")
+    result = bench_fashion.fashion_edit(workspace / "bench", p, photos, ids, photo_res, factor, init)
+    result |= {"classes": [bench_fashion.LABELS[i] for i in ids], "photo_resolution": photo_res, "darken": factor,
+               "init": str(init) if init else None,
+               "attribute": "garment brightness: mean grey level (0-255) over the original's garment pixels"}
+    _write(out, "fashion", p, started, result)
 
 
 def projection(out: Path, workspace: Path, params: Path | None, set_: list[str] | None, images: int,

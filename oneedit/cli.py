@@ -341,33 +341,14 @@ def train(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = None
     p = _params(params, set_, device, dask_address=dask_address, dask_local=dask_local)
     ws = Workspace.open(workspace)
     ws.require(ws.manifest, hint="run `oneedit ingest SRC_DIR --workspace WS` first")
-    start = _check_init(Path(init), p, "--init") if init else None
+    from tasks.pretrained import check_init
+
+    start = check_init(Path(init), p, "--init") if init else None
     from flows.train import train_flow
 
     with _running(ws), _cluster(p) as p:
         on_runner(train_flow, p.runtime)(ws.root, p, init=start)
     out.print(f"models in {ws.models}", markup=False)
-
-
-def _check_init(init: Path, p: Params, what: str) -> Path:
-    """A GAN checkpoint to start from (`what` names where it came from): readable, a GAN, and at the
-    resolution the catalog is ingested at."""
-    from edit_core.checkpoint import load_checkpoint
-
-    if not init.is_file():
-        raise InputError(f"{what} {init}: file not found")
-    try:
-        ckpt = load_checkpoint(init)
-    except Exception as exc:  # a truncated or foreign file: one line, nothing written
-        raise InputError(f"{what} {init}: not a OneEdit GAN checkpoint ({str(exc).splitlines()[0]}); "
-                         "import a StyleGAN2 file with `oneedit import-generator` first") from None
-    if ckpt.get("kind") != "gan":
-        raise InputError(f"{what} {init}: a {ckpt.get('kind')} checkpoint, not a GAN")
-    if ckpt["config"]["resolution"] != p.model.resolution:
-        raise InputError(f"{what} {init}: a {ckpt['config']['resolution']} px generator, but the catalog is ingested "
-                         f"at model.resolution={p.model.resolution}: ingest again with --set "
-                         f"model.resolution={ckpt['config']['resolution']}")
-    return init
 
 
 @app.command()
@@ -703,10 +684,11 @@ def demo(
     """The whole pipeline on a generated catalog: catalog, ingest, train, project, edit, report."""
     p = _params(params, set_, device, dask_address=dask_address, dask_local=dask_local)
     from tasks.demo import check_demo_workspace
+    from tasks.pretrained import check_init
 
     check_demo_workspace(workspace)
     if p.demo.init:
-        _check_init(Path(p.demo.init), p, "demo.init")
+        check_init(Path(p.demo.init), p, "demo.init")
     ws = Workspace.create(workspace)
     from flows.demo import DEMO_EDIT, demo_flow
 

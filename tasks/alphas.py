@@ -81,8 +81,9 @@ def applied_strength(paths: EditPaths) -> float | None:
 
 @dataclass(frozen=True)
 class GuardLimits:
-    """The range guard's catalog-wide numbers: G's span [lo, hi] along n (from its own samples), the log
-    projection error above which a photo is an outlier, and the catalog's median error (for reasons)."""
+    """The range guard's catalog-wide numbers: G's span [lo, hi] along n (from its own samples, widened to the
+    example's own projected latents), the log projection error above which a photo is an outlier, and the
+    catalog's median error (for reasons)."""
 
     span: tuple[float, float]
     error_limit: float
@@ -94,9 +95,18 @@ def guard_limits(reference: np.ndarray, err_pixel: np.ndarray, state: dict, stre
     """GuardLimits from `reference` latents of G's own samples (shaped like the stored latents) and the
     projection errors of every photo being edited (the catalog's, float64)."""
     target = example_target(state["w0"], state["delta_star"], strength)
-    span = guard_span(distances(torch.from_numpy(reference), target, state["n"]), guard.margin, guard.quantile)
+    lo, hi = guard_span(distances(torch.from_numpy(reference), target, state["n"]), guard.margin, guard.quantile)
+    own = distances(_projected_example(state, reference.shape[1:]), target, state["n"])
+    span = (min(lo, float(own.min())), max(hi, float(own.max())))
     median = float(np.nanmedian(err_pixel)) if np.isfinite(err_pixel).any() else float("nan")
     return GuardLimits(span, error_limit(torch.from_numpy(err_pixel), guard.error_mads), median)
+
+
+def _projected_example(state: dict, shape: tuple[int, ...]) -> torch.Tensor:
+    """The example's latents that are projections of photos the user gave, in the stored latents' form: w0
+    (its photo) and, for a pair, w0_edited (its "after"). G renders them, so they count as in G's range."""
+    own = [state["w0"]] + ([state["w0_edited"]] if state.get("kind") == "pair" and "w0_edited" in state else [])
+    return torch.stack([w.float().expand(shape) for w in own])
 
 
 def alpha_table(w: np.ndarray, state: dict, strength: float, err_pixel: np.ndarray, limits: GuardLimits,

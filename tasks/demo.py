@@ -48,11 +48,12 @@ def check_demo_workspace(root: Path) -> None:
 
 def pretrain_params(params: Params) -> Params:
     """The params of the demo's pretraining run: its catalog (demo.pretrain size and seed, rendered at
-    model.resolution, so ingest does not resize) and its GAN steps; every other key as given."""
+    model.resolution, so ingest does not resize), its GAN steps and tune phase; every other key as given."""
     pre = params.demo.pretrain
     catalog = params.catalog.model_copy(update={"size": pre.size, "seed": pre.seed,
                                                 "resolution": params.model.resolution})
-    return params.model_copy(update={"catalog": catalog, "gan": params.gan.model_copy(update={"steps": pre.steps})})
+    gan = params.gan.model_copy(update={"steps": pre.steps, "tune_from": pre.tune_from})
+    return params.model_copy(update={"catalog": catalog, "gan": gan})
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)

@@ -8,8 +8,10 @@ files so the normal ingest picks them up.
 from __future__ import annotations
 
 import gzip
+from collections.abc import Collection
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from common.errors import InputError
@@ -66,21 +68,23 @@ def export_pngs(
     out: Path | str,
     n: int,
     split: str = "train",
-    label: int | None = None,
+    labels: Collection[int] | None = None,
+    size: int | None = None,
     root: Path | str = FASHION_MNIST_DIR,
 ) -> list[Path]:
-    """Write the first `n` images of a split (optionally of one class, see LABELS) as RGB PNGs
-    named `<split>-<index>.png` (index into the split); returns the paths written."""
-    if label is not None and not 0 <= label < len(LABELS):
-        raise InputError(f"label must be in 0..{len(LABELS) - 1}, got {label}")
-    images, labels = load_fashion_mnist(split, root)
-    idx = np.arange(len(images)) if label is None else np.flatnonzero(labels == label)
+    """Write the first `n` images of a split (optionally of some classes, see LABELS) as RGB PNGs named
+    `<split>-<index>.png` (index into the split), resized to `size` px (bicubic) when given."""
+    if labels is not None and any(not 0 <= label < len(LABELS) for label in labels):
+        raise InputError(f"labels must be in 0..{len(LABELS) - 1}, got {sorted(labels)}")
+    images, classes = load_fashion_mnist(split, root)
+    idx = np.arange(len(images)) if labels is None else np.flatnonzero(np.isin(classes, list(labels)))
     if n < 1 or n > len(idx):
         raise InputError(f"asked for {n} images, the selection holds {len(idx)}")
     out = Path(out)
     paths = []
     for i in idx[:n]:
+        grey = images[i] if size is None else cv2.resize(images[i], (size, size), interpolation=cv2.INTER_CUBIC)
         path = out / f"{split}-{i:05d}.png"
-        write_png(path, np.repeat(images[i][..., None], 3, axis=-1))
+        write_png(path, np.repeat(grey[..., None], 3, axis=-1))
         paths.append(path)
     return paths

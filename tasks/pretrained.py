@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from common.errors import InputError
+from common.params import Params
 from common.storage import atomic_path, read_json, write_json
 from common.workspace import Workspace
 from edit_core.checkpoint import load_checkpoint, save_checkpoint
@@ -55,3 +56,22 @@ def export_generator(ckpt: Path, out: Path) -> dict:
     half = {k: {n: t.half() if t.is_floating_point() else t for n, t in src[k].items()} for k in ("G", "G_ema", "D")}
     save_checkpoint(out, kind="gan", config=src["config"], step=int(src["step"]), **half)  # atomic
     return {"path": str(out), "step": int(src["step"]), "bytes": out.stat().st_size}
+
+
+def check_init(init: Path, params: Params, what: str) -> Path:
+    """A GAN checkpoint to start from (`what` names where it came from, for the one-line error): readable,
+    a GAN, and at the resolution the catalog is ingested at."""
+    if not init.is_file():
+        raise InputError(f"{what} {init}: file not found")
+    try:
+        ckpt = load_checkpoint(init)
+    except Exception as exc:  # a truncated or foreign file: one line, nothing written
+        raise InputError(f"{what} {init}: not a OneEdit GAN checkpoint ({str(exc).splitlines()[0]}); "
+                         "import a StyleGAN2 file with `oneedit import-generator` first") from None
+    if ckpt.get("kind") != "gan":
+        raise InputError(f"{what} {init}: a {ckpt.get('kind')} checkpoint, not a GAN")
+    if ckpt["config"]["resolution"] != params.model.resolution:
+        raise InputError(f"{what} {init}: a {ckpt['config']['resolution']} px generator, but the catalog is ingested "
+                         f"at model.resolution={params.model.resolution}: ingest again with --set "
+                         f"model.resolution={ckpt['config']['resolution']}")
+    return init

@@ -13,16 +13,18 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from edit_core.demo_catalog import ATTRIBUTES, render, sample_attributes
 from edit_core.models import ModelConfig
 from edit_core.train_gan import GanTrainConfig, train_gan
 from oneedit.bench import bench_app
+from tasks.fashion_mnist import FASHION_MNIST_DIR
 
 TINY = ["model.resolution=16", "model.width=8", "gan.steps=2", "gan.batch_size=4", "encoder.steps=2",
         "encoder.batch_size=4", "catalog.size=16", "project.steps=2", "project.batch_size=8",
-        "edit.example_steps=2", "edit.direction.steps=2", "transfer.frames=2"]
+        "edit.example_steps=2", "edit.direction.steps=2", "transfer.frames=2", "demo.init="]
 EXTRA = {
     "consistency": ["--images", "10", "--examples", "2", "--attributes", "hue,size,rotation"],
     "linearity": ["--images", "10", "--examples", "1"],
@@ -33,6 +35,7 @@ EXTRA = {
               "--transfer-images", "2", "--photo-res", "64", "--edit-photos", "6"],
     "memory": ["--sizes", "8,16", "--steps", "1", "--real-shards", "1"],
     "probe": ["--train", "40", "--test", "20"],
+    "fashion": ["--photos", "12", "--photo-res", "32", "--set", "runtime.shard_size=6"],
 }
 
 
@@ -139,3 +142,31 @@ def test_probe_reads_given_checkpoints_and_rejects_unknown_backbones(workspace: 
     result = CliRunner().invoke(bench_app, ["probe", "--out", str(tmp_path / "x.json"), "--backbones", "stylegan9"])
     assert result.exit_code != 0 and "stylegan9" in str(result.exception) + result.output
     assert not (tmp_path / "x.json").exists()
+
+
+def test_bench_models_start_from_demo_init_as_the_demo_does(tmp_path: Path) -> None:
+    """With demo.init set, the bench's models are that generator fine-tuned for gan.steps (its own
+    architecture kept), not a model trained from scratch on params.model."""
+    cfg = ModelConfig(resolution=16, width=8, z_dim=8, w_dim=12, mapping_layers=1)
+    init = tmp_path / "init.pt"
+    train_gan(render(sample_attributes(8, 0), 16), cfg, GanTrainConfig(steps=3, batch_size=4), init, "cpu")
+    data = run("linearity", tmp_path, "--workspace", str(tmp_path / "ws"), "--set", f"demo.init={init}")
+    used = torch.load(data["models"]["gan"], map_location="cpu", weights_only=False)
+    assert data["models"]["source"] == f"bench-trained from {init}"
+    assert used["step"] == 3 + 2 and used["config"]["w_dim"] == 12  # init's step + gan.steps; init's architecture
+    result = CliRunner().invoke(bench_app, ["linearity", "--out", str(tmp_path / "x.json"), "-w", str(tmp_path / "ws"),
+                                            "--set", f"demo.init={tmp_path / 'missing.pt'}"])
+    assert result.exit_code != 0 and "missing.pt: file not found" in str(result.exception) + result.output
+
+
+@pytest.mark.skipif(not FASHION_MNIST_DIR.is_dir(), reason="Debian package dataset-fashion-mnist not installed")
+def test_fashion_edits_real_photos_and_measures_them(workspace: Path) -> None:
+    data = run("fashion", workspace)
+    assert data["photos"] == 12 and data["edited_photos"] >= 1 and data["classes"] == ["t-shirt", "pullover"]
+    assert data["target"] == pytest.approx(0.55 * data["example_before"], abs=0.5)  # the garment darkened, rounded
+    assert data["colour_cast_before"] == 0 and data["brightness_before"]["mean"] > data["target"]
+    assert_finite(data, ["mae_before", "mae_after", "mae_ratio", "colour_cast_after", "background_change"])
+    assert data["mae_ratio"] == pytest.approx(data["mae_after"] / data["mae_before"])
+    assert data["edit_metrics"]["n_edited"] + data["edit_metrics"]["n_flagged"] == data["edited_photos"]
+    result = CliRunner().invoke(bench_app, ["fashion", "--out", str(workspace / "x.json"), "--classes", "hat"])
+    assert result.exit_code != 0 and "unknown Fashion-MNIST class 'hat'" in str(result.exception) + result.output

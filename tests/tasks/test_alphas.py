@@ -37,3 +37,24 @@ def test_a_shard_gets_the_rows_the_whole_catalog_gives() -> None:
     for key in ("alpha", "distance_before", "flagged", "status", "reason"):
         assert np.array_equal(np.concatenate([t[key] for t in shards]), whole[key]), key
     assert 0 < (whole["status"] == "flagged").sum() < 300
+
+
+def test_a_pairs_projected_after_counts_as_in_gs_range() -> None:
+    """The example's final state lies past every sample of G along n. An offset edit is out of range (skipped);
+    a pair whose "after" photo G itself rendered there (w0_edited, a projection) is not: the span reaches it."""
+    gen = torch.Generator().manual_seed(2)
+    samples = torch.randn(200, 8, generator=gen)
+    n = torch.zeros(8)
+    n[0] = 1.0
+    w0 = samples[0].clone()
+    delta = 12.0 * n  # far beyond the samples' spread (~3) along n
+    catalog = samples[1:40].numpy()
+    offset = {"w0": w0, "delta_star": delta, "n": n, "kind": "offset", "w0_edited": w0 + delta}
+    pair = {**offset, "kind": "pair"}
+    guard = GuardParams()
+    for state, status in ((offset, "skipped"), (pair, "edited")):
+        limits = guard_limits(samples.numpy(), np.ones(len(catalog)), state, 1.0, guard)
+        t = alpha_table(catalog, state, 1.0, np.ones(len(catalog)), limits, guard)
+        assert (t["status"] == status).all(), (state["kind"], limits.span, t["reason"][:2])
+    far = guard_limits(samples.numpy(), np.ones(len(catalog)), pair, 2.0, guard)  # strength 2: past the pair's after
+    assert far.span[1] < 0 or far.span[0] > 0

@@ -4,7 +4,7 @@ import pytest
 
 from common.errors import InputError
 from common.params import load_params
-from tasks.demo import example_pair, write_catalog
+from tasks.demo import example_pair, pretrain_params, write_catalog
 
 
 def test_demo_example_pair_is_a_real_edit(tmp_path: Path) -> None:
@@ -16,3 +16,11 @@ def test_demo_example_pair_is_a_real_edit(tmp_path: Path) -> None:
     assert pair["after"].read_bytes() != pair["before"].read_bytes()
     with pytest.raises(InputError, match="demo.example"):
         example_pair.fn(tmp_path, load_params(None, ["catalog.size=3", "demo.example=7"]))
+
+
+def test_pretrain_params_are_the_demo_pretrain_section_over_the_rest() -> None:
+    p = load_params(None, ["demo.pretrain.size=50", "demo.pretrain.seed=4", "demo.pretrain.steps=900",
+                           "demo.pretrain.tune_from=700", "gan.steps=3", "gan.tune_from=0", "model.resolution=32"])
+    pre = pretrain_params(p)
+    assert (pre.catalog.size, pre.catalog.seed, pre.catalog.resolution) == (50, 4, 32)  # rendered at model size
+    assert (pre.gan.steps, pre.gan.tune_from) == (900, 700) and pre.gan.lr == p.gan.lr  # the rest as given

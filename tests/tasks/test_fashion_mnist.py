@@ -33,13 +33,18 @@ def test_fake_dataset_and_export(tmp_path):
     images = np.random.default_rng(0).integers(0, 256, (6, 28, 28), dtype=np.uint8)
     _write_idx(root / "t10k-images-idx3-ubyte.gz", images)
     _write_idx(root / "t10k-labels-idx1-ubyte.gz", np.array([7, 1, 7, 2, 7, 0]))
-    paths = export_pngs(tmp_path / "out", 2, split="t10k", label=7, root=root)
+    paths = export_pngs(tmp_path / "out", 2, split="t10k", labels=[7], root=root)
     assert [p.name for p in paths] == ["t10k-00000.png", "t10k-00002.png"]
     got = read_photo(paths[1])
     assert got.shape == (28, 28, 3)
     np.testing.assert_array_equal(got[..., 0], images[2])
     with pytest.raises(InputError):
-        export_pngs(tmp_path / "out", 4, split="t10k", label=7, root=root)
+        export_pngs(tmp_path / "out", 4, split="t10k", labels=[7], root=root)
+    both = export_pngs(tmp_path / "up", 2, split="t10k", labels=[0, 2], size=56, root=root)
+    assert [p.name for p in both] == ["t10k-00003.png", "t10k-00005.png"]
+    up = read_photo(both[0])
+    assert up.shape == (56, 56, 3) and (up[..., 0] == up[..., 2]).all()  # still grey, upscaled
+    assert abs(float(up.mean()) - float(images[3].mean())) < 3
 
 
 def test_missing_package_gives_clear_error(tmp_path):
