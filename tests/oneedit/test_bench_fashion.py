@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from common.errors import InputError
-from oneedit.bench_fashion import background_change, brightness, class_ids, colour_cast, darkened, garment_mask
+from oneedit.bench_fashion import (
+    background_change,
+    brightness,
+    class_ids,
+    colour_cast,
+    darkened,
+    garment_mask,
+)
 
 
 def _garment() -> np.ndarray:
