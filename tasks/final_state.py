@@ -1,6 +1,7 @@
 """Did the edit land? Measured on the outputs: a sample of the edited photos is projected again (as the
 originals were) and its signed distance to the example's final state along n compared with the
-unedited photos'; beside it a pixel check, the edited photo at model resolution against the render
+unedited photos', each against its floor (its render G(w_i + α_i·n), on the hyperplane, projected again
+the same way: what a fully edited photo measures); beside it a pixel check, the edited photo at model resolution against the render
 G(w_i + α_i·n) it was meant to follow. Works on any catalog: no attribute estimator needed.
 """
 
@@ -19,7 +20,7 @@ from common.workspace import Workspace
 from edit_core.alphas import apply_alphas, distances, example_target
 from edit_core.checkpoint import load_encoder, load_generator
 from edit_core.edits import WEAK_CAPTURE
-from edit_core.imageops import resolve_device, to_tensor
+from edit_core.imageops import resolve_device, to_tensor, to_uint8
 from edit_core.metrics import final_state_verdict, pixel_mse
 from tasks.alphas import Catalog, edited_latents, spread_over_alpha
 from tasks.direction import load_direction
@@ -37,8 +38,9 @@ def _edited_thumbnails(ws: Workspace, name: str, ids: list[str], resolution: int
 
 @task(cache_policy=NO_CACHE, persist_result=False)
 def measure_final_state(ws: Workspace, name: str, catalog: Catalog, params: Params) -> tuple[pd.DataFrame, dict]:
-    """Re-project up to `edit.verify` edited photos (spread over α); per photo the measured distance after
-    and the pixel error against its edited render; the verdict in WS/edits/NAME/final_state.json."""
+    """Re-project up to `edit.verify` edited photos (spread over α) and their edited renders (the floor); per
+    photo the measured distance after and the pixel error against its render; the verdict in
+    WS/edits/NAME/final_state.json."""
     paths = ws.edit(name)
     done = catalog.edited()
     picked = done[spread_over_alpha(np.arange(len(done)), catalog.columns["alpha"][done], params.edit.verify)]
@@ -62,9 +64,12 @@ def measure_final_state(ws: Workspace, name: str, catalog: Catalog, params: Para
         with torch.no_grad():
             renders = G.synthesis(edited_w.to(device))
         pixel = pixel_mse(to_tensor(thumbs), renders)
+        with progress.track(f"measure its floor ({len(picked)} renders)", total=len(picked)) as bar:
+            w_floor = project_images(G, to_uint8(renders), params, encoder, features, bar)["w"]
+        floor = distances(torch.from_numpy(w_floor), target, state["n"]).numpy()
         measured = pd.DataFrame({"id": ids, "distance_after": after.astype(np.float64), "pixel_err_edited": pixel})
         before = catalog.columns["distance_before"][picked].astype(w.dtype)  # as computed, in the latents' precision
-        verdict = final_state_verdict(before, after)
+        verdict = final_state_verdict(before, after, floor)
         verdict |= {"pixel_err_edited_mean": float(pixel.mean()),
                     "pixel_err_original_mean": float(catalog.columns["err_pixel"][picked].mean())}
     capture = (read_json(paths.spec).get("capture") or {}).get("direction") if paths.spec.exists() else None
@@ -77,7 +82,7 @@ def measure_final_state(ws: Workspace, name: str, catalog: Catalog, params: Para
         warnings.append(f"no photo was edited ({counts}){why}")
     if verdict["landed"] is False:
         warnings.append("the edited photos did not reach the example's final state "
-                        f"(distance {verdict['final_state_ratio']:.2f}x the unedited catalog's)")
+                        f"(distance to fully edited renders {verdict['final_state_ratio']:.2f}x the unedited catalog's)")
     if capture is not None and capture < WEAK_CAPTURE:
         warnings.append(f"the example's own edit is only {capture:.0%} reproduced by the generator (capture < "
                         f"{WEAK_CAPTURE:.0%}): the photos reach the example's state only as far as G renders it")

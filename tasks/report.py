@@ -186,9 +186,12 @@ def verdict(metrics: dict) -> dict:
     if landed is None:
         details.append("Not measured on the edited photos (edit.verify = 0): look at the before/after grid.")
         return {"state": "unmeasured", "headline": "Not measured on the photos.", "details": details}
+    floor = metrics.get("final_state_floor_mae")
     details.insert(0, f"Measured on {metrics['final_state_photos']} edited photos, projected again: distance to the "
                       f"example's final state along n {metrics['final_state_before_mae']:.3g} before, "
-                      f"{metrics['final_state_after_mae']:.3g} after ({metrics['final_state_ratio']:.2f}x).")
+                      f"{metrics['final_state_after_mae']:.3g} after" +
+                      (f", {floor:.3g} for their fully edited renders projected the same way" if floor is not None else "")
+                      + f" ({metrics['final_state_ratio']:.2f}x as far from the renders' as before).")
     return {"state": "landed" if landed else "missed", "details": details,
             "headline": "The edit landed: the photos now share the example's final state." if landed else
                         "The edit did not bring the photos to the example's final state."}

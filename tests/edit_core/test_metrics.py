@@ -132,3 +132,9 @@ def test_final_state_verdict_against_its_definition() -> None:
     assert v["landed"] is True
     assert final_state_verdict(before, before * 0.9)["landed"] is False  # barely moved: not landed
     assert final_state_verdict([np.nan], [np.nan]) == {"final_state_photos": 0, "landed": None}
+    # Against the floor (the renders on the hyperplane, projected again): measured per photo.
+    floor = np.array([-1.0, 0.5, 2.0, 0.0])
+    on = final_state_verdict(before, floor + 0.1, floor)  # edited photos measure as their renders do
+    assert on["final_state_ratio"] == pytest.approx(0.1 / np.mean([1.0, 0.5, 1.0])) and on["landed"] is True
+    assert on["final_state_floor_mae"] == pytest.approx(3.5 / 3)
+    assert final_state_verdict(before, before * 0.9, floor)["landed"] is False
