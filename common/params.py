@@ -60,8 +60,8 @@ class PretrainParams(Section):
 
     size: int = Field(4000, ge=1, le=1_000_000)
     seed: int = 1
-    steps: int = Field(4000, ge=1, le=10_000_000)
-    tune_from: int = Field(0, ge=0)  # its gan.tune_from: the tune phase (lower rate, path length) from this step
+    steps: int = Field(20000, ge=1, le=10_000_000)
+    tune_from: int = Field(15000, ge=0)  # its gan.tune_from: the tune phase (lower rate, path length) from this step
 
 
 class DemoParams(Section):

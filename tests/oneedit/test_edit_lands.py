@@ -1,15 +1,14 @@
 """The product's promise, end to end through the CLI, on generated and on real photos.
 
-`oneedit demo` at a CI budget, starting from the
-shipped generator (demo.init, fine-tuned on this catalog), and the edited photos' paint hue moves to the
-example's target (blue). The hue is measured on the edited 128 px photos themselves by the demo
-catalog's attribute estimator (edit_core.estimators), not on latents.
+`oneedit demo` at a CI budget, starting from the shipped generator (demo.init: 20,000 steps, fine-tuned
+on this catalog), and the edited photos' paint hue moves to the example's target (blue). The hue is
+measured on the edited 128 px photos themselves by the demo catalog's attribute estimator
+(edit_core.estimators), not on latents.
 
-Measured here: 0.242 → 0.157 (0.65×). The bound is 0.75×, not the issue's 0.7×, to leave room for
-another CPU's rounding in the GAN fine-tune (chaotic); no edit (α = 0) gives 1.0×. What limits it: G's
-own renders along the one linear direction turn teal and green cars blue but red ones orange and
-yellow ones green (BENCHMARKS.md, issue 14); more inversion (2× encoder, 4× projection steps) did not
-move the photos' hue further.
+Measured here: 0.242 → 0.094 (0.39×), verdict "landed" (0.15). The bound is 0.55×, to leave room for
+another CPU's rounding in the GAN fine-tune (chaotic); no edit (α = 0) gives 1.0×, and the 4,000-step
+generator shipped before gave 0.65× here. What limits it: G's own renders along the one linear direction
+turn teal and cyan cars blue but leave red and yellow ones at olive and green (BENCHMARKS.md, issue 14).
 
 `oneedit bench fashion` at a CI budget: 300 real Fashion-MNIST garments, one darkened as the pair, a 32 px
 GAN trained from scratch for 400 steps. Measured here: brightness MAE to the target 66.7 → 46.4 (0.70×)
@@ -41,7 +40,8 @@ def test_the_demo_edit_lands(tmp_path: Path) -> None:
     assert main([*argv, *[a for s in CI_BUDGET for a in ("--set", s)]]) == 0
     m = read_json(ws / "edits" / "demo" / "metrics.json")
     assert m["n_edited"] + m["n_flagged"] >= 0.75 * m["images"], m
-    assert m["attr_after_mae"] <= 0.75 * m["attr_before_mae"], m
+    assert m["attr_after_mae"] <= 0.55 * m["attr_before_mae"], m
+    assert m["landed"] is True, m  # and the pipeline says so
 
 
 FASHION_CI = ["model.resolution=32", "model.width=8", "gan.steps=400", "encoder.steps=150", "runtime.threads=1",
