@@ -1,8 +1,9 @@
 """Did the edit land? Measured on the outputs: a sample of the edited photos is projected again (as the
 originals were) and its signed distance to the example's final state along n compared with the
 unedited photos', each against its floor (its render G(w_i + α_i·n), on the hyperplane, projected again
-the same way: what a fully edited photo measures); beside it a pixel check, the edited photo at model resolution against the render
-G(w_i + α_i·n) it was meant to follow. Works on any catalog: no attribute estimator needed.
+the same way: what a fully edited photo measures); beside it a pixel check, the edited photo at model
+resolution against the render G(w_i + α_i·n) it was meant to follow. Works on any catalog: no attribute
+estimator needed.
 """
 
 from __future__ import annotations
