@@ -160,8 +160,9 @@ def consistency(out: Path, workspace: Path, params: Path | None, set_: list[str]
               **{f"{k}_std": summary[k]["std"] for k in ("before_mae", "naive_mae", "direction_only_mae", "ours_mae")},
               "ideal_mae": mean["ideal_mae"], "ours_over_before": mean["ours_mae"] / mean["before_mae"],
               "ours_over_naive": mean["ours_mae"] / mean["naive_mae"],
-              "goal_ours_le_0.2_before": mean["ours_mae"] <= 0.2 * mean["before_mae"],
+              "goal_ours_le_0.3_before": mean["ours_mae"] <= 0.3 * mean["before_mae"],  # issue 14's targets
               "goal_ours_le_0.5_naive": mean["ours_mae"] <= 0.5 * mean["naive_mae"],
+              "goal_ours_le_0.19_before": mean["ours_mae"] <= 0.19 * mean["before_mae"],  # the paper's Table 2
               "units": "MAE as a fraction of each attribute's range (per_attribute *_mae_raw: raw units)",
               "target": "attribute read by edit_core.estimators from the example's edited photo (model res)",
               "latents": latent_source, "models": m.describe(), "summary": summary,
