@@ -191,7 +191,8 @@ def verdict(metrics: dict) -> dict:
                       f"example's final state along n {metrics['final_state_before_mae']:.3g} before, "
                       f"{metrics['final_state_after_mae']:.3g} after" +
                       (f", {floor:.3g} for their fully edited renders projected the same way" if floor is not None else "")
-                      + f" ({metrics['final_state_ratio']:.2f}x as far from the renders' as before).")
+                      + f" (the edited photos {metrics['final_state_ratio']:.2f}x as far from their renders' as the "
+                        "originals were).")
     return {"state": "landed" if landed else "missed", "details": details,
             "headline": "The edit landed: the photos now share the example's final state." if landed else
                         "The edit did not bring the photos to the example's final state."}
