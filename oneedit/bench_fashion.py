@@ -96,9 +96,11 @@ def fashion_edit(root: Path, p: Params, photos: int, classes: list[int], photo_r
     paths = sorted(source.glob("*.png"))
     example = _pick_example(paths)
     before = read_photo(example)
+    mask = garment_mask(before)
+    after = darkened(before, factor)
     after_path = folder / "pair" / "after.png"
-    write_png(after_path, darkened(before, factor))
-    target = brightness(read_photo(after_path), garment_mask(before))
+    write_png(after_path, after)
+    target = brightness(after, mask)
 
     ws_root = folder / "ws"
     Workspace.create(ws_root)
@@ -108,9 +110,8 @@ def fashion_edit(root: Path, p: Params, photos: int, classes: list[int], photo_r
     form = {"kind": "pair", "example": str(example), "path": str(after_path)}
     edit_flow(ws_root, EDIT, form, p)
     report_flow(ws_root, EDIT, p)  # the pipeline's own verdict (metrics.json: landed, capture, final state)
-    return {"target": target, "example": example.name, "example_before": brightness(before, garment_mask(before)),
-            **measure(Workspace.open(ws_root), source, example.name,
-                                                                 target)}
+    return {"target": target, "example": example.name, "example_before": brightness(before, mask),
+            **measure(Workspace.open(ws_root), source, example.name, target)}
 
 
 def measure(ws: Workspace, source: Path, example: str, target: float) -> dict:
