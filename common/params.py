@@ -33,6 +33,7 @@ from edit_core.direction import DirectionConfig
 from edit_core.edits import BrushConfig
 from edit_core.models import GENERATORS, ModelConfig
 from edit_core.project import ProjectConfig
+from edit_core.refine import RefineConfig
 from edit_core.train_encoder import EncoderTrainConfig
 from edit_core.train_gan import GanTrainConfig
 from edit_core.transfer import TransferConfig
@@ -148,6 +149,11 @@ BrushParams = engine_section(
             "steps": {"ge": 1, "le": 100_000}, "lr": {"gt": 0, "le": 10}, "spread": {"ge": 0, "le": 10}})
 
 
+RefineParams = engine_section(
+    RefineConfig, "Per-photo refinement toward the example's final look (edit_core.refine.RefineConfig).",
+    limits={"steps": {"ge": 0, "le": 10_000}, "lr": {"gt": 0, "le": 10}, "keep": {"ge": 0}, "pull": {"ge": 0}})
+
+
 class EditParams(Section):
     """The example edit; `strength` is the only key the α stage depends on.
 
@@ -157,9 +163,9 @@ class EditParams(Section):
 
     strength: float = Field(1.0, ge=-10, le=10)
     example_steps: int = Field(30, ge=1, le=100_000)  # before/after pair: steps of each of its two projections
-    verify: int = Field(64, ge=0, le=100_000)  # edited photos projected again to measure the final state; 0 = off
     direction: DirectionParams = DirectionParams()
     brush: BrushParams = BrushParams()
+    refine: RefineParams = RefineParams()
 
 
 TransferParams = engine_section(
