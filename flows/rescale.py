@@ -46,8 +46,10 @@ def rescale_flow(workspace: Path, name: str, params: ParamsInput) -> dict:
         refined = named(refine_shard, "refine", "name").map(unmapped(ws), unmapped(name), shards, tables, unmapped(look),
                                                     unmapped(params))
         parts = named(transfer_shard, "transfer", "name").map(unmapped(ws), unmapped(name), shards, tables, refined,
-                                                      unmapped(look), unmapped(params)).result()
-    catalog = Catalog.concat(parts)
+                                                      unmapped(look), unmapped(params))
+        for step in (tables, refined):  # a failure is raised as itself, not as its downstream tasks' NotReady
+            step.result()
+        catalog = Catalog.concat(parts.result())
     verdict = judge_final_state(ws, name, catalog, look, params)
     return {**write_results(ws, name, catalog, verdict.get("landed_below", float("nan")), params.edit.strength),
             "final_state": verdict}

@@ -66,7 +66,7 @@ def test_consistency(workspace: Path) -> None:
                          "ours_over_before", "ours_over_naive"])
     assert len(data["runs"]) == 6 and set(data["per_attribute"]) == {"hue", "size", "rotation"}
     spread = data["summary"]
-    assert spread["ours_latent_spread"]["mean"] < 1e-4 * spread["before_latent_spread"]["mean"]
+    assert spread["closed_form_latent_spread"]["mean"] < 1e-4 * spread["before_latent_spread"]["mean"]
     assert spread["naive_latent_spread"]["mean"] > 0.5 * spread["before_latent_spread"]["mean"]
     assert data["ideal_mae"] < 0.5 * data["before_mae"]
     assert data["meta"]["machine"]["torch"] and data["meta"]["argv"]
