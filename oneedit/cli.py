@@ -225,24 +225,11 @@ def _params(params: Path | None, sets: list[str] | None, device: str | None = No
         overrides.append(f"runtime.device={device}")
     if strength is not None:
         overrides.append(f"edit.strength={strength}")
-    p = load_params(params, overrides)
-    _check_device(p.runtime.device)
+    p = load_params(params, overrides)  # checks the device exists, too
     import torch
 
     torch.set_num_threads(p.runtime.threads)
     return p
-
-
-def _check_device(device: str) -> None:
-    """A CUDA device that is not there is a bad argument, not a crash later."""
-    if device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise InputError(f"device {device!r} requested but CUDA is not available (use --device cpu or auto)")
-        index = int(device.split(":")[1]) if ":" in device else 0
-        if index >= torch.cuda.device_count():
-            raise InputError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) present")
 
 
 def on_runner(flow: F, runtime: RuntimeParams) -> F:
