@@ -82,3 +82,111 @@ def test_params_values_that_cannot_hurt(override: str, expected: str, tmp_path: 
     assert main(["status", "--workspace", str(ws.root), "--set", override]) == 2
     line = _one_line(capsys)
     assert expected in line and len(line) < 300, line
+
+
+# --- generator files that declare more than they hold ----------------------------------------------
+
+
+def _hostile_rosinality(path: Path, pad: int = 680_000) -> Path:
+    """A rosinality-format file of about `pad` bytes whose tensors are stride-0 views of one-element
+    storages declaring a 256 px generator with 1024 channels everywhere (over 120 M parameters), and no
+    latent_avg (so an importer that builds first would build it whole to estimate one)."""
+    import torch
+
+    def big(*shape: int) -> torch.Tensor:
+        return torch.zeros(1).expand(*shape)
+
+    channels, style, n_up = 1024, 512, 6
+    g = {f"style.{i}.{p}": big(style, style) if p == "weight" else big(style) for i in range(1, 9)
+         for p in ("weight", "bias")}
+    g.update({"input.input": big(1, channels, 4, 4), "to_rgb1.bias": big(1, 3, 1, 1)})
+    for i in range(n_up):
+        g[f"to_rgbs.{i}.bias"] = big(1, 3, 1, 1)
+        g[f"to_rgbs.{i}.conv.weight"] = big(1, 3, channels, 1, 1)
+    torch.save({"g_ema": g, "pad": torch.zeros(pad // 4)}, path)
+    return path
+
+
+def _legacy_storage(numel: int) -> bytes:
+    """torch's legacy serialization of one float storage that declares `numel` elements and holds 4."""
+    import io
+    import pickle
+    import struct
+
+    import torch
+
+    buf, marker = io.BytesIO(), object()
+
+    class Declaring(pickle.Pickler):
+        def persistent_id(self, obj: object) -> tuple | None:
+            return ("storage", torch.FloatStorage, "0", "cpu", numel, None) if obj is marker else None
+
+    for value in (0x1950A86A20F9469CFC6C, 1001, {"protocol_version": 1001, "little_endian": True}):
+        pickle.dump(value, buf, protocol=2)
+    Declaring(buf, protocol=2).dump(marker)
+    pickle.dump(["0"], buf, protocol=2)
+    buf.write(struct.pack("<q", numel) + bytes(16))
+    return buf.getvalue()
+
+
+class _StorageFromBytes:
+    """Pickles as torch.storage._load_from_bytes(data), the way NVlabs snapshots carry their tensors."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __reduce__(self) -> tuple:
+        from torch.storage import _load_from_bytes
+
+        return _load_from_bytes, (self.data,)
+
+
+def _rss_growth(path: Path, warm_up: Path) -> tuple[int, float, str]:
+    """(peak RSS growth in bytes, seconds, outcome) of importing `path` in a fresh interpreter, after importing
+    `warm_up` once (the lazy imports of the read path) and resetting the peak (Linux: /proc/self/clear_refs)."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, time\n"
+        "from edit_core.stylegan2_import import import_stylegan2, StyleGAN2ImportError\n"
+        "def kib(key):\n"
+        "    return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith(key)) * 1024\n"
+        "try:\n"
+        f"    import_stylegan2({str(warm_up)!r})\n"
+        "except StyleGAN2ImportError:\n"
+        "    pass\n"
+        "open('/proc/self/clear_refs', 'w').write('5')\n"
+        "rss, start = kib('VmRSS:'), time.perf_counter()\n"
+        "try:\n"
+        f"    import_stylegan2({str(path)!r}); outcome = 'imported'\n"
+        "except StyleGAN2ImportError as e:\n"
+        "    outcome = str(e)\n"
+        "print(json.dumps([kib('VmHWM:') - rss, time.perf_counter() - start, outcome]))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          cwd=Path(__file__).parents[2])
+    assert done.returncode == 0, done.stderr[-2000:]
+    growth, seconds, outcome = json.loads(done.stdout.splitlines()[-1])
+    return growth, seconds, outcome
+
+
+def test_a_small_file_declaring_a_huge_generator_is_refused_before_it_allocates(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    hostile = _hostile_rosinality(tmp_path / "ffhq.pt")
+    size = hostile.stat().st_size
+    assert main(["import-generator", str(hostile), "-w", str(tmp_path / "ws")]) == 2
+    assert "zero or negative strides" in _one_line(capsys)
+    assert not (tmp_path / "ws" / "models" / "gan.pt").exists()
+    growth, seconds, outcome = _rss_growth(hostile, _hostile_rosinality(tmp_path / "small.pt", pad=4))
+    print(f"\n{size:,} B hostile file: peak RSS growth {growth / 2**20:.1f} MiB in {seconds:.2f} s: {outcome}")
+    assert "refused" in outcome and growth <= 2 * size, (growth, size)  # was: 2.7 GB and 37 s, or GBs and a crash
+
+
+def test_a_storage_declaring_more_than_it_holds_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import pickle
+
+    snapshot = tmp_path / "network-snapshot.pkl"
+    snapshot.write_bytes(pickle.dumps({"G_ema": _StorageFromBytes(_legacy_storage(2**35))}))  # 128 GiB declared
+    assert main(["import-generator", str(snapshot), "-w", str(tmp_path / "ws")]) == 2
+    assert "more than the file holds" in _one_line(capsys)  # was: 128 GiB asked for, `internal error`
