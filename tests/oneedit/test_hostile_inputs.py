@@ -190,3 +190,57 @@ def test_a_storage_declaring_more_than_it_holds_is_refused(tmp_path: Path, capsy
     snapshot.write_bytes(pickle.dumps({"G_ema": _StorageFromBytes(_legacy_storage(2**35))}))  # 128 GiB declared
     assert main(["import-generator", str(snapshot), "-w", str(tmp_path / "ws")]) == 2
     assert "more than the file holds" in _one_line(capsys)  # was: 128 GiB asked for, `internal error`
+
+
+# --- the generator's checkpoint and record, replaced as one unit -----------------------------------
+
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "stylegan2"
+TINY = Path(__file__).parents[1] / "flows" / "tiny_params.yaml"
+SMALL = ["catalog.size=8", "model.resolution=32", "encoder.steps=2", "edit.verify=4", "runtime.threads=1"]
+
+
+def _cli(*args: str) -> int:
+    return main([args[0], "--params", str(TINY), *[a for s in SMALL for a in ("--set", s)], *args[1:]])
+
+
+@pytest.mark.skipif(not (FIXTURES / "sg2ada-tiny-32.pkl").is_file(), reason=f"no StyleGAN2 fixtures in {FIXTURES}")
+def test_an_import_killed_between_its_two_files_is_finished_not_mixed(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed after gan.pt and before gan.json took their place: the next command finishes the import (was:
+    the new checkpoint with the old record, `train` ending in `internal error: ... mat1 and mat2 ...`)."""
+    import os
+
+    from common.storage import read_json, sha256_file
+
+    ws = tmp_path / "ws"
+    assert _cli("demo-catalog", str(tmp_path / "cat")) == 0
+    assert _cli("ingest", str(tmp_path / "cat" / "photos"), "-w", str(ws)) == 0
+    assert main(["import-generator", str(FIXTURES / "rosinality-tiny-32.pt"), "-w", str(ws)]) == 0
+    replace = os.replace
+
+    class Killed(BaseException):
+        """SIGKILL: nothing runs after it (no handler catches a BaseException of its own)."""
+
+    def killed_before_the_record(src: object, dst: object) -> None:
+        if Path(dst) == ws / "models" / "gan.json":
+            raise Killed
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", killed_before_the_record)
+    other = FIXTURES / "sg2ada-tiny-32.pkl"
+    with pytest.raises(Killed):
+        main(["import-generator", str(other), "-w", str(ws), "--replace"])
+    monkeypatch.setattr(os, "replace", replace)
+    capsys.readouterr()
+    assert _cli("train", "-w", str(ws)) == 0, capsys.readouterr().err
+    record = read_json(ws / "models" / "gan.json")
+    assert record["imported"]["source_sha256"] == sha256_file(other)  # the import the user asked for, whole
+    assert record["sha256"] == sha256_file(ws / "models" / "gan.pt")
+    assert not (ws / "models" / ".import").exists()
+    capsys.readouterr()
+
+    record["sha256"] = "0" * 64  # a record of another checkpoint, however it came about: named, with the repair
+    (ws / "models" / "gan.json").write_text(__import__("json").dumps(record))
+    assert _cli("project", "-w", str(ws)) == 2
+    line = _one_line(capsys)
+    assert "is not the generator" in line and f"import-generator {other} --workspace {ws} --replace" in line
