@@ -30,7 +30,7 @@ from rich.console import Console
 from typer._click.exceptions import NoArgsIsHelpError
 
 from common import cancel
-from common.errors import InputError, OneEditError
+from common.errors import InputError, OneEditError, os_error_line
 from common.params import Params, RuntimeParams, load_params
 from common.workspace import Workspace
 from oneedit.bench import bench_app
@@ -112,8 +112,10 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(exc.format_message(), debug)
     except InputError as exc:
         return _fail(str(exc), debug)
-    except (OneEditError, OSError) as exc:
+    except OneEditError as exc:
         return _fail(str(exc), debug, code=1)
+    except OSError as exc:
+        return _fail(os_error_line(exc), debug, code=1)
     except Exception as exc:
         if cancel.requested() is not None:  # what a task raised while it was being stopped
             return _interrupted()
@@ -552,9 +554,10 @@ def direction(
         fitted = on_runner(direction_flow, p.runtime)(ws.root, name, form, p)
     out.print(f"direction in {ws.edit(name).direction}", markup=False)
     if (fitted.get("capture") or {}).get("weak"):
-        console.print(f"warning: the example's own edit is only {fitted['capture']['direction']:.0%} reproduced by "
-                      "the generator: the photos reach the example's state only as far as G renders it",
-                      markup=False, highlight=False)
+        capture = fitted["capture"]["direction"]
+        share = f"only {capture:.0%}" if capture > 0 else "not at all (capture ≤ 0)"  # never a negative share
+        console.print(f"warning: the example's own edit is {share} reproduced by the generator: the photos reach "
+                      "the example's state only as far as G renders it", markup=False, highlight=False)
 
 
 @app.command()
@@ -571,6 +574,7 @@ def rescale(
     """Apply an edit at a new strength: every α recomputed from the stored latents, every photo re-rendered."""
     p = _params(params, set_, device, strength, dask_address, dask_local)
     ws = Workspace.open(workspace)
+    ws.require(ws.manifest, hint="run `oneedit ingest SRC_DIR --workspace WS` first")
     ws.require(ws.edit(name).direction, hint=f"run `oneedit edit --workspace WS --name {name} ...` first")
     from flows.rescale import rescale_flow
     from tasks.latents import check_latents
@@ -591,10 +595,15 @@ def report(workspace: WorkspaceOpt, name: NameOpt, params: ParamsOpt = None, set
     """Write the static HTML report of an edit: before/after grid, α histogram, final state, metrics."""
     p = _params(params, set_)
     ws = Workspace.open(workspace)
+    ws.require(ws.manifest, hint="run `oneedit ingest SRC_DIR --workspace WS` first")
     ws.require(ws.edit(name).results, hint=f"run `oneedit edit --workspace WS --name {name} ...` first")
     from flows.report import report_flow
+    from tasks.edits import edit_state
     from tasks.manifest import require_source
 
+    if edit_state(ws.edit(name)) == "partial":  # its images and results would be of two runs
+        raise InputError(f"edit {name!r}: its last run stopped midway: run `oneedit rescale --workspace WS --name "
+                         f"{name}` to finish it, then `oneedit report`")
     require_source(ws)
 
     with _running(ws), _cluster(p) as p:
@@ -820,6 +829,8 @@ def import_generator(
     """Use a pretrained StyleGAN2 as the workspace's generator (nothing in the file is executed)."""
     if precision not in ("as-file", "float32"):
         raise InputError(f"--precision must be as-file or float32, got {precision!r}")
+    if file.exists() and not file.is_file():  # a FIFO or a device would block or never end
+        raise InputError(f"generator file {file}: not a regular file")
     if not file.is_file():
         raise InputError(f"generator file not found: {file}")
     ws = Workspace.create(workspace)

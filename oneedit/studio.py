@@ -63,7 +63,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from common import progress
-from common.errors import InputError, OneEditError, WorkspaceLocked
+from common.errors import InputError, OneEditError, WorkspaceLocked, os_error_line
 from common.lock import workspace_lock
 from common.params import Params, load_params
 from common.storage import read_h5, read_parquet
@@ -512,8 +512,10 @@ class Studio:
             try:
                 job.result = fn(job, *args)
                 job.state = "done"
-            except (OneEditError, ValueError, FileNotFoundError) as exc:
+            except (OneEditError, ValueError) as exc:
                 job.error, job.state = one_line(exc), "failed"
+            except OSError as exc:
+                job.error, job.state = os_error_line(exc), "failed"
             except Exception as exc:  # a bug: the page shows one line, the server log the traceback
                 traceback.print_exc()
                 job.error, job.state = f"internal error: {type(exc).__name__}: {one_line(exc)}", "failed"
@@ -670,6 +672,10 @@ def create_app(studio: Studio, host: str = "127.0.0.1", port: int | None = None)
     @app.exception_handler(ValueError)
     async def _value(request: Request, exc: ValueError) -> JSONResponse:
         return JSONResponse({"error": one_line(exc)}, status_code=400)
+
+    @app.exception_handler(OSError)
+    async def _os(request: Request, exc: OSError) -> JSONResponse:
+        return JSONResponse({"error": os_error_line(exc)}, status_code=500, headers=SECURITY_HEADERS)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:

@@ -244,3 +244,38 @@ def test_an_import_killed_between_its_two_files_is_finished_not_mixed(tmp_path: 
     assert _cli("project", "-w", str(ws)) == 2
     line = _one_line(capsys)
     assert "is not the generator" in line and f"import-generator {other} --workspace {ws} --replace" in line
+
+
+# --- raw OS errors and files that are not files ----------------------------------------------------
+
+
+def test_a_fifo_is_not_a_generator_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import os
+
+    fifo = tmp_path / "gan.pkl"
+    os.mkfifo(fifo)
+    assert main(["import-generator", str(fifo), "-w", str(tmp_path / "ws")]) == 2  # and returns: never opened
+    assert _one_line(capsys) == f"error: generator file {fifo}: not a regular file"  # was: "not found"
+
+
+def test_a_read_only_workspace_is_one_line_naming_the_file_and_the_fix(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run as root, where permissions do not hold: the file system's EROFS is injected where the first
+    write happens (the workspace lock), as a read-only mount raises it."""
+    import errno
+    import os
+
+    ws = Workspace.create(tmp_path / "ws")
+    (tmp_path / "photos").mkdir()
+    real_open = os.open
+
+    def read_only(path: object, flags: int, *args: object) -> int:
+        if str(path).startswith(str(ws.root)) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", read_only)
+    assert main(["ingest", str(tmp_path / "photos"), "-w", str(ws.root), "--set", "runtime.threads=1"]) == 1
+    line = _one_line(capsys)
+    assert line.startswith(f"error: {ws.root}") and "Read-only file system; the folder is read-only" in line, line
+    assert "[Errno" not in line  # was: error: [Errno 30] Read-only file system: '…/.lock'

@@ -492,6 +492,9 @@ def test_cli_status_shows_what_is_stale(ws_copy: Workspace, built: dict, capsys:
     os.utime(shard, ns=(later, later))
     hue = next(line for line in _status(ws, capsys).splitlines() if line.strip().startswith("hue"))
     assert "partial" in hue and "stopped midway" in hue and "projected again since" in hue
+    assert main(_cli(ws, "report", "--name", "hue")) == 2  # was: exit 0, new images captioned with the old α
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "its last run stopped midway: run `oneedit rescale" in err[0], err
 
     with open(ws.gan, "ab") as fh:  # another generator
         fh.write(b"\0")
@@ -667,6 +670,30 @@ def test_every_error_is_one_line_json(client: TestClient) -> None:
         assert "detail" not in response.json() and secret[:20] not in message, message
     js = (Path(__file__).parents[2] / "oneedit" / "static" / "studio.js").read_text()
     assert "innerHTML" not in js.replace("never innerHTML", "") and "insertAdjacentHTML" not in js
+
+
+def test_cli_rescale_without_a_manifest_and_a_capture_below_zero(ws_copy: Workspace, built: dict,
+                                                                   capsys: pytest.CaptureFixture,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`rescale` with the manifest gone says what to run (was: a bare `[Errno 2]` line); a generator that
+    reproduces less than none of the example's edit is said so, never as a negative percentage."""
+    import oneedit.cli
+    from oneedit.cli import main
+
+    ws = ws_copy
+    manifest = read_parquet(ws.manifest)
+    example = manifest.loc[manifest["source_path"] == "car-000.png", "id"].iloc[0]
+    monkeypatch.setattr(oneedit.cli, "on_runner", lambda flow, runtime: lambda *a, **k: {
+        "capture": {"weak": True, "direction": -0.42}})  # the fit as a generator that renders the edit backwards
+    assert main(_cli(ws, "direction", "--name", "back", "--example", example, "--after", built["pair"]["path"])) == 0
+    warning = capsys.readouterr().err
+    assert "not at all (capture ≤ 0)" in warning and "-42%" not in warning
+    ws.edit("back").root.mkdir(parents=True)
+    ws.edit("back").direction.write_bytes(b"")
+    ws.manifest.unlink()
+    assert main(_cli(ws, "rescale", "--name", "back")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "manifest.parquet is missing" in err[0] and "oneedit ingest" in err[0], err
 
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
