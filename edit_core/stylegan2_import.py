@@ -233,7 +233,8 @@ def _rebuild_tensor(storage: Any, offset: int, size: tuple, stride: tuple, requi
                     backward_hooks: Any = None, metadata: Any = None) -> Tensor:
     if not isinstance(storage, torch.storage.TypedStorage):
         raise ForbiddenPickle("tensor rebuilt from something that is not a storage")
-    _check_tensor(tuple(size), tuple(stride), offset, storage.size())
+    _check_tensor(tuple(size), tuple(stride), offset,
+                  storage._untyped_storage.nbytes() // torch._utils._element_size(storage.dtype))
     return torch._utils._rebuild_tensor(storage, offset, size, stride)
 
 

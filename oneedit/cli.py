@@ -574,8 +574,9 @@ def rescale(
     """Apply an edit at a new strength: every α recomputed from the stored latents, every photo re-rendered."""
     p = _params(params, set_, device, strength, dask_address, dask_local)
     ws = Workspace.open(workspace)
+    edit_paths = ws.edit(name)  # the name checked first
     ws.require(ws.manifest, hint="run `oneedit ingest SRC_DIR --workspace WS` first")
-    ws.require(ws.edit(name).direction, hint=f"run `oneedit edit --workspace WS --name {name} ...` first")
+    ws.require(edit_paths.direction, hint=f"run `oneedit edit --workspace WS --name {name} ...` first")
     from flows.rescale import rescale_flow
     from tasks.latents import check_latents
     from tasks.manifest import require_source
@@ -595,13 +596,14 @@ def report(workspace: WorkspaceOpt, name: NameOpt, params: ParamsOpt = None, set
     """Write the static HTML report of an edit: before/after grid, α histogram, final state, metrics."""
     p = _params(params, set_)
     ws = Workspace.open(workspace)
+    edit_paths = ws.edit(name)  # the name checked first
     ws.require(ws.manifest, hint="run `oneedit ingest SRC_DIR --workspace WS` first")
-    ws.require(ws.edit(name).results, hint=f"run `oneedit edit --workspace WS --name {name} ...` first")
+    ws.require(edit_paths.results, hint=f"run `oneedit edit --workspace WS --name {name} ...` first")
     from flows.report import report_flow
     from tasks.edits import edit_state
     from tasks.manifest import require_source
 
-    if edit_state(ws.edit(name)) == "partial":  # its images and results would be of two runs
+    if edit_state(edit_paths) == "partial":  # its images and results would be of two runs
         raise InputError(f"edit {name!r}: its last run stopped midway: run `oneedit rescale --workspace WS --name "
                          f"{name}` to finish it, then `oneedit report`")
     require_source(ws)

@@ -476,8 +476,8 @@ class Studio:
 
     def busy(self, item_id: str) -> bool:
         """A job still works on this draft or upload (or on a draft made on this upload)."""
-        held = {i for job in self.jobs.values() if job.live for i in job.holds}
-        return item_id in held or any(d.example == item_id and d.id in held for d in self.drafts.values())
+        held = {i for job in list(self.jobs.values()) if job.live for i in job.holds}  # a copy: jobs come and go
+        return item_id in held or any(d.example == item_id and d.id in held for d in list(self.drafts.values()))
 
     def drop(self, item_id: str) -> None:
         """Forget a draft or an upload and remove its files (an upload with the drafts made on it)."""
@@ -503,8 +503,8 @@ class Studio:
 
     def submit(self, kind: str, fn, *args: Any, run: bool = False, title: str = "", holds: tuple[str, ...] = ()) -> Job:
         job = Job(id=uuid.uuid4().hex[:12], kind=kind, title=title, holds=holds)
-        for old in [j for j in self.jobs if not self.jobs[j].live][:max(0, len(self.jobs) - MAX_JOBS)]:
-            del self.jobs[old]
+        for old in [i for i, j in list(self.jobs.items()) if not j.live][:max(0, len(self.jobs) - MAX_JOBS)]:
+            self.jobs.pop(old, None)
         self.jobs[job.id] = job
 
         def body() -> None:
