@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class OneEditError(Exception):
     """Base of every error meant for the user (the CLI prints its one-line message, no traceback)."""
@@ -26,3 +28,17 @@ class UnreadableFile(OneEditError):
     def __init__(self, path: object, reason: str, hint: str = "") -> None:
         self.path = path
         super().__init__(f"{path}: unreadable ({reason})" + (f"; {hint}" if hint else ""))
+
+
+def os_error_line(exc: OSError) -> str:
+    """A raw OSError as one line: the file, the reason and what to do (never a bare `[Errno 30] ...`)."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    reason = exc.strerror or next((s for s in str(exc).splitlines() if s.strip()), type(exc).__name__)
+    fix = {errno.EROFS: "the folder is read-only: use a writable --workspace (or mount it read-write)",
+           errno.EACCES: "permission denied: check the folder's permissions, or use another --workspace",
+           errno.EPERM: "permission denied: check the folder's permissions, or use another --workspace",
+           errno.ENOSPC: "free some space, then run the same command again (finished work is kept)",
+           errno.EDQUOT: "free some space, then run the same command again (finished work is kept)",
+           errno.ENOENT: "it is missing: check the path, or run the command that makes it first",
+           }.get(exc.errno or 0, "run the same command again once the file is usable (finished work is kept)")
+    return f"{where}{reason}; {fix}"

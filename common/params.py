@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import reprlib
 import typing
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     create_model,
     field_validator,
     model_validator,
@@ -39,12 +41,33 @@ from edit_core.train_gan import GanTrainConfig
 from edit_core.transfer import TransferConfig
 
 DEFAULT_PATH = Path("params.yaml")
+MAX_FILE_BYTES = 1 << 20  # a params file is a page of settings: anything larger is not one
+MAX_ALIAS_NODES = 10_000  # YAML values that aliases (*name) may expand to in all, per file or --set value
+INT_LIMIT = 2**31 - 1  # every integer parameter (counts, sizes, steps) lies within ±INT_LIMIT
+SEED_LIMIT = 2**32 - 1  # seeds: 0..SEED_LIMIT, what every RNG the engine seeds (torch, numpy) takes
+_shown = reprlib.Repr()  # values echoed in messages are cut to a few dozen characters (no flooded line)
+_shown.maxstring, _shown.maxother, _shown.maxlong, _shown.maxlevel = 60, 60, 40, 2
 
 
 class Section(BaseModel):
-    """A params section: unknown keys are errors, every float must be finite (no `.inf` / `.nan`)."""
+    """A params section: unknown keys are errors, every float must be finite (no `.inf` / `.nan`), every
+    integer bounded (`INT_LIMIT`; seeds 0..`SEED_LIMIT`), and a boolean is never taken for a number."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """`true` is not 1 and 10**30 is not a thread count: refused here, before pydantic coerces them."""
+        annotation = cls.model_fields[info.field_name].annotation
+        if isinstance(value, bool) and annotation is not bool:
+            raise ValueError(f"expected {getattr(annotation, '__name__', 'a value')}, got the boolean "
+                             f"{str(value).lower()}")
+        if isinstance(value, int) and not isinstance(value, bool):
+            low, high = (0, SEED_LIMIT) if info.field_name == "seed" else (-INT_LIMIT, INT_LIMIT)
+            if not low <= value <= high:
+                raise ValueError(f"must be an integer from {low} to {high}, got {_shown.repr(value)}")
+        return value
 
 
 class CatalogParams(Section):
@@ -224,7 +247,7 @@ class RuntimeParams(Section):
     def _device(cls, v: str) -> str:
         if v in ("auto", "cpu", "mps") or v == "cuda" or (v.startswith("cuda:") and v[5:].isdigit()):
             return v
-        raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got {v!r}")
+        raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got {_shown.repr(v)}")
 
 
 class Params(Section):
@@ -261,8 +284,57 @@ def _error_line(err: ValidationError, source: str) -> str:
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
     elif first["type"] != "value_error" and "input" in first and not isinstance(first["input"], dict):
-        msg = f"{msg} (got {first['input']!r})"
+        msg = f"{msg} (got {_shown.repr(first['input'])})"
     return f"{source}: {where}: {msg}"
+
+
+class _AliasBomb(yaml.YAMLError):
+    """A YAML document whose aliases expand to more than MAX_ALIAS_NODES values (or to themselves)."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with a budget on what aliases expand to: a 1 KB "billion laughs" document is
+    refused while it is composed (before it costs memory or time), not expanded by validation."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._expanded = 0
+        self._sizes: dict[int, int] = {}
+
+    def _size(self, node: yaml.Node, open_: set[int]) -> int:
+        """Values under `node` (itself included), counted once per node; a node inside itself is refused."""
+        key = id(node)
+        if key in self._sizes:
+            return self._sizes[key]
+        if key in open_:
+            raise _AliasBomb("an alias refers to the value that contains it")
+        open_.add(key)
+        size = 1
+        if isinstance(node, yaml.SequenceNode):
+            size += sum(self._size(child, open_) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            size += sum(self._size(k, open_) + self._size(v, open_) for k, v in node.value)
+        open_.discard(key)
+        self._sizes[key] = size
+        return size
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            anchor = self.peek_event().anchor
+            if anchor in self.anchors:
+                self._expanded += self._size(self.anchors[anchor], set())
+                if self._expanded > MAX_ALIAS_NODES:
+                    raise _AliasBomb(f"aliases expand to more than {MAX_ALIAS_NODES:,} values")
+        return super().compose_node(parent, index)
+
+
+def safe_yaml(text: str) -> Any:
+    """`yaml.safe_load` with the alias budget of `_BoundedLoader` (every params text goes through it)."""
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -272,8 +344,10 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     if not sep or len(path) < 2 or not all(path):
         raise InputError(f"--set {item!r}: expected section.key=value")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
+        value = safe_yaml(raw) if raw.strip() else ""
+    except _AliasBomb as err:
+        raise InputError(f"--set {key.strip()}: {err}") from None
+    except (yaml.YAMLError, ValueError):  # not YAML (or an integer of thousands of digits): the text itself
         value = raw
     return path, value
 
@@ -308,14 +382,46 @@ def load_params(path: Path | None = None, overrides: list[str] | None = None) ->
     source = Path(path) if path is not None else DEFAULT_PATH
     data: dict[str, Any] = {}
     if source.is_file():
-        try:
-            data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as err:
-            raise InputError(f"{source}: not valid YAML ({str(err).splitlines()[0]})") from None
-        if not isinstance(data, dict):
-            raise InputError(f"{source}: expected a mapping of sections")
+        data = _read_file(source)
     name = str(source) if source.is_file() else "defaults"
     params = validate(data, name)
     if overrides:
         params = validate(apply_overrides(params.to_dict(), overrides), "--set")
+    check_device(params.runtime.device)
     return params
+
+
+def _read_file(source: Path) -> dict[str, Any]:
+    """A params file's sections: at most MAX_FILE_BYTES, UTF-8, YAML within the alias budget, a mapping."""
+    size = source.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise InputError(f"{source}: {size:,} bytes, more than a params file's limit of {MAX_FILE_BYTES:,}")
+    try:
+        data = safe_yaml(source.read_text(encoding="utf-8")) or {}
+    except _AliasBomb as err:
+        raise InputError(f"{source}: refused, {err}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err).splitlines()[0]
+        raise InputError(f"{source}: not readable ({reason})") from None
+    except (yaml.YAMLError, ValueError) as err:
+        raise InputError(f"{source}: not valid YAML ({_shown.repr(str(err).splitlines()[0])})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: expected a mapping of sections")
+    return data
+
+
+def check_device(device: str) -> None:
+    """The device must exist on this machine (cuda[:N] only with that many CUDA devices, mps only where
+    PyTorch has it): one line now, rather than a crash loading the first checkpoint there."""
+    import torch
+
+    if device.startswith("cuda"):
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if count == 0:
+            raise InputError(f"device {device!r} requested but CUDA is not available (use --device cpu or auto)")
+        if index >= count:
+            raise InputError(f"device {device!r}: only {count} CUDA device(s) present")
+    elif device == "mps" and not (torch.backends.mps.is_built() and torch.backends.mps.is_available()):
+        raise InputError("device 'mps' requested but this machine has no MPS (Apple GPU) device "
+                         "(use --device cpu or auto)")

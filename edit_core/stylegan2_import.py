@@ -13,6 +13,13 @@ resolution and noise buffers come from the tensors' shapes; conv_clamp, lr multi
 minibatch-std settings from the recorded attributes (NVlabs) or the format's fixed values
 (rosinality). The mapped state dicts are loaded strictly into freshly built modules, so a file
 that does not fit the architecture fails here, not later.
+
+Validated before anything is allocated, so that a small hostile file cannot declare a huge model: every
+storage the file declares is backed by that many bytes of the file (`_declared_storages`, before torch
+reads them) and every tensor lies inside its storage with no zero stride (`_check_tensor`); then the
+architecture's bounds (`check_config`) and every state's names and shapes are compared with the modules
+built on PyTorch's meta device (no memory), and the model's parameters with the file's size
+(`check_before_build`). Only then are the real modules built.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import io
 import math
 import pickle
 import re
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +46,10 @@ from edit_core.models.stylegan2 import count_ws_at, fir_filter
 
 FIR = [1, 3, 3, 1]
 LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19"  # torch.save before the zip format
+MAX_RESOLUTION, MAX_CHANNELS, MAX_DIM, MAX_MAPPING = 2048, 2048, 2048, 16  # beyond any published StyleGAN2
+ELEMENT_SIZE = {"DoubleStorage": 8, "FloatStorage": 4, "HalfStorage": 2, "BFloat16Storage": 2, "LongStorage": 8,
+                "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1, "ByteStorage": 1, "BoolStorage": 1,
+                "UntypedStorage": 1}  # bytes per element of the storage types torch.save writes
 
 
 class StyleGAN2ImportError(ValueError):
@@ -75,17 +87,154 @@ def _record_persistent(meta: dict) -> Persistent:
     return Persistent(str(meta.get("class_name")), meta["state"])
 
 
+class _Absorb:
+    """What every global of a scanned pickle resolves to: takes any arguments, runs nothing."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _Absorb:
+        return self
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+    def append(self, value: Any) -> None:
+        pass
+
+    def extend(self, values: Any) -> None:
+        pass
+
+
+class _StorageScan(pickle.Unpickler):
+    """Reads a torch pickle for its storage declarations only ((key, element size, count) per persistent
+    storage id); every global becomes `_Absorb`, so nothing the file names is looked up or run."""
+
+    def __init__(self, file: Any) -> None:
+        super().__init__(file)
+        self.storages: dict[str, tuple[int, int]] = {}
+
+    def find_class(self, module: str, name: str) -> Any:
+        return type(name, (_Absorb,), {"storage_name": name})
+
+    def persistent_load(self, pid: Any) -> Any:
+        if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"):
+            raise StyleGAN2ImportError(f"unexpected persistent id {str(pid)[:40]}")
+        kind, key, numel = getattr(pid[1], "storage_name", None), str(pid[2]), pid[4]
+        if kind not in ELEMENT_SIZE or not isinstance(numel, int) or numel < 0:
+            raise StyleGAN2ImportError(f"storage {key[:20]} of an unknown type or size ({kind}, {str(numel)[:20]})")
+        self.storages[key] = (ELEMENT_SIZE[kind], numel)
+        return _Absorb()
+
+
+def _declared_storages(f: Any) -> dict[str, tuple[int, int]]:
+    """{key: (element size, count)} of the storages a torch pickle read from `f` declares."""
+    scan = _StorageScan(f)
+    try:
+        scan.load()
+    except StyleGAN2ImportError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a damaged pickle: one line
+        raise StyleGAN2ImportError(f"not a readable torch pickle ({type(e).__name__}: {str(e)[:80]})") from None
+    return scan.storages
+
+
+def check_legacy_torch(f: Any, length: int) -> None:
+    """A legacy torch.save stream (magic, protocol, sys info, the object, its storage keys, then each
+    storage as an int64 count + its bytes): every declared storage is there with its bytes, so torch's
+    reader never allocates more than the stream holds."""
+    try:
+        for _ in range(3):  # magic number, protocol version, sys info: plain values
+            _declared_storages(f)
+        declared = _declared_storages(f)
+        keys = _StorageScan(f).load()  # a list of str (any global in it would become an _Absorb)
+    except StyleGAN2ImportError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        raise StyleGAN2ImportError(f"not a readable torch file ({type(e).__name__})") from None
+    if not isinstance(keys, list) or sorted(map(str, keys)) != sorted(declared):
+        raise StyleGAN2ImportError("its storage list does not match the storages it declares")
+    for key in keys:
+        element, numel = declared[str(key)]
+        head = f.read(8)
+        if len(head) != 8 or struct.unpack("<q", head)[0] != numel:
+            raise StyleGAN2ImportError(f"storage {str(key)[:20]} declares {numel} elements but stores another count")
+        if f.tell() + numel * element > length:
+            raise StyleGAN2ImportError(f"storage {str(key)[:20]} declares {numel:,} elements, more than the file holds")
+        f.seek(numel * element, io.SEEK_CUR)
+
+
+def check_torch_zip(path: Path) -> None:
+    """A zip-format torch.save file: stored (uncompressed) records whose sizes add up to at most the file's,
+    and every storage data.pkl declares exactly as large as its record."""
+    with zipfile.ZipFile(path) as z:
+        infos = z.infolist()
+        if any(i.compress_type != zipfile.ZIP_STORED for i in infos) or \
+                sum(i.file_size for i in infos) > path.stat().st_size:
+            raise StyleGAN2ImportError("compressed or oversized records (torch.save stores its tensors as they are)")
+        pkl = [i for i in infos if i.filename.endswith("/data.pkl")]
+        if len(pkl) != 1:
+            raise StyleGAN2ImportError("no data.pkl record")
+        prefix = pkl[0].filename.removesuffix("data.pkl")
+        with z.open(pkl[0]) as f:
+            declared = _declared_storages(f)
+        sizes = {i.filename: i.file_size for i in infos}
+        for key, (element, numel) in declared.items():
+            if sizes.get(f"{prefix}data/{key}") != numel * element:
+                raise StyleGAN2ImportError(f"storage {key[:20]} declares {numel:,} elements, its record holds "
+                                           f"{sizes.get(f'{prefix}data/{key}', 0):,} bytes")
+
+
 def _load_storage(data: bytes) -> Any:
-    """A tensor storage pickled by torch (its legacy torch.save bytes), read with weights_only."""
+    """A tensor storage pickled by torch (its legacy torch.save bytes), checked (`check_legacy_torch`), then
+    read with weights_only."""
     if not isinstance(data, bytes):
         raise ForbiddenPickle("storage bytes expected")
+    check_legacy_torch(io.BytesIO(data), len(data))
     return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+
+
+def _check_tensor(size: Any, stride: Any, offset: Any, available: int) -> int:
+    """A tensor's layout inside a storage of `available` elements: no zero stride (a small storage posing as a
+    large tensor) and no more elements than the storage holds from `offset`; returns its element count."""
+    if not (isinstance(size, (tuple, torch.Size)) and isinstance(stride, tuple) and len(size) == len(stride)
+            and all(isinstance(v, int) for v in (*size, *stride, offset))):
+        raise StyleGAN2ImportError("a tensor with a malformed layout")
+    numel = math.prod(size)
+    if numel and any(st < 1 for n, st in zip(size, stride, strict=True) if n > 1):
+        raise StyleGAN2ImportError(f"a tensor of shape {tuple(size)} with strides {tuple(stride)} (zero or negative "
+                                   "strides: its storage does not hold its elements)")
+    end = offset + sum((n - 1) * st for n, st in zip(size, stride, strict=True)) + 1 if numel else offset
+    if offset < 0 or end > available or numel > available - offset:
+        raise StyleGAN2ImportError(f"a tensor of shape {tuple(size)} larger than its storage of {available:,} elements")
+    return numel
+
+
+def check_tensors(obj: Any) -> None:
+    """Every tensor in `obj` (nested dicts, lists) lies inside its storage (`_check_tensor`). Tensors that
+    share a storage are fine (a training checkpoint's G and G_ema do): what is built from them is bounded
+    by the file's size in `check_before_build`."""
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Tensor):
+            available = item.untyped_storage().nbytes() // item.element_size()
+            _check_tensor(tuple(item.shape), item.stride(), item.storage_offset(), available)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
 
 
 def _rebuild_tensor(storage: Any, offset: int, size: tuple, stride: tuple, requires_grad: bool = False,
                     backward_hooks: Any = None, metadata: Any = None) -> Tensor:
     if not isinstance(storage, torch.storage.TypedStorage):
         raise ForbiddenPickle("tensor rebuilt from something that is not a storage")
+    _check_tensor(tuple(size), tuple(stride), offset,
+                  storage._untyped_storage.nbytes() // torch._utils._element_size(storage.dtype))
     return torch._utils._rebuild_tensor(storage, offset, size, stride)
 
 
@@ -137,6 +286,8 @@ def read_nvlabs_pickle(path: Path) -> dict:
             data = RestrictedUnpickler(f).load()
         except ForbiddenPickle as e:
             raise ForbiddenPickle(f"{path}: refusing to unpickle, {e}") from None
+        except StyleGAN2ImportError as e:
+            raise StyleGAN2ImportError(f"{path}: refused before reading it further, {e}") from None
         except (pickle.UnpicklingError, EOFError, TypeError, AttributeError, IndexError, RuntimeError) as e:
             raise StyleGAN2ImportError(f"{path}: not a readable StyleGAN2 pickle ({type(e).__name__}: {e})") from None
     if not isinstance(data, dict) or not isinstance(data.get("G_ema"), Persistent):
@@ -292,10 +443,60 @@ def _import_nvlabs(path: Path) -> tuple[ModelConfig, dict, dict | None, dict | N
     G_ema, G, D = snap["G_ema"], snap.get("G"), snap.get("D")
     D = D if isinstance(D, Persistent) else None
     cfg = _nvlabs_config(G_ema, D, path)
+    check_config(cfg, path)
     g_ema = nvlabs_g_state(flat_tensors(G_ema), cfg)
     g = nvlabs_g_state(flat_tensors(G), cfg) if isinstance(G, Persistent) else None
     d = nvlabs_d_state(flat_tensors(D), cfg) if D is not None else None
+    check_before_build(cfg, {"G_ema": g_ema, "G": g, "D": d}, path)
     return cfg, g_ema, g, d
+
+
+def check_config(cfg: ModelConfig, path: Path) -> None:
+    """The architecture a file declares, within what any published StyleGAN2 has (before its modules exist)."""
+    spec = cfg.stylegan2 or {}
+    res, blocks = cfg.resolution, len(spec.get("channels", ()))
+    problems = []
+    if not (4 <= res <= MAX_RESOLUTION and res & (res - 1) == 0):
+        problems.append(f"resolution {res} (a power of 2 from 4 to {MAX_RESOLUTION})")
+    elif blocks != int(math.log2(res)) - 1 or len(spec.get("d_channels", ())) != blocks:
+        problems.append(f"{blocks} synthesis blocks for {res} px")
+    if not all(isinstance(c, int) and 1 <= c <= MAX_CHANNELS for c in (*spec.get("channels", ()),
+                                                                       *spec.get("d_channels", ()))):
+        problems.append(f"channels {str(spec.get('channels'))[:60]} (1 to {MAX_CHANNELS} each)")
+    if not all(1 <= v <= MAX_DIM for v in (cfg.z_dim, cfg.w_dim, spec.get("mapping_hidden", 0))):
+        problems.append(f"z {cfg.z_dim}, w {cfg.w_dim}, mapping width {spec.get('mapping_hidden')} (1 to {MAX_DIM})")
+    if not 1 <= cfg.mapping_layers <= MAX_MAPPING or not 1 <= cfg.channels <= 4:
+        problems.append(f"{cfg.mapping_layers} mapping layers, {cfg.channels} image channels")
+    if not problems and spec.get("num_ws") != count_ws_at(res):
+        problems.append(f"num_ws {spec.get('num_ws')} for {res} px (StyleGAN2 has {count_ws_at(res)})")
+    if problems:
+        raise StyleGAN2ImportError(f"{path}: not a StyleGAN2 this importer builds: {'; '.join(problems)}")
+
+
+def check_before_build(cfg: ModelConfig, states: dict[str, dict[str, Tensor] | None], path: Path) -> None:
+    """Every state's tensor names and shapes are the architecture's (its modules built on the meta device,
+    which allocates nothing), and its parameters are no more than the file can hold (2 bytes each at least)."""
+    with torch.device("meta"):
+        expected = {"G": build_generator(cfg).state_dict()}
+        if states.get("D") is not None:
+            expected["D"] = build_discriminator(cfg).state_dict()
+    elements = 0
+    for name, state in states.items():
+        if state is None:
+            continue
+        want = expected["D" if name == "D" else "G"]
+        if set(state) != set(want):
+            odd = sorted(set(state) ^ set(want))
+            raise StyleGAN2ImportError(f"{path}: {name} does not fit the stylegan2 architecture ({len(odd)} tensors "
+                                       f"missing or unexpected, e.g. {odd[0]})")
+        for key, t in state.items():
+            if tuple(t.shape) != tuple(want[key].shape):
+                raise StyleGAN2ImportError(f"{path}: {name} tensor {key} has shape {tuple(t.shape)}, the architecture "
+                                           f"{tuple(want[key].shape)}")
+        elements += sum(t.numel() for t in want.values())
+    if 2 * elements > path.stat().st_size:
+        raise StyleGAN2ImportError(f"{path}: declares {elements:,} parameters, more than its "
+                                   f"{path.stat().st_size:,} bytes can hold")
 
 
 # --- rosinality checkpoints ----------------------------------------------------------------------
@@ -369,10 +570,22 @@ def rosinality_d_state(d: dict[str, Tensor], cfg: ModelConfig) -> dict[str, Tens
 
 def _import_rosinality(path: Path) -> tuple[ModelConfig, dict, dict | None, dict | None, str]:
     try:
+        if zipfile.is_zipfile(path):
+            check_torch_zip(path)
+        else:
+            with open(path, "rb") as f:
+                check_legacy_torch(f, path.stat().st_size)
+    except StyleGAN2ImportError as e:
+        raise StyleGAN2ImportError(f"{path}: refused before reading it, {e}") from None
+    try:
         with torch.serialization.safe_globals([argparse.Namespace]):  # train.py stores its argparse args
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any refusal or corruption becomes one line
         raise StyleGAN2ImportError(f"{path}: not a readable rosinality checkpoint ({str(e).splitlines()[0]})") from None
+    try:
+        check_tensors(ckpt)
+    except StyleGAN2ImportError as e:
+        raise StyleGAN2ImportError(f"{path}: refused, {e}") from None
     if not isinstance(ckpt, dict) or "g_ema" not in ckpt:
         raise StyleGAN2ImportError(f"{path}: no 'g_ema' in this checkpoint "
                                    f"(keys: {sorted(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__})")
@@ -380,17 +593,20 @@ def _import_rosinality(path: Path) -> tuple[ModelConfig, dict, dict | None, dict
     lr_mlp = float(getattr(args, "lr_mlp", 0.01))
     g_ema, g, d = ckpt["g_ema"], ckpt.get("g"), ckpt.get("d")
     cfg = _rosinality_config(g_ema, d, lr_mlp)
+    check_config(cfg, path)
     w_avg_source = "latent_avg"
-    if "latent_avg" in ckpt:
-        w_avg = ckpt["latent_avg"]
-    else:  # no stored average: estimate it as rosinality's mean_latent does (4096 draws)
-        G = build_generator(cfg)
-        state = rosinality_g_state(g_ema, cfg, torch.zeros(cfg.w_dim))
-        G.load_state_dict(state)
-        w_avg, w_avg_source = G.mean_w(4096, seed=0), "mean of 4096 mapped z (seed 0)"
+    w_avg = ckpt.get("latent_avg", torch.zeros(cfg.w_dim))
     g_ema_sd = rosinality_g_state(g_ema, cfg, w_avg)
     g_sd = rosinality_g_state(g, cfg, w_avg) if g is not None else None
     d_sd = rosinality_d_state(d, cfg) if d is not None else None
+    check_before_build(cfg, {"G_ema": g_ema_sd, "G": g_sd, "D": d_sd}, path)
+    if "latent_avg" not in ckpt:  # no stored average: estimate it as rosinality's mean_latent does (4096 draws)
+        G = build_generator(cfg)
+        G.load_state_dict(g_ema_sd)
+        w_avg, w_avg_source = G.mean_w(4096, seed=0), "mean of 4096 mapped z (seed 0)"
+        for state in (g_ema_sd, g_sd):
+            if state is not None:
+                state["mapping_net.w_avg"] = w_avg.reshape(-1)
     return cfg, g_ema_sd, g_sd, d_sd, w_avg_source
 
 

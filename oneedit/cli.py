@@ -30,7 +30,7 @@ from rich.console import Console
 from typer._click.exceptions import NoArgsIsHelpError
 
 from common import cancel
-from common.errors import InputError, OneEditError
+from common.errors import InputError, OneEditError, os_error_line
 from common.params import Params, RuntimeParams, load_params
 from common.workspace import Workspace
 from oneedit.bench import bench_app
@@ -112,8 +112,10 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(exc.format_message(), debug)
     except InputError as exc:
         return _fail(str(exc), debug)
-    except (OneEditError, OSError) as exc:
+    except OneEditError as exc:
         return _fail(str(exc), debug, code=1)
+    except OSError as exc:
+        return _fail(os_error_line(exc), debug, code=1)
     except Exception as exc:
         if cancel.requested() is not None:  # what a task raised while it was being stopped
             return _interrupted()
@@ -225,24 +227,11 @@ def _params(params: Path | None, sets: list[str] | None, device: str | None = No
         overrides.append(f"runtime.device={device}")
     if strength is not None:
         overrides.append(f"edit.strength={strength}")
-    p = load_params(params, overrides)
-    _check_device(p.runtime.device)
+    p = load_params(params, overrides)  # checks the device exists, too
     import torch
 
     torch.set_num_threads(p.runtime.threads)
     return p
-
-
-def _check_device(device: str) -> None:
-    """A CUDA device that is not there is a bad argument, not a crash later."""
-    if device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise InputError(f"device {device!r} requested but CUDA is not available (use --device cpu or auto)")
-        index = int(device.split(":")[1]) if ":" in device else 0
-        if index >= torch.cuda.device_count():
-            raise InputError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) present")
 
 
 def on_runner(flow: F, runtime: RuntimeParams) -> F:
@@ -565,9 +554,10 @@ def direction(
         fitted = on_runner(direction_flow, p.runtime)(ws.root, name, form, p)
     out.print(f"direction in {ws.edit(name).direction}", markup=False)
     if (fitted.get("capture") or {}).get("weak"):
-        console.print(f"warning: the example's own edit is only {fitted['capture']['direction']:.0%} reproduced by "
-                      "the generator: the photos reach the example's state only as far as G renders it",
-                      markup=False, highlight=False)
+        capture = fitted["capture"]["direction"]
+        share = f"only {capture:.0%}" if capture > 0 else "not at all (capture ≤ 0)"  # never a negative share
+        console.print(f"warning: the example's own edit is {share} reproduced by the generator: the photos reach "
+                      "the example's state only as far as G renders it", markup=False, highlight=False)
 
 
 @app.command()
@@ -584,7 +574,9 @@ def rescale(
     """Apply an edit at a new strength: every α recomputed from the stored latents, every photo re-rendered."""
     p = _params(params, set_, device, strength, dask_address, dask_local)
     ws = Workspace.open(workspace)
-    ws.require(ws.edit(name).direction, hint=f"run `oneedit edit --workspace WS --name {name} ...` first")
+    edit_paths = ws.edit(name)  # the name checked first
+    ws.require(ws.manifest, hint="run `oneedit ingest SRC_DIR --workspace WS` first")
+    ws.require(edit_paths.direction, hint=f"run `oneedit edit --workspace WS --name {name} ...` first")
     from flows.rescale import rescale_flow
     from tasks.latents import check_latents
     from tasks.manifest import require_source
@@ -604,10 +596,16 @@ def report(workspace: WorkspaceOpt, name: NameOpt, params: ParamsOpt = None, set
     """Write the static HTML report of an edit: before/after grid, α histogram, final state, metrics."""
     p = _params(params, set_)
     ws = Workspace.open(workspace)
-    ws.require(ws.edit(name).results, hint=f"run `oneedit edit --workspace WS --name {name} ...` first")
+    edit_paths = ws.edit(name)  # the name checked first
+    ws.require(ws.manifest, hint="run `oneedit ingest SRC_DIR --workspace WS` first")
+    ws.require(edit_paths.results, hint=f"run `oneedit edit --workspace WS --name {name} ...` first")
     from flows.report import report_flow
+    from tasks.edits import edit_state
     from tasks.manifest import require_source
 
+    if edit_state(edit_paths) == "partial":  # its images and results would be of two runs
+        raise InputError(f"edit {name!r}: its last run stopped midway: run `oneedit rescale --workspace WS --name "
+                         f"{name}` to finish it, then `oneedit report`")
     require_source(ws)
 
     with _running(ws), _cluster(p) as p:
@@ -619,7 +617,11 @@ def report(workspace: WorkspaceOpt, name: NameOpt, params: ParamsOpt = None, set
 def studio(
     workspace: WorkspaceOpt,
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to serve on.")] = 8765,
-    host: Annotated[str, typer.Option("--host", help="Address to bind (default: this machine only).")] = "127.0.0.1",
+    host: Annotated[str, typer.Option("--host", help="Address to bind (default: this machine only; any other "
+                                                     "address needs --token).")] = "127.0.0.1",
+    token: Annotated[str | None, typer.Option(
+        "--token", help="The secret the page must present (at least 16 characters); required with a --host "
+                        "beyond this machine. Default: a random one, inside the page.")] = None,
     params: ParamsOpt = None,
     set_: SetOpt = None,
     device: DeviceOpt = None,
@@ -628,10 +630,23 @@ def studio(
     sets = [*(set_ or []), *([f"runtime.device={device}"] if device is not None else [])]
     _params(params, sets)
     Workspace.open(workspace)
-    from oneedit.studio import serve
+    from oneedit.studio import MIN_TOKEN, is_loopback, serve
 
-    out.print(f"OneEdit Studio: http://{host}:{port}/  (Ctrl-C to stop)", markup=False)
-    serve(workspace, params, sets, host, port)
+    if token is not None and len(token) < MIN_TOKEN:
+        raise InputError(f"--token: at least {MIN_TOKEN} characters (e.g. `python -c 'import secrets; "
+                         "print(secrets.token_urlsafe())'`)")
+    shown = f"[{host}]" if ":" in host else host
+    if not is_loopback(host):
+        if token is None:
+            raise InputError(f"--host {host} serves the studio beyond this machine: pass --token SECRET too "
+                             "(whoever has it can read every photo and change the workspace)")
+        console.print(f"WARNING: OneEdit Studio is reachable beyond this machine ({host}:{port}). Anyone who can "
+                      "reach it and has the token can read every photo of the catalog and change the workspace; "
+                      f"the traffic is not encrypted. It answers only as http://{shown}:{port}/ and through loopback "
+                      "names.", markup=False, highlight=False, soft_wrap=True)
+    fragment = f"#token={token}" if token is not None else ""
+    out.print(f"OneEdit Studio: http://{shown}:{port}/{fragment}  (Ctrl-C to stop)", markup=False)
+    serve(workspace, params, sets, host, port, token)
 
 
 @app.command("demo-pretrain")
@@ -816,6 +831,8 @@ def import_generator(
     """Use a pretrained StyleGAN2 as the workspace's generator (nothing in the file is executed)."""
     if precision not in ("as-file", "float32"):
         raise InputError(f"--precision must be as-file or float32, got {precision!r}")
+    if file.exists() and not file.is_file():  # a FIFO or a device would block or never end
+        raise InputError(f"generator file {file}: not a regular file")
     if not file.is_file():
         raise InputError(f"generator file not found: {file}")
     ws = Workspace.create(workspace)

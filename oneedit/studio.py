@@ -14,21 +14,38 @@ the CLI's flows (edit_flow, then report_flow) under the workspace lock, so `resc
 Everything slow (brush optimization, Δ* fit, transfers, the catalog run) runs in a job thread and is
 polled (GET /api/jobs/ID); a run belongs to the server, not to a tab: a second tab sees it, a closed
 tab does not stop it. Errors are the CLI's one-line messages, as {"error": "..."}.
+
+Security (docs/RELIABILITY.md, "The Studio's security model"): only loopback Host names (and the
+--host it is bound to) are served, a request with an Origin must come from the page's own origin, and
+every /api route needs the session's token (`X-OneEdit-Token`, or `?token=` on a GET for the page's
+images); the page gets it inside index.html, which no other origin can read. Reports are served under
+a per-edit key (`report_url`). Examples are catalog ids or uploads, never server paths; drafts and
+uploads are capped and removed with the studio.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
+import html
 import io
+import ipaddress
 import json
+import os
+import re
+import reprlib
+import secrets
 import shutil
 import tempfile
 import threading
 import time
 import traceback
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -38,27 +55,39 @@ import cv2
 import numpy as np
 import torch
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from common import progress
-from common.errors import InputError, OneEditError, WorkspaceLocked
+from common.errors import InputError, OneEditError, WorkspaceLocked, os_error_line
 from common.lock import workspace_lock
 from common.params import Params, load_params
 from common.storage import read_h5, read_parquet
 from common.workspace import Workspace
 from edit_core.checkpoint import load_generator
 from edit_core.imageops import resolve_device, to_uint8
-from tasks.edits import list_edits
+from tasks.edits import edit_state, list_edits
 from tasks.example import photo_size, project_example, read_brush
 from tasks.images import read_photo, read_thumbnail
 from tasks.ingest import shard_name
+from tasks.manifest import accepted_mask
 
 STATIC = Path(__file__).parent / "static"
-MAX_UPLOAD = 64 << 20  # bytes
+MAX_UPLOAD = 64 << 20  # bytes of one uploaded photo
+MAX_DRAFTS, MAX_UPLOADS = 32, 16  # live ones; a new one drops the oldest idle one
+MAX_STORED = 512 << 20  # bytes of every draft and upload on disk together
+MAX_JOBS = 200  # finished jobs remembered (for a tab that polls late)
+LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+TOKEN_HEADER = "X-OneEdit-Token"
+MIN_TOKEN = 16  # characters of a token given with --token
+SECURITY_HEADERS = {"Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
+                    "X-Frame-Options": "DENY", "Cross-Origin-Resource-Policy": "same-origin"}
+_cut = reprlib.Repr()  # what a request sent, echoed in a message: a few dozen characters at most
+_cut.maxstring = 40
 SUFFIXES = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp"}
 PCA_SAMPLES, PCA_COMPONENTS = 2000, 5
 DISPLAY = 512  # px, longest side of the example as the page shows it
@@ -93,6 +122,7 @@ class ApplyBody(BaseModel):
     draft: str
     name: str
     strength: float = Field(1.0, ge=-10, le=10)  # as edit.strength
+    replace: bool = False  # as --replace: the page asks the user before it sends true
 
 
 # --------------------------------------------------------------------------------------------
@@ -113,8 +143,13 @@ class Job:
     result: dict = field(default_factory=dict)
     title: str = ""
     bars: Any = None  # the flow's progress bars (common.progress.capture), for runs
+    holds: tuple[str, ...] = ()  # the drafts / uploads it works on: never dropped while it runs
     started: float = field(default_factory=time.time)
     finished: float | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.state in ("queued", "running")
 
     def phase_fn(self, what: str, done: int, of: int) -> None:
         self.phase, self.done, self.of = what, done, of
@@ -138,6 +173,7 @@ class Draft:
     id: str
     folder: Path
     form: dict
+    example: str  # the catalog id or upload id it was made on
     preview: Any = None  # tasks.preview.Preview
     sample: list[dict] = field(default_factory=list)
     strength: float = 1.0
@@ -163,17 +199,49 @@ class Upload:
                 "err_pixel": self.err_pixel, "base": base}
 
 
-def read_upload(data: bytes, content_type: str, what: str) -> tuple[bytes, str]:
-    """An uploaded image's bytes and file suffix, or the one-line error of an empty, too large or
-    non-image upload (`what` names it as the CLI would: --example, --after)."""
+async def read_upload(request: Request, what: str) -> tuple[bytes, str]:
+    """An uploaded image's bytes and file suffix, or the one-line error of an upload without an image
+    Content-Type (a form or text/plain post, which any page may send blind), an empty one, or one larger
+    than MAX_UPLOAD (refused from its Content-Length, else as soon as the body passes the limit; the rest
+    is never read). `what` names it as the CLI would: --example, --after."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not (kind.startswith("image/") or kind == "application/octet-stream"):
+        raise InputError(f"{what}: not an image (content type {kind[:40] or 'missing'}); "
+                         "upload a JPEG, PNG, WebP, TIFF or BMP photo")
+    too_large = InputError(f"{what}: the upload is larger than {MAX_UPLOAD >> 20} MiB")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_UPLOAD:
+        raise too_large
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_UPLOAD:
+            raise too_large
     if not data:
         raise InputError(f"{what}: the upload is empty")
-    if len(data) > MAX_UPLOAD:
-        raise InputError(f"{what}: the upload is larger than {MAX_UPLOAD >> 20} MiB")
-    kind = content_type.split(";")[0].strip().lower()
-    if kind and not (kind.startswith("image/") or kind == "application/octet-stream"):
-        raise InputError(f"{what}: not an image (content type {kind}); upload a JPEG, PNG, WebP, TIFF or BMP photo")
-    return data, SUFFIXES.get(kind.split("/")[-1], ".img")
+    return bytes(data), SUFFIXES.get(kind.split("/")[-1], ".img")
+
+
+def split_host(value: str) -> tuple[str, int | None]:
+    """A Host header as (lower-case name, port or None): "[::1]:8765" -> ("[::1]", 8765)."""
+    name, sep, port = value.rpartition(":")
+    if sep and port.isdigit() and (not name.startswith("[") or name.endswith("]")):
+        return name.lower(), int(port)
+    return value.lower(), None
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address (or name) that only this machine reaches."""
+    if host.strip("[]") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.is_dir() else 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -217,13 +285,18 @@ def mask_png(mask: np.ndarray, size: tuple[int, int], path: Path) -> None:
 
 
 class Studio:
-    """The state behind the page: workspace, cached generator/latents, drafts and jobs."""
+    """The state behind the page: workspace, cached generator/latents, drafts and jobs, and the session
+    token (random, or the one given with --token: then the page does not carry it, the user does)."""
 
-    def __init__(self, workspace: Path, params_path: Path | None = None, sets: list[str] | None = None) -> None:
+    def __init__(self, workspace: Path, params_path: Path | None = None, sets: list[str] | None = None,
+                 token: str | None = None) -> None:
         self.ws = Workspace.open(workspace)
         self.params_path, self.sets = params_path, list(sets or [])
         self.params = self.load_params()
-        self.drafts_root = Path(tempfile.mkdtemp(prefix="oneedit-studio-"))
+        self.token = token or secrets.token_urlsafe(32)
+        self.token_in_page = token is None
+        _remove_dead_studios()
+        self.drafts_root = Path(tempfile.mkdtemp(prefix=f"oneedit-studio-{os.getpid()}-"))
         self.drafts: dict[str, Draft] = {}
         self.uploads: dict[str, Upload] = {}
         self.jobs: dict[str, Job] = {}
@@ -238,9 +311,24 @@ class Studio:
         return load_params(self.params_path, [*self.sets, *extra])
 
     def close(self) -> None:
+        """Stop the jobs (a running catalog run finishes) and remove every draft and upload."""
         self._work.shutdown(wait=False, cancel_futures=True)
         self._runs.shutdown(wait=True)
         shutil.rmtree(self.drafts_root, ignore_errors=True)
+
+    def report_url(self, name: str) -> str:
+        """The report's address: under a key derived from the token for this edit alone, so that the
+        report's own relative links work in a tab, and a shared link opens that report and nothing else."""
+        key = hmac.new(self.token.encode(), f"report:{name}".encode(), hashlib.sha256).hexdigest()[:32]
+        return f"/reports/{key}/{name}/index.html"
+
+    def check_example(self, example: str) -> str:
+        """An example is a catalog photo id or an upload id of this studio, never a path on the server:
+        anything else gets the same line whatever it names (no oracle of which files exist)."""
+        if example in self.uploads or (self.ws.manifest.exists() and accepted_mask(self.ws, np.array([example]))[0]):
+            return example
+        raise InputError(f"example {_cut.repr(example)}: not a photo id of the catalog nor an upload of this "
+                         "studio (pick a photo, or upload it)")
 
     # the catalog ------------------------------------------------------------------------
 
@@ -287,6 +375,7 @@ class Studio:
 
     def offset(self, example: str, offsets: list[float]) -> tuple[np.ndarray, np.ndarray]:
         """(w0, Δw) for slider values (in standard deviations along each principal direction)."""
+        self.check_example(example)
         components, sigma = self.principal_directions()
         if len(offsets) > len(sigma):
             raise InputError(f"offsets: {len(offsets)} values, but there are {len(sigma)} principal directions")
@@ -296,7 +385,7 @@ class Studio:
             lat = self.latents()
             where = np.flatnonzero(lat["ids"] == example)
             if not len(where):
-                raise InputError(f"--example {example!r} is neither a catalog photo id nor an image file")
+                raise InputError(f"example {example!r} has no latent yet: run `oneedit project`")
             w0 = lat["w"][int(where[0])]
         delta = sum((float(v) * sigma[k] * components[k] for k, v in enumerate(offsets)),
                     torch.zeros(components.shape[1]))
@@ -305,25 +394,20 @@ class Studio:
 
     # uploaded examples ------------------------------------------------------------------
 
-    def new_upload(self, data: bytes, content_type: str, file: str) -> Upload:
+    def new_upload(self, data: bytes, suffix: str, file: str) -> Upload:
         """Store an uploaded example photo (checked as `--example PATH` is) and its model-size thumbnail."""
         self.require_models()
-        file = Path(file).name or "upload"
-        data, suffix = read_upload(data, content_type, f"--example {file}")
-        upload_id = "upload-" + uuid.uuid4().hex[:12]
-        folder = self.drafts_root / upload_id
-        folder.mkdir()
-        path = folder / f"example{Path(file).suffix.lower() or suffix}"
-        path.write_bytes(data)
-        try:
-            height, width = photo_size(path, "--example")
-            thumb = read_thumbnail(path, self.generator().resolution)
-        except InputError as exc:  # the CLI's message, naming the user's file rather than the studio's copy
-            shutil.rmtree(folder, ignore_errors=True)
-            message = one_line(exc).replace(str(path), file)
-            raise InputError(message if message.startswith("--example") else f"--example {message}") from None
-        upload = Upload(id=upload_id, path=path, file=file, height=height, width=width, thumb=thumb)
-        self.uploads[upload_id] = upload
+        with self.stored("upload", len(data)) as folder:
+            path = folder / f"example{Path(file).suffix.lower() or suffix}"
+            path.write_bytes(data)
+            try:
+                height, width = photo_size(path, "--example")
+                thumb = read_thumbnail(path, self.generator().resolution)
+            except InputError as exc:  # the CLI's message, naming the user's file rather than the studio's copy
+                message = one_line(exc).replace(str(path), file)
+                raise InputError(message if message.startswith("--example") else f"--example {message}") from None
+            upload = Upload(id=folder.name, path=path, file=file, height=height, width=width, thumb=thumb)
+            self.uploads[upload.id] = upload
         return upload
 
     def project_upload(self, job: Job, upload: Upload) -> dict:
@@ -345,6 +429,7 @@ class Studio:
 
     def form(self, kind: str, path: Path, example: str) -> dict:
         """The CLI's form of an edit: an uploaded example is its photo file (`--example PATH`)."""
+        self.check_example(example)
         if example in self.uploads:
             upload = self.upload(example)
             return {"kind": kind, "path": str(path), "example": str(upload.path), "source_example": upload.file}
@@ -352,19 +437,56 @@ class Studio:
 
     # drafts -----------------------------------------------------------------------------
 
-    def new_draft(self, form: dict, folder: Path) -> Draft:
+    def new_draft(self, form: dict, folder: Path, example: str) -> Draft:
+        """Register the draft whose input files `folder` holds, once the CLI's checks accept them."""
         from tasks.example import check_example_form
 
         self.require_models()
         check_example_form(self.ws, form)
-        draft = Draft(id=folder.name, folder=folder, form=form)
+        draft = Draft(id=folder.name, folder=folder, form=form, example=example)
         self.drafts[draft.id] = draft
         return draft
 
-    def draft_folder(self) -> Path:
-        folder = self.drafts_root / uuid.uuid4().hex[:12]
-        folder.mkdir()
-        return folder
+    @contextmanager
+    def stored(self, kind: str, incoming: int = 0) -> Iterator[Path]:
+        """A new folder for a draft or an upload (`kind`), made room for first: the oldest idle ones of its
+        kind are dropped to keep MAX_DRAFTS / MAX_UPLOADS, then idle drafts and uploads (drafts first) while
+        their files and `incoming` bytes pass MAX_STORED; a one-line refusal when busy ones fill it. Whatever fails inside
+        removes the folder: a refused request leaves nothing on disk."""
+        items, limit = (self.uploads, MAX_UPLOADS) if kind == "upload" else (self.drafts, MAX_DRAFTS)
+        with self._lock:
+            for old in [i for i in items if not self.busy(i)][:max(0, len(items) - limit + 1)]:
+                self.drop(old)
+            for old in [i for i in [*self.drafts, *self.uploads] if not self.busy(i)]:  # drafts first
+                if _folder_bytes(self.drafts_root) + incoming <= MAX_STORED:
+                    break
+                self.drop(old)
+            stored = _folder_bytes(self.drafts_root)
+            if len(items) >= limit or stored + incoming > MAX_STORED:
+                raise InputError(f"no room for another {kind}: {len(items)} kept, {stored >> 20} MiB stored, and "
+                                 f"{incoming >> 20} MiB more (limits: {limit}, {MAX_STORED >> 20} MiB) while the "
+                                 "others are in use: wait for their jobs to finish")
+            folder = self.drafts_root / (("upload-" if kind == "upload" else "") + uuid.uuid4().hex[:12])
+            folder.mkdir()
+        try:
+            yield folder
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    def busy(self, item_id: str) -> bool:
+        """A job still works on this draft or upload (or on a draft made on this upload)."""
+        held = {i for job in list(self.jobs.values()) if job.live for i in job.holds}  # a copy: jobs come and go
+        return item_id in held or any(d.example == item_id and d.id in held for d in list(self.drafts.values()))
+
+    def drop(self, item_id: str) -> None:
+        """Forget a draft or an upload and remove its files (an upload with the drafts made on it)."""
+        gone = self.drafts.pop(item_id, None) or self.uploads.pop(item_id, None)
+        if gone is None:
+            return
+        shutil.rmtree(gone.folder if isinstance(gone, Draft) else gone.path.parent, ignore_errors=True)
+        for draft in [d for d in self.drafts.values() if d.example == item_id]:
+            self.drop(draft.id)
 
     def draft(self, draft_id: str) -> Draft:
         if draft_id not in self.drafts:
@@ -374,12 +496,15 @@ class Studio:
     def example_size(self, example: str) -> tuple[int, int]:
         from tasks.example import example_size
 
+        self.check_example(example)
         return example_size(self.ws, str(self.upload(example).path) if example in self.uploads else example)
 
     # jobs -------------------------------------------------------------------------------
 
-    def submit(self, kind: str, fn, *args: Any, run: bool = False, title: str = "") -> Job:
-        job = Job(id=uuid.uuid4().hex[:12], kind=kind, title=title)
+    def submit(self, kind: str, fn, *args: Any, run: bool = False, title: str = "", holds: tuple[str, ...] = ()) -> Job:
+        job = Job(id=uuid.uuid4().hex[:12], kind=kind, title=title, holds=holds)
+        for old in [i for i, j in list(self.jobs.items()) if not j.live][:max(0, len(self.jobs) - MAX_JOBS)]:
+            self.jobs.pop(old, None)
         self.jobs[job.id] = job
 
         def body() -> None:
@@ -387,8 +512,10 @@ class Studio:
             try:
                 job.result = fn(job, *args)
                 job.state = "done"
-            except (OneEditError, ValueError, FileNotFoundError) as exc:
+            except (OneEditError, ValueError) as exc:
                 job.error, job.state = one_line(exc), "failed"
+            except OSError as exc:
+                job.error, job.state = os_error_line(exc), "failed"
             except Exception as exc:  # a bug: the page shows one line, the server log the traceback
                 traceback.print_exc()
                 job.error, job.state = f"internal error: {type(exc).__name__}: {one_line(exc)}", "failed"
@@ -423,7 +550,15 @@ class Studio:
                        for k, s in enumerate(draft.sample)],
         }
 
-    def apply(self, job: Job, draft: Draft, name: str, strength: float) -> dict:
+    def check_name(self, draft: Draft, name: str, replace: bool) -> None:
+        """The CLI's rule (`oneedit edit --replace`): a name already used by another edit is refused unless
+        the request says replace."""
+        from tasks.direction import check_edit_name
+
+        self.ws.edit(name)  # validates the name
+        check_edit_name(self.ws, name, draft.form, self.params, replace)
+
+    def apply(self, job: Job, draft: Draft, name: str, strength: float, replace: bool) -> dict:
         """The edit saved and run exactly as `oneedit edit` would, then its report; under the workspace lock."""
         from flows.edit import edit_flow
         from flows.report import report_flow
@@ -432,9 +567,9 @@ class Studio:
         from tasks.train import check_models
 
         params = self.load_params(f"edit.strength={strength}")
-        self.ws.edit(name)  # validates the name
         job.phase = "waiting for the workspace lock"
         with workspace_lock(self.ws.root, wait=False):
+            self.check_name(draft, name, replace)  # again under the lock: another tab may have made it since
             check_models(self.ws, params)
             form = dict(draft.form)  # the edit copies its input into its own folder (tasks/direction.py)
             check_example_form(self.ws, form)
@@ -445,8 +580,21 @@ class Studio:
                 job.phase = "report"
                 on_runner(report_flow, params.runtime)(self.ws.root, name, params)
         job.phase = "done"
-        return {"name": name, "strength": strength, "status": summary["status"],
-                "report": f"/reports/{name}/index.html"}
+        return {"name": name, "strength": strength, "status": summary["status"], "report": self.report_url(name)}
+
+
+def _remove_dead_studios() -> None:
+    """Drafts and uploads of studios that were killed (their pid gone) are removed when the next one starts."""
+    for folder in Path(tempfile.gettempdir()).glob("oneedit-studio-*-*"):
+        found = re.fullmatch(r"oneedit-studio-(\d+)-\w+", folder.name)
+        if found is None or int(found.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(found.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, someone else's
 
 
 @lru_cache(maxsize=2)
@@ -471,11 +619,43 @@ def _shard_images(path: Path, stamp: int) -> np.ndarray:
 # the app
 
 
-def create_app(studio: Studio) -> FastAPI:
-    """The page and its JSON API on one Studio."""
+def _validation_line(exc: RequestValidationError) -> str:
+    """A request that does not fit the route's schema as one line naming the field (the value not echoed)."""
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
+    return f"{where}: {first.get('msg', 'invalid request')}"
+
+
+def create_app(studio: Studio, host: str = "127.0.0.1", port: int | None = None) -> FastAPI:
+    """The page and its JSON API on one Studio, served as `host`:`port` (None: any port, as in tests)."""
     app = FastAPI(title="OneEdit Studio", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.studio = studio
     ws = studio.ws
+    names = {*LOOPBACK, f"[{host}]" if ":" in host else host}
+
+    def refused(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status, headers=SECURITY_HEADERS)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next) -> Response:
+        """Host, Origin and token, before any route runs (docs/RELIABILITY.md, the Studio's security model)."""
+        name, given_port = split_host(request.headers.get("host", ""))
+        if name not in names or (port is not None and given_port not in (None, port)):
+            return refused(403, f"host {_cut.repr(request.headers.get('host', ''))} is not served: open the studio "
+                                "as http://127.0.0.1 (or the --host it was started with)")
+        origin = request.headers.get("origin")
+        if origin is not None and origin != f"{request.url.scheme}://{request.headers['host']}":
+            return refused(403, f"origin {_cut.repr(origin)} may not use the studio")
+        path = request.url.path
+        if not (path == "/" or path.startswith(("/static/", "/reports/"))):
+            token = request.headers.get(TOKEN_HEADER) or None
+            if token is None and request.method in ("GET", "HEAD"):
+                token = request.query_params.get("token")  # the page's <img> tags cannot send a header
+            if token is None or not hmac.compare_digest(token.encode(), studio.token.encode()):
+                return refused(403, f"missing or wrong studio token ({TOKEN_HEADER}): reload the studio's page")
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
 
     @app.exception_handler(OneEditError)
     async def _one_line(request: Request, exc: OneEditError) -> JSONResponse:
@@ -483,15 +663,35 @@ def create_app(studio: Studio) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+        return JSONResponse({"error": one_line(Exception(str(exc.detail)))}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": _validation_line(exc)}, status_code=422)
 
     @app.exception_handler(ValueError)
     async def _value(request: Request, exc: ValueError) -> JSONResponse:
         return JSONResponse({"error": one_line(exc)}, status_code=400)
 
+    @app.exception_handler(OSError)
+    async def _os(request: Request, exc: OSError) -> JSONResponse:
+        return JSONResponse({"error": os_error_line(exc)}, status_code=500, headers=SECURITY_HEADERS)
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        traceback.print_exception(exc)  # the server's log has the traceback, the page one line
+        return JSONResponse({"error": f"internal error: {type(exc).__name__}: {one_line(exc)}"}, status_code=500,
+                            headers=SECURITY_HEADERS)
+
+    page = (STATIC / "studio.html").read_text(encoding="utf-8")
+
     @app.get("/")
-    def index() -> FileResponse:
-        return FileResponse(STATIC / "studio.html", headers={"Cache-Control": "no-store"})
+    def index() -> HTMLResponse:
+        """The page, carrying the session token unless the user brings it (--token)."""
+        token = html.escape(studio.token if studio.token_in_page else "")
+        return HTMLResponse(page.replace('name="oneedit-token" content=""', f'name="oneedit-token" content="{token}"'),
+                            headers={"Cache-Control": "no-store", "Content-Security-Policy":
+                                     "default-src 'self'; img-src 'self' blob: data:; frame-ancestors 'none'"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -503,8 +703,11 @@ def create_app(studio: Studio) -> FastAPI:
         except InputError as exc:
             missing = one_line(exc)
         photos = len(studio.catalog()) if ws.manifest.exists() else 0
+        edits = list_edits(ws) if ws.manifest.exists() else []
+        for e in edits:
+            e["report"] = studio.report_url(e["name"]) if e["state"] == "reported" else None
         return {"workspace": str(ws.root), "photos": photos, "ready": missing is None, "missing": missing,
-                "strength": studio.params.edit.strength, "edits": list_edits(ws) if ws.manifest.exists() else [],
+                "strength": studio.params.edit.strength, "edits": edits,
                 "run": studio.run.to_dict() if studio.run is not None else None}
 
     @app.get("/api/photos")
@@ -568,41 +771,39 @@ def create_app(studio: Studio) -> FastAPI:
         if body.color is None and body.sketch is None:
             raise InputError("--constraints: paint at least one colour or sketch stroke")
         size = studio.example_size(body.example)
-        folder = studio.draft_folder()
-        spec: dict = {}
-        if body.color is not None:
-            mask = decode_data_url(body.color.mask, "colour strokes")
-            if not mask.any():
-                raise InputError("--constraints: the colour strokes are empty; paint on the photo first")
-            mask_png(mask, size, folder / "color_mask.png")
-            spec["color"] = {"mask": "color_mask.png", "rgb": [max(0, min(255, int(v))) for v in body.color.rgb]}
-        if body.sketch is not None:
-            edges = decode_data_url(body.sketch.mask, "sketch strokes")
-            if not edges.any():
-                raise InputError("--constraints: the sketch strokes are empty; draw on the photo first")
-            radius = max(1, round(0.03 * max(edges.shape)))
-            area = cv2.dilate(edges.astype(np.uint8), np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)) > 0
-            mask_png(edges, size, folder / "sketch_edges.png")
-            mask_png(area, size, folder / "sketch_mask.png")
-            spec["sketch"] = {"edges": "sketch_edges.png", "mask": "sketch_mask.png"}
-        (folder / "strokes.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
-        form = studio.form("brush", folder / "strokes.json", body.example)
-        draft = studio.new_draft(form, folder)
-        resolution = studio.generator().resolution
-        try:  # the strokes as the generator will see them (any coverage: a thin stroke survives), now
-            read_brush(folder / "strokes.json", resolution, torch.device("cpu"))
-        except InputError:
-            del studio.drafts[draft.id]
-            raise
+        with studio.stored("draft") as folder:
+            spec: dict = {}
+            if body.color is not None:
+                mask = decode_data_url(body.color.mask, "colour strokes")
+                if not mask.any():
+                    raise InputError("--constraints: the colour strokes are empty; paint on the photo first")
+                mask_png(mask, size, folder / "color_mask.png")
+                spec["color"] = {"mask": "color_mask.png", "rgb": [max(0, min(255, int(v))) for v in body.color.rgb]}
+            if body.sketch is not None:
+                edges = decode_data_url(body.sketch.mask, "sketch strokes")
+                if not edges.any():
+                    raise InputError("--constraints: the sketch strokes are empty; draw on the photo first")
+                radius = max(1, round(0.03 * max(edges.shape)))
+                area = cv2.dilate(edges.astype(np.uint8), np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)) > 0
+                mask_png(edges, size, folder / "sketch_edges.png")
+                mask_png(area, size, folder / "sketch_mask.png")
+                spec["sketch"] = {"edges": "sketch_edges.png", "mask": "sketch_mask.png"}
+            (folder / "strokes.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+            form = studio.form("brush", folder / "strokes.json", body.example)
+            # the strokes as the generator will see them (any coverage: a thin stroke survives), now
+            read_brush(folder / "strokes.json", studio.generator().resolution, torch.device("cpu"))
+            draft = studio.new_draft(form, folder, body.example)
         return {"draft": draft.id}
 
     @app.post("/api/drafts/after")
     async def after(request: Request, example: str) -> dict:
-        data, suffix = read_upload(await request.body(), request.headers.get("content-type", ""), "--after")
-        folder = studio.draft_folder()
-        path = folder / f"after{suffix}"
-        path.write_bytes(data)
-        return {"draft": studio.new_draft(studio.form("pair", path, example), folder).id}
+        studio.check_example(example)
+        data, suffix = await read_upload(request, "--after")
+        with studio.stored("draft", len(data)) as folder:
+            path = folder / f"after{suffix}"
+            path.write_bytes(data)
+            draft = studio.new_draft(studio.form("pair", path, example), folder, example)
+        return {"draft": draft.id}
 
     @app.post("/api/drafts/offset")
     def offset(body: OffsetBody) -> dict:
@@ -610,16 +811,19 @@ def create_app(studio: Studio) -> FastAPI:
         _, delta = studio.offset(body.example, body.offsets)
         if not np.any(delta):
             raise InputError("--offset: move at least one slider")
-        folder = studio.draft_folder()
-        np.save(folder / "offset.npy", delta)
-        return {"draft": studio.new_draft(studio.form("offset", folder / "offset.npy", body.example), folder).id}
+        with studio.stored("draft") as folder:
+            np.save(folder / "offset.npy", delta)
+            draft = studio.new_draft(studio.form("offset", folder / "offset.npy", body.example), folder, body.example)
+        return {"draft": draft.id}
 
     @app.post("/api/uploads")
     async def upload(request: Request, name: str = "upload") -> dict:
         """An example photo from outside the catalog; its projection runs as a job (its result: the upload)."""
-        data = await request.body()
-        new = studio.new_upload(data, request.headers.get("content-type", ""), name)
-        return studio.submit("project", studio.project_upload, new, title=f"project {new.file}").to_dict()
+        file = Path(name).name[:200] or "upload"
+        data, suffix = await read_upload(request, f"--example {file}")
+        new = studio.new_upload(data, suffix, file)
+        return studio.submit("project", studio.project_upload, new, title=f"project {new.file}",
+                             holds=(new.id,)).to_dict()
 
     @app.get("/api/uploads/{upload_id}/thumb.png")
     def upload_thumb(upload_id: str) -> Response:
@@ -639,7 +843,7 @@ def create_app(studio: Studio) -> FastAPI:
     @app.post("/api/drafts/{draft_id}/preview")
     def preview(draft_id: str, body: PreviewBody) -> dict:
         draft = studio.draft(draft_id)
-        return studio.submit("preview", studio.preview, draft, body.strength, body.sample).to_dict()
+        return studio.submit("preview", studio.preview, draft, body.strength, body.sample, holds=(draft.id,)).to_dict()
 
     @app.get("/api/drafts/{draft_id}/render/{key}.png")
     def draft_render(draft_id: str, key: str) -> Response:
@@ -664,21 +868,30 @@ def create_app(studio: Studio) -> FastAPI:
     @app.post("/api/apply")
     def apply(body: ApplyBody) -> dict:
         draft = studio.draft(body.draft)
-        ws.edit(body.name)  # the CLI's name check, before any work
+        studio.check_name(draft, body.name, body.replace)  # the CLI's checks, before any work
         with studio._lock:
-            if studio.run is not None and studio.run.state in ("queued", "running"):
+            if studio.run is not None and studio.run.live:
                 raise HTTPException(409, f"a run is in progress ({studio.run.title}): wait for it to finish")
-            studio.run = studio.submit("apply", studio.apply, draft, body.name, body.strength, run=True,
-                                       title=f"{body.name} at strength {body.strength:g}")
+            studio.run = studio.submit("apply", studio.apply, draft, body.name, body.strength, body.replace,
+                                       run=True, title=f"{body.name} at strength {body.strength:g}",
+                                       holds=(draft.id,))
         return studio.run.to_dict()
 
     @app.get("/api/run")
     def current_run() -> dict:
         return {"run": studio.run.to_dict() if studio.run is not None else None}
 
-    @app.get("/reports/{name}/{path:path}")
-    def report_file(name: str, path: str) -> FileResponse:
-        root = ws.edit(name).report.resolve()
+    @app.get("/reports/{key}/{name}/{path:path}")
+    def report_file(key: str, name: str, path: str) -> FileResponse:
+        """A report's file, under its key (`Studio.report_url`); an edit whose last run stopped midway is
+        refused, as `oneedit report` refuses it (its images and results would be of two runs)."""
+        paths = ws.edit(name)
+        if not hmac.compare_digest(studio.report_url(name).split("/")[2], key):
+            raise HTTPException(404, f"no report file {path!r} for edit {name!r}")
+        if edit_state(paths) == "partial":
+            raise InputError(f"edit {name!r}: its last run stopped midway: run `oneedit rescale --name {name}` "
+                             "to finish it, then `oneedit report`")
+        root = paths.report.resolve()
         target = (root / path).resolve()
         if not target.is_relative_to(root) or not target.is_file():
             raise HTTPException(404, f"no report file {path!r} for edit {name!r}")
@@ -687,12 +900,13 @@ def create_app(studio: Studio) -> FastAPI:
     return app
 
 
-def serve(workspace: Path, params_path: Path | None, sets: list[str] | None, host: str, port: int) -> None:
-    """Run the studio until Ctrl-C (uvicorn, one process)."""
+def serve(workspace: Path, params_path: Path | None, sets: list[str] | None, host: str, port: int,
+          token: str | None = None) -> None:
+    """Run the studio until Ctrl-C (uvicorn, one process); drafts and uploads are removed when it stops."""
     import uvicorn
 
-    studio = Studio(workspace, params_path, sets)
+    studio = Studio(workspace, params_path, sets, token)
     try:
-        uvicorn.run(create_app(studio), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(studio, host, port), host=host, port=port, log_level="warning")
     finally:
         studio.close()

@@ -28,7 +28,9 @@ def _newer_part(paths: EditPaths) -> bool:
                             or max(p.stat().st_mtime_ns for p in parts) > paths.results.stat().st_mtime_ns)
 
 
-def _state(paths: EditPaths) -> str:
+def edit_state(paths: EditPaths) -> str:
+    """started / fitted / partial (its last run stopped midway: results and images of two runs) /
+    applied / reported."""
     if _newer_part(paths):
         return "partial"
     if (paths.report / "index.html").exists():
@@ -87,7 +89,7 @@ def list_edits(ws: Workspace) -> list[dict]:
             stale.append("report: older than the results (run `oneedit report`)")
         rows.append({"name": paths.root.name, "kind": spec.get("kind", ""),
                      "example": spec.get("example_id") or spec.get("example", ""), "strength": strength,
-                     "state": _state(paths), "counts": counts, "stale": stale})
+                     "state": edit_state(paths), "counts": counts, "stale": stale})
     return rows
 
 

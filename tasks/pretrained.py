@@ -6,18 +6,57 @@ The file is read by `edit_core.stylegan2_import` without executing anything it c
 one line before anything is written. gan.json records the source file and its sha256 and marks the
 generator as imported, so `oneedit train` keeps it (and trains only the encoder against it) unless
 `--init` asks to fine-tune it on the catalog.
+
+gan.pt and gan.json are replaced as one unit: both are staged in WS/models/.import/ (gan.json last,
+with the sha256 of the gan.pt beside it), then renamed into place; a staged pair that is complete is
+finished by the next command that reads the generator (`settle_generator`), one that is not is dropped,
+so a kill at any point never leaves the checkpoint of one import with the record of another.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 from common.errors import InputError
 from common.params import Params
-from common.storage import atomic_path, read_json, write_json
+from common.storage import atomic_path, read_json, sha256_file, write_json
 from common.workspace import Workspace
 from edit_core.checkpoint import load_checkpoint, save_checkpoint
 from edit_core.stylegan2_import import StyleGAN2ImportError, describe, import_stylegan2
+
+
+def _staged(ws: Workspace) -> Path:
+    return ws.models / ".import"
+
+
+def settle_generator(ws: Workspace) -> None:
+    """Finish an import whose pair was staged complete but not both renamed (killed in between), or drop a
+    staging that never completed; then refuse, in one line with the command that repairs it, a gan.json that
+    records an imported generator other than gan.pt."""
+    staged = _staged(ws)
+    record = staged / "gan.json"
+    if staged.is_dir():
+        if record.is_file():
+            expected = read_json(record).get("sha256")
+            try:
+                if (staged / "gan.pt").is_file():
+                    os.replace(staged / "gan.pt", ws.gan)
+                if ws.gan.is_file() and sha256_file(ws.gan) == expected:
+                    os.replace(record, ws.models / "gan.json")
+            except FileNotFoundError:  # another command finished it meanwhile
+                pass
+        shutil.rmtree(staged, ignore_errors=True)
+    meta = ws.models / "gan.json"
+    if not (meta.is_file() and ws.gan.is_file()):
+        return
+    recorded = read_json(meta)  # an import's record (a fine-tune of it resumes from models/next/ instead)
+    if str(recorded.get("fingerprint")).startswith("imported:") and \
+            recorded.get("sha256") not in (None, sha256_file(ws.gan)):
+        source = recorded["imported"].get("source", "FILE")
+        raise InputError(f"{ws.gan} is not the generator {meta} records (imported from {source}): run `oneedit "
+                         f"import-generator {source} --workspace {ws.root} --replace` again")
 
 
 def imported_generator(ws: Workspace) -> dict | None:
@@ -33,6 +72,8 @@ def imported_generator(ws: Workspace) -> dict | None:
 
 def import_generator(source: Path, ws: Workspace, precision: str = "as-file", replace: bool = False) -> dict:
     """Import `source` as WS/models/gan.pt; returns the architecture summary (with `line`, for the user)."""
+    if not replace:
+        settle_generator(ws)
     if ws.gan.exists() and not replace:
         raise InputError(f"{ws.gan} exists: pass --replace to replace the workspace's generator (its encoder, "
                          "latents and edits then belong to the old one and are redone or refused)")
@@ -40,10 +81,14 @@ def import_generator(source: Path, ws: Workspace, precision: str = "as-file", re
         payload, summary = import_stylegan2(source, precision)
     except StyleGAN2ImportError as exc:
         raise InputError(str(exc).splitlines()[0]) from None
-    with atomic_path(ws.gan) as tmp:
+    staged = _staged(ws)
+    shutil.rmtree(staged, ignore_errors=True)
+    with atomic_path(staged / "gan.pt") as tmp:
         save_checkpoint(tmp, **payload)
-    write_json(ws.models / "gan.json", {"fingerprint": f"imported:{summary['source_sha256']}",
-                                        "imported": {**summary, "precision": precision}})
+    write_json(staged / "gan.json", {"fingerprint": f"imported:{summary['source_sha256']}",
+                                     "sha256": sha256_file(staged / "gan.pt"),
+                                     "imported": {**summary, "precision": precision}})  # last: the pair is complete
+    settle_generator(ws)
     return {**summary, "line": describe(summary)}
 
 

@@ -46,7 +46,7 @@ from edit_core.models import ModelConfig
 from edit_core.train_encoder import EncoderTrainConfig, train_encoder
 from edit_core.train_gan import GanTrainConfig, train_gan
 from tasks.images import write_png
-from tasks.pretrained import imported_generator
+from tasks.pretrained import imported_generator, settle_generator
 from tasks.shards import ShardImages
 
 TRAIN_VERSION = 1
@@ -55,6 +55,7 @@ LOSS_SCHEMA = pa.schema([("model", pa.string()), ("step", pa.int64()), ("metric"
 
 def check_models(ws: Workspace, params: Params) -> None:
     """Before any work: params.model must describe the trained generator (else retrain or fix params)."""
+    settle_generator(ws)
     with reading(ws.gan):
         config = load_checkpoint(ws.gan)["config"]
     described = params.model.model_dump()
@@ -208,6 +209,7 @@ def _fit_encoder(ws: Workspace, params: Params, what: str) -> Callable[[Path, in
 def train_catalog_gan(ws: Workspace, params: Params) -> dict:
     """Train G and D on the ingested catalog (resumable); returns the final metrics. An imported generator
     is kept as it is (`oneedit train --init` fine-tunes it)."""
+    settle_generator(ws)
     if imported_generator(ws) is not None:
         return read_json(ws.models / "gan.json")
     return _replace_model(ws, ws.gan, ws.models / "gan.json", gan_fingerprint(ws, params),

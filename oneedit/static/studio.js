@@ -1,8 +1,24 @@
 // OneEdit Studio: plain JavaScript over the JSON API of oneedit/studio.py. No build step.
+// Server text is only ever shown with textContent (never innerHTML).
 "use strict";
 const $ = id => document.getElementById(id);
 const state = { page: 0, pages: 1, example: null, tab: "brush", draft: null, strokes: [], drawing: null,
-                strength: 1, busy: false, again: false, sliderTimer: null, strengthTimer: null };
+                strength: 1, busy: false, again: false, sliderTimer: null, strengthTimer: null, edits: [] };
+
+// The session token: in the page (a studio on this machine), else from the address the studio printed
+// (#token=..., --token), kept for this tab only. Every API call sends it; images carry it in their URL.
+const TOKEN = (() => {
+  const inPage = document.querySelector("meta[name=oneedit-token]").content;
+  if (inPage) return inPage;
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (fromHash) { sessionStorage.setItem("oneedit-token", fromHash); history.replaceState(null, "", location.pathname); }
+  return sessionStorage.getItem("oneedit-token") || prompt("OneEdit Studio token (printed by `oneedit studio`):") || "";
+})();
+
+function authed(url) {
+  // An API address with the token, for <img> tags (which cannot send a header).
+  return url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(TOKEN);
+}
 
 function showError(message) {
   const box = $("error");
@@ -11,7 +27,7 @@ function showError(message) {
 }
 
 async function api(path, options = {}) {
-  const response = await fetch(path, options);
+  const response = await fetch(path, { ...options, headers: { ...(options.headers || {}), "X-OneEdit-Token": TOKEN } });
   const body = await response.json().catch(() => ({ error: response.statusText }));
   if (!response.ok) throw new Error(body.error || response.statusText);
   return body;
@@ -35,11 +51,11 @@ async function loadPage(page) {
   state.page = data.page; state.pages = Math.max(1, data.pages);
   $("page").textContent = `page ${data.page + 1} of ${state.pages} (${data.total} photos)`;
   const grid = $("grid");
-  grid.innerHTML = "";
+  grid.replaceChildren();
   for (const p of data.photos) {
-    p.base = `/api/photos/${p.id}`;
+    p.base = `/api/photos/${encodeURIComponent(p.id)}`;
     const img = document.createElement("img");
-    img.src = `/api/photos/${p.id}/thumb.png`;
+    img.src = authed(`${p.base}/thumb.png`);
     img.title = p.file;
     img.dataset.id = p.id;
     if (state.example && state.example.id === p.id) img.classList.add("on");
@@ -52,8 +68,8 @@ function choose(p, img) {
   state.example = p;
   document.querySelectorAll("#grid img").forEach(i => i.classList.toggle("on", i === img));
   $("chosen").hidden = false;
-  $("chosen-thumb").src = `${p.base}/thumb.png`;
-  $("chosen-projection").src = `${p.base}/projection.png`;
+  $("chosen-thumb").src = authed(`${p.base}/thumb.png`);
+  $("chosen-projection").src = authed(`${p.base}/projection.png`);
   $("chosen-file").textContent = `${p.file} (${p.width}×${p.height})`;
   $("chosen-err").textContent = p.err_pixel == null ? "" : `reconstruction error ${p.err_pixel.toFixed(4)}`;
   $("make").hidden = false;
@@ -65,7 +81,7 @@ function choose(p, img) {
     photo.style.width = c.width + "px"; photo.style.height = c.height + "px";
     redraw();
   };
-  photo.src = `${p.base}/photo.png?size=512`;
+  photo.src = authed(`${p.base}/photo.png?size=512`);
   renderSliders();
 }
 
@@ -131,12 +147,13 @@ async function renderSliders() {
   const box = $("sliders");
   if (box.dataset.ready) { liveRender(); return; }
   const d = await api("/api/directions");
-  box.innerHTML = "";
+  box.replaceChildren();
   for (let k = 0; k < d.count; k++) {
-    const label = document.createElement("label");
-    label.innerHTML = `direction ${k + 1} <input type="range" min="-3" max="3" step="0.1" value="0" data-k="${k}"> <span>0</span><br>`;
-    const input = label.querySelector("input");
-    input.addEventListener("input", () => { label.querySelector("span").textContent = input.value; state.draft = null;
+    const label = document.createElement("label"), input = document.createElement("input"), value = document.createElement("span");
+    Object.assign(input, { type: "range", min: -3, max: 3, step: 0.1, value: 0 });
+    input.dataset.k = k; value.textContent = "0";
+    label.append(`direction ${k + 1} `, input, " ", value, document.createElement("br"));
+    input.addEventListener("input", () => { value.textContent = input.value; state.draft = null;
                                             clearTimeout(state.sliderTimer); state.sliderTimer = setTimeout(liveRender, 120); });
     box.appendChild(label);
   }
@@ -149,7 +166,7 @@ function sliderValues() { return Array.from(document.querySelectorAll("#sliders 
 async function liveRender() {
   if (!state.example) return;
   try {
-    const r = await fetch("/api/render", { method: "POST", headers: { "Content-Type": "application/json" },
+    const r = await fetch("/api/render", { method: "POST", headers: { "Content-Type": "application/json", "X-OneEdit-Token": TOKEN },
       body: JSON.stringify({ example: state.example.id, offsets: sliderValues() }) });
     if (!r.ok) throw new Error((await r.json()).error);
     $("slider-render").src = URL.createObjectURL(await r.blob());
@@ -197,20 +214,24 @@ function showPreview(r) {
   $("look").hidden = false; $("apply-box").hidden = false;
   const captions = { render_before: "G(w0): the example in the generator", render_user_edit: "G(w0'): your edit",
                      render_direction: "G(w0 + Δ*): the catalog direction" };
-  $("renders").innerHTML = Object.entries(r.renders).map(([k, src]) =>
-    `<figure><img class="pixel" src="${src}?v=${Date.now()}"><figcaption>${captions[k] || k}</figcaption></figure>`).join("");
+  const image = (src, alt, cls) => Object.assign(document.createElement("img"), { src: authed(src), alt, className: cls || "" });
+  $("renders").replaceChildren(...Object.entries(r.renders).map(([k, src]) => {
+    const figure = document.createElement("figure"), caption = document.createElement("figcaption");
+    caption.textContent = captions[k] || k;
+    figure.append(image(`${src}?v=${Date.now()}`, caption.textContent, "pixel"), caption);
+    return figure;
+  }));
   const c = r.catalog;
   $("catalog-summary").textContent = `α from ${c.alpha_min.toFixed(3)} to ${c.alpha_max.toFixed(3)} over ${c.photos} photos; ${c.flagged} flagged`;
-  $("sample").innerHTML = "";
+  $("sample").replaceChildren();
   for (const s of r.sample) {
-    const item = document.createElement("div");
+    const item = document.createElement("div"), caption = document.createElement("span");
     item.className = "item";
-    const imgs = s.before ? `<img src="${s.before}" alt="before"> <img src="${s.after}" alt="after">` : `<em>${s.reason}</em>`;
-    item.innerHTML = `${imgs}<br>`;
-    const caption = document.createElement("span");
+    if (s.before) item.append(image(s.before, "before"), " ", image(s.after, "after"));
+    else item.append(Object.assign(document.createElement("em"), { textContent: s.reason }));
     caption.textContent = `${s.file}  α = ${s.alpha.toFixed(3)}`;
-    item.appendChild(caption);
-    if (s.flagged) item.insertAdjacentHTML("beforeend", ' <span class="flagged">flagged</span>');
+    item.append(document.createElement("br"), caption);
+    if (s.flagged) item.append(" ", Object.assign(document.createElement("span"), { className: "flagged", textContent: "flagged" }));
     $("sample").appendChild(item);
   }
 }
@@ -229,9 +250,13 @@ function setupStrength() {
 async function apply() {
   showError("");
   try {
+    const name = $("name").value;
+    // As `oneedit edit --replace`: an edit of this name is replaced only when the user says so.
+    const replace = state.edits.includes(name);
+    if (replace && !confirm(`An edit named "${name}" exists. Replace it (its results and report are dropped)?`)) return;
     if (!state.draft) state.draft = await makeDraft();
     const job = await api("/api/apply", { method: "POST", headers: { "Content-Type": "application/json" },
-                          body: JSON.stringify({ draft: state.draft, name: $("name").value, strength: state.strength }) });
+                          body: JSON.stringify({ draft: state.draft, name, strength: state.strength, replace }) });
     followRun(job);
   } catch (e) { showError(e.message); }
 }
@@ -247,7 +272,7 @@ async function followRun(job) {
       $("run-lines").textContent = j.progress.map(b => b.line).join("\n");
     });
     $("run-bar").value = 1;
-    $("report-link").href = done.result.report;
+    $("report-link").href = done.result.report;  // a report key in the address: no token needed
     $("run-done").hidden = false;
     loadEdits();
   } catch (e) { showError(e.message); }
@@ -257,14 +282,15 @@ async function followRun(job) {
 async function loadEdits() {
   const s = await api("/api/state");
   const body = $("edits").querySelector("tbody");
-  body.innerHTML = "";
+  body.replaceChildren();
+  state.edits = s.edits.map(e => e.name);
   for (const e of s.edits) {
     const tr = document.createElement("tr");
     for (const v of [e.name, e.kind, e.strength == null ? "" : e.strength.toFixed(3), e.state, e.stale.join("; ")]) {
       const td = document.createElement("td"); td.textContent = v; tr.appendChild(td);
     }
-    if (e.state === "reported") {
-      const a = document.createElement("a"); a.href = `/reports/${e.name}/index.html`; a.target = "_blank";
+    if (e.report) {
+      const a = document.createElement("a"); a.href = e.report; a.target = "_blank";
       a.textContent = e.name; tr.cells[0].textContent = ""; tr.cells[0].appendChild(a);
     }
     body.appendChild(tr);

@@ -18,7 +18,7 @@ from PIL import Image
 from common.lock import workspace_lock
 from common.storage import read_json, read_parquet
 from common.workspace import Workspace
-from oneedit.studio import Studio, create_app
+from oneedit.studio import TOKEN_HEADER, Studio, create_app
 from tasks.example import read_brush
 from tasks.ingest import ingest_photos
 from tasks.project import project_shard
@@ -47,10 +47,16 @@ def built(tmp_path_factory: pytest.TempPathFactory, prefect_server: str) -> dict
 @pytest.fixture(scope="module")
 def client(built: dict) -> Iterator[TestClient]:
     studio = Studio(built["ws"].root, TINY, SETS)
-    with TestClient(create_app(studio)) as c:
+    with _page_client(studio) as c:
         c.studio = studio
         yield c
     studio.close()
+
+
+def _page_client(studio: Studio, **headers: str) -> TestClient:
+    """What the studio's own page sends: a loopback Host and the session token."""
+    return TestClient(create_app(studio), base_url="http://127.0.0.1:8765",
+                      headers={TOKEN_HEADER: studio.token, **headers})
 
 
 def _example(client: TestClient) -> dict:
@@ -150,7 +156,7 @@ def test_bad_brush_inputs_are_one_line_errors(client: TestClient) -> None:
         "colour strokes are empty": {"example": example, "color": {"mask": empty, "rgb": [1, 2, 3]}},
         "expected a data:image": {"example": example, "color": {"mask": "hello", "rgb": [1, 2, 3]}},
         "not a readable image": {"example": example, "color": {"mask": "data:image/png;base64,AAAA", "rgb": [1, 2, 3]}},
-        "neither a catalog photo id": {"example": "nope", "color": {"mask": _stroke(8, 8, (0, 0, 4, 4)), "rgb": [1, 2, 3]}},
+        "not a photo id of the catalog": {"example": "nope", "color": {"mask": _stroke(8, 8, (0, 0, 4, 4)), "rgb": [1, 2, 3]}},
     }
     for expected, body in cases.items():
         assert expected in _error(client.post("/api/drafts/brush", json=body)), expected
@@ -165,7 +171,7 @@ def test_bad_after_uploads_are_one_line_errors(client: TestClient, built: dict) 
     assert "size 50x40 differs from the example's 96x96" in _error(
         client.post(url, content=buf.getvalue(), headers={"content-type": "image/png"}))
     assert "not a readable image" in _error(client.post(url, content=b"garbage", headers={"content-type": "image/png"}))
-    assert "upload is empty" in _error(client.post(url, content=b""))
+    assert "upload is empty" in _error(client.post(url, content=b"", headers={"content-type": "image/png"}))
     after = Path(built["pair"]["path"]).read_bytes()
     assert client.post(url, content=after, headers={"content-type": "image/png"}).status_code == 200
 
@@ -211,7 +217,8 @@ def test_apply_saves_an_ordinary_edit_and_every_tab_sees_the_run(client: TestCli
     assert client.get("/api/run").json()["run"]["id"] == job["id"]  # what a second tab sees
     done = _wait(client, job)
     assert done["state"] == "done", done
-    assert done["result"]["report"] == "/reports/green/index.html"
+    report = done["result"]["report"]
+    assert report.startswith("/reports/") and report.endswith("/green/index.html")
     assert any(line["description"].startswith("transfer") for line in done["progress"])
 
     paths = ws.edit("green")
@@ -220,12 +227,22 @@ def test_apply_saves_an_ordinary_edit_and_every_tab_sees_the_run(client: TestCli
     assert (paths.root / spec["input"]).is_file() and spec["input"].startswith("example/input/")  # the edit's copy
     results = read_parquet(paths.results)
     assert len(results) == len(read_parquet(ws.manifest))
-    report = client.get("/reports/green/index.html")
-    assert report.status_code == 200 and "car-000.png" in report.text
-    assert "no report file" in _error(client.get("/reports/green/..%2F..%2Fspec.json"), 404)
-    assert client.get("/reports/green/../../spec.json").status_code == 404
+    page = client.get(report, headers={TOKEN_HEADER: ""})  # the report's key is in its address
+    assert page.status_code == 200 and "car-000.png" in page.text
+    base = report.removesuffix("index.html")
+    assert "no report file" in _error(client.get(f"{base}..%2F..%2Fspec.json"), 404)
+    assert client.get(f"{base}../../spec.json").status_code == 404
     edits = {e["name"]: e for e in client.get("/api/state").json()["edits"]}
     assert edits["green"]["state"] == "reported" and edits["green"]["strength"] == pytest.approx(1.5, rel=1e-3)
+    assert edits["green"]["report"] == report
+
+    part = paths.parts / "zz-stopped.parquet"  # a rescale that stopped midway: results of two runs
+    part.write_bytes(b"")
+    try:
+        assert "stopped midway" in _error(client.get(report))  # as `oneedit report` refuses it
+        assert next(e for e in client.get("/api/state").json()["edits"] if e["name"] == "green")["report"] is None
+    finally:
+        part.unlink()
     assert edits["green"]["stale"] == []
 
 
@@ -241,7 +258,7 @@ def test_apply_respects_the_workspace_lock(client: TestClient, built: dict) -> N
 def test_a_workspace_without_models_says_what_to_run(tmp_path: Path) -> None:
     ws = Workspace.create(tmp_path / "ws")
     studio = Studio(ws.root)
-    with TestClient(create_app(studio)) as c:
+    with _page_client(studio) as c:
         state = c.get("/api/state").json()
         assert not state["ready"] and "run `oneedit ingest" in state["missing"]
         assert "manifest.parquet is missing" in _error(c.get("/api/photos"))
@@ -360,7 +377,7 @@ def test_an_uploaded_example_edits_the_catalog_as_the_cli_example_path_does(clie
     assert spec["example_id"] is None and spec["example"] == "my car.png"
     assert (paths.root / spec["example_input"]).read_bytes() == original  # the edit's own copy of the photo
     assert len(read_parquet(paths.results)) == len(read_parquet(ws.manifest))
-    assert "my car.png" in client.get("/reports/outside/index.html").text
+    assert "my car.png" in client.get(done["result"]["report"]).text
     from tasks.example import check_example_form
     from tasks.retrain import saved_edits
 
@@ -475,6 +492,9 @@ def test_cli_status_shows_what_is_stale(ws_copy: Workspace, built: dict, capsys:
     os.utime(shard, ns=(later, later))
     hue = next(line for line in _status(ws, capsys).splitlines() if line.strip().startswith("hue"))
     assert "partial" in hue and "stopped midway" in hue and "projected again since" in hue
+    assert main(_cli(ws, "report", "--name", "hue")) == 2  # was: exit 0, new images captioned with the old α
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "its last run stopped midway: run `oneedit rescale" in err[0], err
 
     with open(ws.gan, "ab") as fh:  # another generator
         fh.write(b"\0")
@@ -484,6 +504,196 @@ def test_cli_status_shows_what_is_stale(ws_copy: Workspace, built: dict, capsys:
     assert "direction: the generator changed since" in out
     shard.unlink()
     assert "1 of 3 shards not projected yet" in _status(ws, capsys)
+
+
+# --- the security model (issue 28; docs/RELIABILITY.md) -------------------------------------------
+
+
+def _left(client: TestClient) -> list[str]:
+    """Every file and folder of the studio's drafts and uploads."""
+    return sorted(str(p.relative_to(client.studio.drafts_root)) for p in client.studio.drafts_root.rglob("*"))
+
+
+def test_only_the_page_of_this_machine_is_served(client: TestClient, built: dict) -> None:
+    """A DNS-rebound page (foreign Host), another origin, or no token: refused before any route runs."""
+    studio = client.studio
+    page = client.get("/")
+    assert page.status_code == 200 and f'content="{studio.token}"' in page.text  # the token: in the page only
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    for host in ("localhost:8765", "[::1]:8765", "127.0.0.1"):
+        assert client.get("/api/state", headers={"host": host}).status_code == 200, host
+    example = _example(client)["id"]
+    thumb = f"/api/photos/{example}/thumb.png"
+    before = _left(client)
+    for host in ("evil.example:8765", "evil.example", "127.0.0.1.evil.example:8765"):
+        for path in ("/", "/api/state", thumb):
+            assert "is not served" in _error(client.get(path, headers={"host": host}), 403), (host, path)
+    assert "origin 'http://evil.example' may not" in _error(client.post(
+        "/api/drafts/offset", json={"example": example, "offsets": [1.0]}, headers={"origin": "http://evil.example"}),
+        403)
+    assert client.get("/api/state", headers={"origin": "http://127.0.0.1:8765"}).status_code == 200
+    for headers in ({TOKEN_HEADER: ""}, {TOKEN_HEADER: "guess"}):
+        for path in ("/api/state", "/api/photos", thumb, f"/api/photos/{example}/photo.png", "/api/run",
+                     "/api/jobs/x", "/api/nope"):
+            assert "studio token" in _error(client.get(path, headers=headers), 403), path
+        assert "studio token" in _error(client.post("/api/uploads?name=x.png", content=b"x", headers={
+            **headers, "content-type": "image/png"}), 403)
+    assert _png(client.get(f"{thumb}?token={studio.token}", headers={TOKEN_HEADER: ""})).shape == (16, 16, 3)
+    assert "studio token" in _error(client.post(f"/api/drafts/offset?token={studio.token}", headers={TOKEN_HEADER: ""},
+                                                json={"example": example, "offsets": [1.0]}), 403)  # GETs only
+    assert client.get("/static/studio.js", headers={TOKEN_HEADER: ""}).status_code == 200  # the page's own code
+    assert "no report file" in _error(client.get("/reports/0123456789abcdef0123456789abcdef/green/index.html"), 404)
+    assert _left(client) == before
+
+
+def test_a_studio_beyond_this_machine_needs_its_token(built: dict, capsys: pytest.CaptureFixture) -> None:
+    from oneedit.cli import main
+
+    w = ["studio", "--workspace", str(built["ws"].root), "--port", "1"]
+    assert main([*w, "--host", "0.0.0.0"]) == 2
+    assert "pass --token SECRET" in capsys.readouterr().err
+    assert main([*w, "--host", "0.0.0.0", "--token", "short"]) == 2
+    assert "at least 16 characters" in capsys.readouterr().err
+    studio = Studio(built["ws"].root, TINY, SETS, token="a-secret-of-the-user-0123")
+    app = create_app(studio, "192.168.7.7", 8765)
+    try:
+        with TestClient(app, base_url="http://192.168.7.7:8765") as c:
+            assert 'name="oneedit-token" content=""' in c.get("/").text  # the user brings it (#token=...)
+            assert "studio token" in _error(c.get("/api/state"), 403)
+            assert c.get("/api/state", headers={TOKEN_HEADER: studio.token}).status_code == 200
+            assert "is not served" in _error(c.get("/", headers={"host": "192.168.7.7:9999"}), 403)
+    finally:
+        studio.close()
+
+
+def test_an_example_is_an_id_never_a_server_path(client: TestClient, built: dict) -> None:
+    """A readable image anywhere on the machine, a missing file and a system file all get the same line."""
+    outside = _outside_photo(built)
+    stroke = {"mask": _stroke(96, 96, (0, 0, 48, 96)), "rgb": [1, 2, 3]}
+    before = _left(client)
+    for example in (str(outside), str(outside.with_name("missing.png")), "/etc/passwd", "../../ws/models/gan.pt"):
+        messages = {
+            _error(client.post("/api/drafts/brush", json={"example": example, "color": stroke})),
+            _error(client.post("/api/drafts/offset", json={"example": example, "offsets": [1.0]})),
+            _error(client.post("/api/render", json={"example": example, "offsets": [1.0]})),
+            _error(client.post("/api/drafts/after", params={"example": example}, content=outside.read_bytes(),
+                               headers={"content-type": "image/png"})),
+        }
+        assert len(messages) == 1 and messages.pop().endswith(
+            "': not a photo id of the catalog nor an upload of this studio (pick a photo, or upload it)"), messages
+    assert _left(client) == before
+
+
+def test_refused_requests_leave_nothing_on_disk(client: TestClient, built: dict,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import oneedit.studio
+
+    example = _example(client)["id"]
+    after = f"/api/drafts/after?example={example}"
+    before = _left(client)
+    small = io.BytesIO()
+    Image.new("RGB", (50, 40)).save(small, format="PNG")
+    refused = {  # what any page could send blind (no Content-Type, a form post), then what the checks refuse
+        "content type missing": client.post("/api/uploads?name=a.png", content=b"\x89PNG" * 1000),
+        "content type application/x-www-form-urlencoded": client.post(
+            after, content=b"a=1", headers={"content-type": "application/x-www-form-urlencoded"}),
+        "content type text/plain": client.post(after, content=b"x", headers={"content-type": "text/plain"}),
+        "not a readable image": client.post("/api/uploads?name=a.png", content=b"garbage",
+                                            headers={"content-type": "image/png"}),
+        "differs from the example's": client.post(after, content=small.getvalue(),
+                                                  headers={"content-type": "image/png"}),
+        "colour strokes are empty": client.post("/api/drafts/brush", json={"example": example, "color": {
+            "mask": _stroke(48, 48, (0, 0, 0, 0)), "rgb": [1, 2, 3]}}),
+        "not a readable image ": client.post("/api/drafts/brush", json={"example": example, "sketch": {
+            "mask": "data:image/png;base64,AAAA"}}),
+    }
+    monkeypatch.setattr(oneedit.studio, "MAX_UPLOAD", 1000)
+    refused["larger than"] = client.post(after, content=b"x" * 5000, headers={"content-type": "image/png"})
+    refused["larger than "] = client.post(after, content=iter([b"x" * 600] * 3), headers={"content-type": "image/png"})
+    for expected, response in refused.items():
+        assert expected.strip() in _error(response), expected
+    assert _left(client) == before
+
+
+def test_drafts_and_uploads_are_capped_and_removed_with_the_studio(built: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    import oneedit.studio
+
+    monkeypatch.setattr(oneedit.studio, "MAX_DRAFTS", 2)
+    studio = Studio(built["ws"].root, TINY, SETS)
+    with _page_client(studio) as c:
+        example = _example(c)["id"]
+        drafts = [c.post("/api/drafts/offset", json={"example": example, "offsets": [v]}).json()["draft"]
+                  for v in (1.0, 2.0, 3.0)]
+        assert list(studio.drafts) == drafts[1:]  # the oldest idle one dropped, with its files
+        assert sorted(p.name for p in studio.drafts_root.iterdir()) == sorted(drafts[1:])
+        assert "no draft" in _error(c.post(f"/api/drafts/{drafts[0]}/preview", json={}), 404)
+        monkeypatch.setattr(oneedit.studio, "MAX_STORED", 10)
+        photo = _outside_photo(built).read_bytes()
+        assert "no room for another upload" in _error(_upload(c, photo, "my car.png"))
+        assert sorted(p.name for p in studio.drafts_root.iterdir()) == []  # idle ones dropped to make room
+    studio.close()
+    assert not studio.drafts_root.exists()
+
+
+def test_apply_under_a_taken_name_needs_replace(client: TestClient, built: dict) -> None:
+    """The CLI's --replace rule: refused in one line, nothing touched; with replace the run goes ahead."""
+    ws: Workspace = built["ws"]
+    taken = ws.edit("taken")
+    taken.root.mkdir(parents=True)
+    (taken.spec).write_text(json.dumps({"kind": "offset", "example": "another", "input_sha256": "0"}))
+    try:
+        draft = client.post("/api/drafts/offset", json={"example": _example(client)["id"], "offsets": [1.0]}).json()
+        body = {"draft": draft["draft"], "name": "taken"}
+        assert "edit 'taken' already exists" in _error(client.post("/api/apply", json=body))
+        assert client.get("/api/run").json()["run"] is None or client.get("/api/run").json()["run"]["title"] != \
+            "taken at strength 1"
+        with workspace_lock(ws.root):  # replace=true passes the name check; the run then meets the lock
+            job = _wait(client, client.post("/api/apply", json={**body, "replace": True}).json())
+        assert job["state"] == "failed" and "is in use by pid" in job["error"]
+        assert sorted(p.name for p in taken.root.iterdir()) == ["spec.json"]
+    finally:
+        import shutil
+
+        shutil.rmtree(taken.root)
+    js = (Path(__file__).parents[2] / "oneedit" / "static" / "studio.js").read_text()
+    assert "confirm(" in js and "replace" in js
+
+
+def test_every_error_is_one_line_json(client: TestClient) -> None:
+    """Request-validation errors too: one line naming the field, never FastAPI's detail echoing the body."""
+    secret = "a-value-the-page-sent-" * 20
+    for response in (client.post("/api/render", json={"example": "x", "offsets": [secret]}),
+                     client.post("/api/render", content=b"{not json", headers={"content-type": "application/json"}),
+                     client.post("/api/apply", json={"draft": "x", "name": "n", "strength": secret}),
+                     client.get("/api/photos?page=" + secret)):
+        message = _error(response, 422)
+        assert "detail" not in response.json() and secret[:20] not in message, message
+    js = (Path(__file__).parents[2] / "oneedit" / "static" / "studio.js").read_text()
+    assert "innerHTML" not in js.replace("never innerHTML", "") and "insertAdjacentHTML" not in js
+
+
+def test_cli_rescale_without_a_manifest_and_a_capture_below_zero(ws_copy: Workspace, built: dict,
+                                                                   capsys: pytest.CaptureFixture,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`rescale` with the manifest gone says what to run (was: a bare `[Errno 2]` line); a generator that
+    reproduces less than none of the example's edit is said so, never as a negative percentage."""
+    import oneedit.cli
+    from oneedit.cli import main
+
+    ws = ws_copy
+    manifest = read_parquet(ws.manifest)
+    example = manifest.loc[manifest["source_path"] == "car-000.png", "id"].iloc[0]
+    monkeypatch.setattr(oneedit.cli, "on_runner", lambda flow, runtime: lambda *a, **k: {
+        "capture": {"weak": True, "direction": -0.42}})  # the fit as a generator that renders the edit backwards
+    assert main(_cli(ws, "direction", "--name", "back", "--example", example, "--after", built["pair"]["path"])) == 0
+    warning = capsys.readouterr().err
+    assert "not at all (capture ≤ 0)" in warning and "-42%" not in warning
+    ws.edit("back").root.mkdir(parents=True)
+    ws.edit("back").direction.write_bytes(b"")
+    ws.manifest.unlink()
+    assert main(_cli(ws, "rescale", "--name", "back")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "manifest.parquet is missing" in err[0] and "oneedit ingest" in err[0], err
 
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -500,7 +710,8 @@ def server(client: TestClient) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(client.studio), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(create_app(client.studio, "127.0.0.1", port), host="127.0.0.1", port=port,
+                            log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
