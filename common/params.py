@@ -202,6 +202,13 @@ class ReportParams(Section):
     estimate: int = Field(300, ge=0, le=1_000_000)  # 0: no attribute measurement
 
 
+class ExportParams(Section):
+    """Catalog-ready copies (`oneedit export`, tasks/export.py): how outputs are encoded."""
+
+    jpeg_quality: int = Field(0, ge=0, le=100)  # 0: the original JPEG's own quantization tables (95 for others)
+    webp_quality: int = Field(90, ge=1, le=100)  # lossy WebP originals; lossless ones stay lossless
+
+
 class RuntimeParams(Section):
     """Where and how the flows run."""
 
@@ -234,6 +241,7 @@ class Params(Section):
     transfer: TransferParams = TransferParams()
     guard: GuardParams = GuardParams()
     report: ReportParams = ReportParams()
+    export: ExportParams = ExportParams()
     runtime: RuntimeParams = RuntimeParams()
 
     def to_dict(self) -> dict[str, Any]:

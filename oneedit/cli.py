@@ -616,6 +616,76 @@ def report(workspace: WorkspaceOpt, name: NameOpt, params: ParamsOpt = None, set
 
 
 @app.command()
+def export(
+    name: Annotated[str, typer.Argument(help="The edit to export (WS/edits/NAME).", show_default=False)],
+    workspace: WorkspaceOpt,
+    to: Annotated[Path, typer.Option("--to", help="Folder to write: the originals' tree, mirrored.",
+                                     show_default=False)],
+    format_: Annotated[str, typer.Option("--format", help="same (each photo in its original's format) | jpeg | "
+                                                          "png | webp | tiff")] = "same",
+    only: Annotated[str, typer.Option("--only", help="edited (every photo with an edited image) | landed (those "
+                                                     "that reached the example's final state) | accepted (in "
+                                                     "`oneedit review`)")] = "edited",
+    params: ParamsOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Write an edit's photos as a catalog takes them: the originals' names, folders, formats and metadata."""
+    p = _params(params, set_)
+    ws = Workspace.open(workspace)
+    ws.edit(name)
+    from common import progress
+    from common.lock import workspace_lock
+    from tasks.export import ExportOptions, check_destination, export_edit, plan_export
+    from tasks.manifest import require_source
+
+    require_source(ws)
+    check_destination(ws, to)
+    options = ExportOptions(format_, p.export.jpeg_quality, p.export.webp_quality)
+    plan_export(ws, name, only, format_)  # every choice checked before anything is written
+    with workspace_lock(ws.root, wait=False), progress.live(console), \
+            progress.track(f"export {name!r}", total=None) as bar:
+        summary = export_edit(ws, name, to, only, options, p.runtime.threads,
+                              on_progress=lambda done, of: bar.update(done, total=of))
+    out.print(f"exported {summary['exported']} photos of {name!r} to {summary['dest']} ({summary['unchanged']} "
+              f"already there, {summary['removed']} no longer selected removed, {len(summary['skipped'])} skipped)",
+              markup=False, highlight=False, soft_wrap=True)
+    for path, reason in summary["skipped"][:20]:
+        out.print(f"  skipped {path}: {reason}", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def review(
+    name: Annotated[str, typer.Argument(help="The edit to review (WS/edits/NAME).", show_default=False)],
+    workspace: WorkspaceOpt,
+    accept: Annotated[str | None, typer.Option("--accept", help="Accept these photos: ids or file names, "
+                                                                "comma-separated, or @FILE with one per line.")] = None,
+    reject: Annotated[str | None, typer.Option("--reject", help="Reject these photos (same forms).")] = None,
+    clear: Annotated[str | None, typer.Option("--clear", help="Forget the decisions on these photos.")] = None,
+) -> None:
+    """Accept or reject an edit's photos, one by one or in bulk (`export --only accepted`, `rescale --only
+    rejected` read the decisions); without options, the counts so far."""
+    ws = Workspace.open(workspace)
+    ws.edit(name)
+    from common.lock import workspace_lock
+    from tasks.manifest import select_photos
+    from tasks.review import set_decisions, summary
+
+    given = {"accepted": ("--accept", accept), "rejected": ("--reject", reject), None: ("--clear", clear)}
+    changes: dict[str, str | None] = {}
+    for decision, (option, value) in given.items():
+        for i in select_photos(ws, value, option) if value is not None else []:
+            if i in changes:
+                raise InputError(f"{option}: photo {i} is also given to another of --accept / --reject / --clear")
+            changes[i] = decision
+    with workspace_lock(ws.root, wait=False):
+        if changes:
+            set_decisions(ws, name, changes)
+        counts = summary(ws, name)
+    out.print(f"edit {name!r}: {counts['accepted']} accepted, {counts['rejected']} rejected, "
+              f"{counts['unreviewed']} not reviewed yet", markup=False)
+
+
+@app.command()
 def studio(
     workspace: WorkspaceOpt,
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to serve on.")] = 8765,
