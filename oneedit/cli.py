@@ -382,7 +382,7 @@ def _example_form(after: Path | None, constraints: Path | None, offset: Path | N
     return {"kind": {"after": "pair", "constraints": "brush", "offset": "offset"}[kind], "path": str(path.resolve())}
 
 
-ExampleOpt = Annotated[str, typer.Option("--example", "-e", help="Catalog photo id, or a path to the photo.",
+ExampleOpt = Annotated[str, typer.Option("--example", "-e", help="Catalog photo id or file name, or a path to a photo.",
                                          show_default=False)]
 AfterOpt = Annotated[Path | None, typer.Option("--after", help="The example photo after your edit (pair form).")]
 ConstraintsOpt = Annotated[
@@ -398,12 +398,15 @@ TruthOpt = Annotated[Path | None, typer.Option("--truth", hidden=True,
 def _direction(workspace: Path, name: str, example: str, after: Path | None, constraints: Path | None,
                offset: Path | None, truth: Path | None, p: Params, replace: bool) -> tuple[Workspace, dict]:
     """Shared checks of `edit` and `direction`; returns the opened workspace and the example's form."""
-    form: dict = {**_example_form(after, constraints, offset), "example": example}
+    form: dict = _example_form(after, constraints, offset)
     if truth is not None:
         form["truth"] = _read_truth(truth)
     ws = Workspace.open(workspace)
     ws.edit(name)
     ws.require(ws.manifest, hint="run `oneedit ingest SRC_DIR --workspace WS` first")
+    from tasks.manifest import catalog_id
+
+    form["example"] = example if Path(example).is_file() else catalog_id(ws, example) or example
     ws.require(ws.gan, ws.encoder, hint="run `oneedit train --workspace WS` first")
     ws.require(ws.latents, hint="run `oneedit project --workspace WS` first")
     from tasks.direction import check_edit_name
@@ -481,13 +484,17 @@ def _preview(ws: Workspace, name: str, form: dict, p: Params, sample: int | list
         summary = write_preview(ws, name, form, p, sample, on_phase=lambda what, done, of: bar.update(
             done, total=of, description=f"preview {name!r}: {what}"))
     folder = ws.edit(name).root / "preview"
-    out.print(f"preview of {name!r} at strength {summary['strength']:g}: {summary['flagged']} of "
-              f"{summary['photos']} photos would be flagged; sample in {folder}", markup=False, soft_wrap=True)
+    counts = ", ".join(f"{v} {k}" for k, v in summary["status"].items())
+    out.print(f"preview of {name!r} at strength {summary['strength']:g}: of {summary['photos']} photos, applying "
+              f"it would leave {counts}; sample in {folder}", markup=False, soft_wrap=True)
     for row in summary["sample"]:
-        flag = "  flagged" if row["flagged"] else ""
-        shown = f"{row['after']}" if "after" in row else row["reason"]
-        out.print(f"  {row['file']}: alpha {row['alpha']:.4f}{flag} -> {shown}", markup=False, highlight=False,
-                  soft_wrap=True)
+        shown = f"{row['after']}" if "after" in row else "not edited"
+        why = f" ({row['reason']})" if row["reason"] else ""
+        out.print(f"  {row['file']}: alpha {row['alpha']:.4f} {row['status']}{why} -> {shown}", markup=False,
+                  highlight=False, soft_wrap=True)
+    if not summary["would_edit"]:
+        console.print(f"warning: applying this edit would edit no photo: {summary['common_reason']}", markup=False,
+                      highlight=False, soft_wrap=True)
 
 
 def _stale(stale: list[str]) -> str:
@@ -861,9 +868,31 @@ def retrain(
               f"{', '.join(summary['edits']) or 'none'}{_skipped(summary)}; {summary['dvc']}", markup=False)
 
 
+NOTES_SHOWN = 10  # photos listed per status at the end of a run (all of them are in results.parquet)
+
+
 def _print_edit(ws: Workspace, name: str, summary: dict) -> None:
-    counts = ", ".join(f"{v} {k}" for k, v in summary["status"].items())
-    out.print(f"edit {name!r}: {counts}; results in {ws.edit(name).results}", markup=False)
+    """The end of a run: edited / skipped / flagged counts, each photo that was not plainly edited with its
+    reason (the first NOTES_SHOWN per status), the verdict. An edit that edited no photo is a failure: one
+    `error:` line with the commonest reason, exit 1 (the results stay, for the report)."""
+    from tasks.review import outcome
+
+    made = outcome(ws, name)
+    counts = made["status"]
+    if made["photos"] and not made["edited"]:
+        shown = ", ".join(f"{v} {k}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+        raise OneEditError(f"edit {name!r} edited no photo ({shown}); the commonest reason: "
+                           f"{made['common_reason'] or 'none recorded'} (every photo's reason: {ws.edit(name).results})")
+    others = "".join(f", {counts[s]} {s}" for s in ("clamped", "rejected") if counts.get(s))
+    out.print(f"edit {name!r}: {counts.get('edited', 0)} edited, {counts.get('skipped', 0)} skipped, "
+              f"{counts.get('flagged', 0)} flagged{others}; results in {ws.edit(name).results}", markup=False)
+    for status in ("flagged", "clamped", "skipped", "rejected"):
+        notes = [(f, r) for f, s, r in made["notes"] if s == status]
+        for path, reason in notes[:NOTES_SHOWN]:
+            out.print(f"  {status} {path}: {reason}", markup=False, highlight=False, soft_wrap=True)
+        if len(notes) > NOTES_SHOWN:
+            out.print(f"  ({len(notes) - NOTES_SHOWN} more {status}: status {status!r} in results.parquet)",
+                      markup=False, highlight=False)
     verdict = summary["final_state"]
     if verdict["landed"] is not None:
         word = "landed" if verdict["landed"] else "did NOT land"
