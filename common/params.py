@@ -11,6 +11,7 @@ defaults). Unknown keys and out-of-range values fail with one line before any wo
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import typing
 from pathlib import Path
@@ -29,13 +30,16 @@ from pydantic import (
 
 from common.errors import InputError
 from common.fingerprint import fingerprint
-from edit_core.direction import DirectionConfig
-from edit_core.edits import BrushConfig
-from edit_core.models import GENERATORS, ModelConfig
-from edit_core.project import ProjectConfig
-from edit_core.train_encoder import EncoderTrainConfig
-from edit_core.train_gan import GanTrainConfig
-from edit_core.transfer import TransferConfig
+from edit_core.configs import (  # torch-free: the CLI validates params without importing the engine
+    BACKBONES,
+    BrushConfig,
+    DirectionConfig,
+    EncoderTrainConfig,
+    GanTrainConfig,
+    ModelConfig,
+    ProjectConfig,
+    TransferConfig,
+)
 
 DEFAULT_PATH = Path("params.yaml")
 
@@ -109,7 +113,7 @@ ModelParams = engine_section(
     ModelConfig, "Generator / discriminator / encoder architecture (edit_core.models.ModelConfig).",
     limits={"z_dim": {"ge": 2, "le": 1024}, "w_dim": {"ge": 2, "le": 1024}, "width": {"ge": 4, "le": 1024},
             "mapping_layers": {"ge": 1, "le": 16}, "mapping_lr_mul": {"gt": 0, "le": 1}},
-    types={"backbone": Literal[tuple(GENERATORS)], "resolution": Literal[8, 16, 32, 64, 128]},
+    types={"backbone": Literal[BACKBONES], "resolution": Literal[8, 16, 32, 64, 128]},
     exclude=("channels", "stylegan2"), validators={"dcgan_w_is_z": model_validator(mode="after")(_dcgan_w_is_z)})
 
 GanParams = engine_section(
@@ -255,13 +259,28 @@ class Params(Section):
         return fingerprint(picked)
 
 
+def _did_you_mean(loc: tuple) -> str:
+    """` (did you mean section.key?)` for an unknown key close to a known one of its section (difflib)."""
+    model: Any = Params
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            return ""
+        model = field.annotation
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return ""
+    known = [f.alias or name for name, f in model.model_fields.items()]
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+    return f" (did you mean {'.'.join([*map(str, loc[:-1]), close[0]])}?)" if close else ""
+
+
 def _error_line(err: ValidationError, source: str) -> str:
     """The first validation error as one line: `source: section.key: message`."""
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "(top level)"
     msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        msg = "unknown key"
+        msg = "unknown key" + _did_you_mean(first["loc"])
     elif first["type"] != "value_error" and "input" in first and not isinstance(first["input"], dict):
         msg = f"{msg} (got {first['input']!r})"
     return f"{source}: {where}: {msg}"

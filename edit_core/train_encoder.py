@@ -10,35 +10,18 @@ of W that the mapping produces. Resumable like `train_gan`.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from edit_core.checkpoint import load_checkpoint, load_discriminator, load_generator, save_checkpoint
+from edit_core.configs import EncoderTrainConfig
 from edit_core.features import DiscriminatorFeatures, feature_distance
 from edit_core.imageops import resolve_device, to_tensor
 from edit_core.models import build_encoder
 from edit_core.training import ImageSource, ProgressFn, after_step, check_resume, image_grid, sample_indices
-
-
-@dataclass
-class EncoderTrainConfig:
-    """Optimisation settings: the defaults of the pipeline's `encoder` params (one source); the `make demo` budget."""
-
-    steps: int = 300
-    batch_size: int = 16
-    lr: float = 0.002
-    betas: tuple[float, float] = (0.9, 0.99)
-    pixel_weight: float = 1.0
-    feature_weight: float = 0.1
-    latent_weight: float = 0.1  # measured: 0.1 reconstructs and recovers w better than 1.0
-    w_plus: bool = False
-    sample_every: int = 200
-    ckpt_every: int = 200
-    log_every: int = 25
-    seed: int = 0
 
 
 def train_encoder(data: ImageSource, gan_ckpt: str | Path, train: EncoderTrainConfig, ckpt_path: str | Path,

@@ -31,7 +31,7 @@ from typer._click.exceptions import NoArgsIsHelpError
 
 from common import cancel
 from common.errors import InputError, OneEditError
-from common.params import Params, RuntimeParams, load_params
+from common.params import load_params
 from common.workspace import Workspace
 from oneedit.bench import bench_app
 
@@ -42,11 +42,15 @@ for _key, _value in {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    "PREFECT_LOGGING_EXTRA_LOGGERS": ",".join(("oneedit", "flows", "tasks", "common", "edit_core")),  # to the UI
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",  # outside a run (export, review) the file / stderr only
 }.items():
     os.environ.setdefault(_key, _value)
 
 if TYPE_CHECKING:
     from prefect import Flow
+
+    from common.params import Params, RuntimeParams
 
 F = TypeVar("F", bound="Flow")
 console = Console(stderr=True)
@@ -81,12 +85,87 @@ class _App(typer.Typer):
 
 app = _App(
     name="oneedit",
-    help="Edit one photo; the same edit lands, at the same final state, on every photo of a catalog.",
+    help="Edit one photo; the same edit lands, at the same final state, on every photo of a catalog.\n\n"
+         "Anywhere on the command line: --debug (tracebacks), --log-level debug|info|warning|error (OneEdit's "
+         "log on stderr), --log-file PATH (the log of the run, Prefect's included, at --log-level, default info).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 app.add_typer(bench_app, name="bench")
+LOGGERS = ("oneedit", "flows", "tasks", "common", "edit_core")  # OneEdit's own loggers (modules' __name__)
+LEVELS = ("debug", "info", "warning", "error")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out.print(f"oneedit {version('oneedit')}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """Edit one photo; the same edit lands, at the same final state, on every photo of a catalog."""
+
+
+def _global_options(args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """`--log-level L` / `--log-file P` (or `--opt=value`) taken from anywhere on the command line, as --debug
+    is: (the other arguments, {option: value})."""
+    rest, found = [], {}
+    it = iter(args)
+    for a in it:
+        name, eq, value = a.partition("=")
+        if name in ("--log-level", "--log-file"):
+            if not eq:
+                value = next(it, None)
+                if value is None:
+                    raise InputError(f"{name} needs a value")
+            found[name] = value
+        else:
+            rest.append(a)
+    return rest, found
+
+
+@contextmanager
+def _logging(options: dict[str, str]) -> Iterator[None]:
+    """Python logging for the command: OneEdit's loggers at --log-level (default info; shown on stderr only
+    when a level is asked for), and with --log-file every record at that level (Prefect's too) in the file."""
+    import logging
+
+    level_name = options.get("--log-level", "info").lower()
+    if level_name not in LEVELS:
+        raise InputError(f"--log-level {level_name}: choose one of {', '.join(LEVELS)}")
+    level = getattr(logging, level_name.upper())
+    handlers: list[tuple[logging.Logger, logging.Handler]] = []
+    form = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if "--log-level" in options:
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setLevel(level)
+        handlers += [(logging.getLogger(name), stream) for name in LOGGERS]
+    if "--log-file" in options:
+        try:
+            file = logging.FileHandler(options["--log-file"], encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"--log-file {options['--log-file']}: {exc.strerror or exc}") from None
+        file.setLevel(level)
+        handlers.append((logging.getLogger(), file))
+    before = {name: logging.getLogger(name).level for name in LOGGERS}
+    for name in LOGGERS:
+        logging.getLogger(name).setLevel(level)
+    for logger, handler in handlers:
+        handler.setFormatter(form)
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        for logger, handler in handlers:
+            logger.removeHandler(handler)
+            handler.close()
+        for name, old in before.items():
+            logging.getLogger(name).setLevel(old)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     main_thread = threading.current_thread() is threading.main_thread()
     handlers = {s: signal.signal(s, _terminate) for s in (signal.SIGTERM, signal.SIGINT)} if main_thread else {}
     try:
-        command.main(args=args, prog_name="oneedit", standalone_mode=False)
+        args, options = _global_options(args)
+        with _logging(options):
+            command.main(args=args, prog_name="oneedit", standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
@@ -213,24 +294,38 @@ def _fail(message: str, debug: bool = False, code: int = 2, prefix: str = "error
 
 def _params(params: Path | None, sets: list[str] | None, device: str | None = None,
             strength: float | None = None, dask_address: str | None = None, dask_local: int | None = None) -> Params:
-    """Load + validate params with the command-line overrides; configure torch threads."""
-    overrides = list(sets or [])
+    """Load + validate params with the command-line overrides, each error named after what the user typed
+    (`--strength 20`, not a `--set` error). Nothing heavy is imported: a bad argument is answered at once."""
     if dask_address is not None and dask_local is not None:
         raise InputError("give --dask-address or --dask-local, not both")
-    if dask_address is not None:
-        overrides += ["runtime.task_runner=dask", f"runtime.dask_address={dask_address}"]
-    if dask_local is not None:
-        overrides += ["runtime.task_runner=dask", "runtime.dask_address=", f"runtime.workers={dask_local}"]
-    if device is not None:
-        overrides.append(f"runtime.device={device}")
-    if strength is not None:
-        overrides.append(f"edit.strength={strength}")
-    p = load_params(params, overrides)
+    p = load_params(params, list(sets or []))
+    named = {"--device": (device, ["runtime.device={}"]), "--strength": (strength, ["edit.strength={}"]),
+             "--dask-address": (dask_address, ["runtime.task_runner=dask", "runtime.dask_address={}"]),
+             "--dask-local": (dask_local, ["runtime.task_runner=dask", "runtime.dask_address=",
+                                           "runtime.workers={}"])}
+    for flag, (value, keys) in named.items():
+        if value is not None:
+            p = _option(p, flag, value, [k.format(value) for k in keys])
     _check_device(p.runtime.device)
+    return p
+
+
+def _option(p: Params, flag: str, value: object, overrides: list[str]) -> Params:
+    """`p` with one command-line option's overrides; its error says `flag value: why`."""
+    from common.params import apply_overrides, validate
+
+    try:
+        return validate(apply_overrides(p.to_dict(), overrides), flag)
+    except InputError as exc:
+        shown = f"{value:g}" if isinstance(value, float) else value
+        raise InputError(f"{flag} {shown}: {str(exc).split(': ', 2)[-1]}") from None
+
+
+def _torch_threads(p: Params) -> None:
+    """torch's intra-op threads (runtime.threads), set when a command starts its work (torch imported then)."""
     import torch
 
     torch.set_num_threads(p.runtime.threads)
-    return p
 
 
 def _check_device(device: str) -> None:
@@ -262,11 +357,13 @@ def _cluster(p: Params) -> Iterator[Params]:
 
 
 @contextmanager
-def _running(ws: Workspace) -> Iterator[None]:
-    """Hold the workspace lock and show progress bars while a flow runs (Prefect's console quiet)."""
+def _running(ws: Workspace, p: Params) -> Iterator[None]:
+    """Hold the workspace lock and show progress bars while a flow runs (Prefect's console quiet, torch's
+    threads set)."""
     from common import progress
     from common.lock import workspace_lock
 
+    _torch_threads(p)
     _bridge_prefect_sigterm()
     with workspace_lock(ws.root, wait=False), _quiet_prefect_console(), progress.live(console):
         yield
@@ -310,7 +407,7 @@ def ingest(
 
     check_source(ws, src_dir)
 
-    with _running(ws), _cluster(p) as p:
+    with _running(ws, p), _cluster(p) as p:
         summary = on_runner(ingest_flow, p.runtime)(src_dir, ws.root, p)
     out.print(f"ingested {summary['accepted']} photos ({summary['duplicate']} duplicates, "
               f"{summary['rejected']} rejected) into {ws.ingest}", markup=False)
@@ -346,7 +443,7 @@ def train(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = None
     start = check_init(Path(init), p, "--init") if init else None
     from flows.train import train_flow
 
-    with _running(ws), _cluster(p) as p:
+    with _running(ws, p), _cluster(p) as p:
         on_runner(train_flow, p.runtime)(ws.root, p, init=start)
     out.print(f"models in {ws.models}", markup=False)
 
@@ -365,7 +462,7 @@ def project(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = No
     check_models(ws, p)
     check_encoder(ws)
 
-    with _running(ws), _cluster(p) as p:
+    with _running(ws, p), _cluster(p) as p:
         summary = on_runner(project_flow, p.runtime)(ws.root, p)
     out.print(f"projected {summary['images']} photos into {ws.latents} "
               f"({summary['skipped']} of {summary['shards']} shards already done)", markup=False)
@@ -468,7 +565,7 @@ def edit(
     from tasks.manifest import require_source
 
     require_source(ws)
-    with _running(ws), _cluster(p) as p:
+    with _running(ws, p), _cluster(p) as p:
         summary = on_runner(edit_flow, p.runtime)(ws.root, name, form, p)
     _print_edit(ws, name, summary)
 
@@ -480,7 +577,7 @@ def _preview(ws: Workspace, name: str, form: dict, p: Params, sample: int | list
     from tasks.preview import write_preview
 
     k = sample if isinstance(sample, int) else len(sample)
-    with _running(ws), progress.track(f"preview {name!r} on {k} photos", total=None) as bar:
+    with _running(ws, p), progress.track(f"preview {name!r} on {k} photos", total=None) as bar:
         summary = write_preview(ws, name, form, p, sample, on_phase=lambda what, done, of: bar.update(
             done, total=of, description=f"preview {name!r}: {what}"))
     folder = ws.edit(name).root / "preview"
@@ -568,7 +665,7 @@ def direction(
     ws, form = _direction(workspace, name, example, after, constraints, offset, truth, p, replace)
     from flows.edit import direction_flow
 
-    with _running(ws), _cluster(p) as p:
+    with _running(ws, p), _cluster(p) as p:
         fitted = on_runner(direction_flow, p.runtime)(ws.root, name, form, p)
     out.print(f"direction in {ws.edit(name).direction}", markup=False)
     if (fitted.get("capture") or {}).get("weak"):
@@ -601,7 +698,7 @@ def rescale(
     check_latents(ws)
     require_source(ws)
 
-    with _running(ws), _cluster(p) as p:
+    with _running(ws, p), _cluster(p) as p:
         summary = on_runner(rescale_flow, p.runtime)(ws.root, name, p)
     _print_edit(ws, name, summary)
 
@@ -617,7 +714,7 @@ def report(workspace: WorkspaceOpt, name: NameOpt, params: ParamsOpt = None, set
 
     require_source(ws)
 
-    with _running(ws), _cluster(p) as p:
+    with _running(ws, p), _cluster(p) as p:
         index = on_runner(report_flow, p.runtime)(ws.root, name, p)
     out.print(f"report: {index}", markup=False)
 
@@ -703,8 +800,9 @@ def studio(
 ) -> None:
     """Serve OneEdit Studio: pick the example, make the edit in the browser, preview it, apply it."""
     sets = [*(set_ or []), *([f"runtime.device={device}"] if device is not None else [])]
-    _params(params, sets)
+    p = _params(params, sets)
     Workspace.open(workspace)
+    _torch_threads(p)
     from oneedit.studio import serve
 
     out.print(f"OneEdit Studio: http://{host}:{port}/  (Ctrl-C to stop)", markup=False)
@@ -725,7 +823,7 @@ def demo_pretrain(
     ws = Workspace.create(workspace)
     from flows.demo import pretrain_flow
 
-    with _running(ws):
+    with _running(ws, p):
         done = on_runner(pretrain_flow, p.runtime)(out_file, ws.root, p)
     out.print(f"{done['path']}: GAN at step {done['step']}, {done['bytes'] / 2**20:.1f} MiB (float16)", markup=False)
 
@@ -744,6 +842,7 @@ def demo_catalog(
 
     check_catalog_folder(out_dir)
 
+    _torch_threads(p)
     with progress.live(console):
         pair = on_runner(catalog_flow, p.runtime)(out_dir, p)
     out.print(f"catalog in {out_dir}; example pair {pair['before']} -> {pair['after']}", markup=False)
@@ -769,7 +868,7 @@ def demo(
     ws = Workspace.create(workspace)
     from flows.demo import DEMO_EDIT, demo_flow
 
-    with _running(ws), _cluster(p) as p:
+    with _running(ws, p), _cluster(p) as p:
         summary = on_runner(demo_flow, p.runtime)(ws.root, p)
     for stage, t in summary["timings"].items():
         out.print(f"  {stage:<10} {t['wall']:7.1f} s  (cpu {t['cpu']:7.1f} s)", markup=False)
@@ -825,7 +924,7 @@ def update(
         _check_schedule(cron, src_dir)
         serve_update(ws.root, src_dir, p, cron=cron)
         return
-    with _running(ws), _cluster(p) as p:
+    with _running(ws, p), _cluster(p) as p:
         summary = on_runner(update_flow, p.runtime)(ws.root, src_dir, p)
     done = summary["project"]["shards"] - summary["project"]["skipped"]
     out.print(f"{summary['ingest']['new']} new photos; {done} shards projected; edits re-applied: "
@@ -862,7 +961,7 @@ def retrain(
         _check_schedule(cron, src_dir)
         serve_retraining(ws.root, src_dir, p, cron=cron, mode=mode, steps=steps, dvc=dvc)
         return
-    with _running(ws), _cluster(p) as p:
+    with _running(ws, p), _cluster(p) as p:
         summary = on_runner(retrain_flow, p.runtime)(ws.root, src_dir, p, mode=mode, steps=steps, dvc=dvc)
     out.print(f"{summary['ingest']['new']} new photos; models {mode}d; edits re-fitted: "
               f"{', '.join(summary['edits']) or 'none'}{_skipped(summary)}; {summary['dvc']}", markup=False)

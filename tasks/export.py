@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import re
 import zipfile
@@ -41,6 +42,7 @@ from edit_core.alphas import EDITED
 from tasks.images import Rejected, open_original
 from tasks.review import results_columns, reviewed
 
+log = logging.getLogger(__name__)
 EXPORT_VERSION = 1
 FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "tiff": "TIFF"}  # --format (besides "same")
 SAME_FORMAT = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "TIFF": "TIFF", "BMP": "BMP", "GIF": "GIF"}
@@ -319,6 +321,7 @@ def export_edit(ws: Workspace, name: str, dest: Path, only: str = "edited", opti
     for n, (item, got) in enumerate(_encoded(todo, options, workers), 1):
         done.pop(item.rel, None)
         if isinstance(got, str):
+            log.warning("export %s: %s skipped: %s", name, item.rel, got)
             skipped.append((item.rel, got))
         else:
             with atomic_path(dest / item.rel, durable=False) as tmp:  # made durable together, below
@@ -329,6 +332,8 @@ def export_edit(ws: Workspace, name: str, dest: Path, only: str = "edited", opti
         if on_progress is not None:
             on_progress(n, len(todo))
     _record(index_path, done)
+    log.info("export %s (--only %s, --format %s) to %s: %d written, %d already there, %d removed, %d skipped", name,
+             only, options.format, dest, len(todo) - len(skipped), len(items) - len(todo), removed, len(skipped))
     return {"exported": len(todo) - len(skipped), "unchanged": len(items) - len(todo), "removed": removed,
             "skipped": skipped, "dest": dest}
 

@@ -9,6 +9,7 @@ ones) loses its decision: the image it was made on is gone. `export --only accep
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -19,6 +20,7 @@ from common.storage import read_json, write_json
 from common.workspace import Workspace
 from edit_core.alphas import EDITED
 
+log = logging.getLogger(__name__)
 DECISIONS = ("accepted", "rejected")
 _NUMBER = re.compile(r"[-+]?\d+(\.\d+)?(e[-+]?\d+)?")
 
@@ -73,6 +75,7 @@ def set_decisions(ws: Workspace, name: str, changes: dict[str, str | None]) -> N
         else:
             current[i] = decision
     write_json(review_path(ws, name), {"decisions": dict(sorted(current.items()))})
+    log.info("review %s: %s", name, ", ".join(f"{i} {d or 'cleared'}" for i, d in changes.items()))
 
 
 def summary(ws: Workspace, name: str) -> dict[str, int]:

@@ -133,6 +133,8 @@ def test_export_resumes_removes_what_is_no_longer_selected_and_refuses_the_origi
         assert len(err) == 1 and err[0].startswith("error: --to") and "inside" in err[0], err
     assert _export(applied, dest, "--only", "landed") == 2
     assert "no per-photo verdict" in capsys.readouterr().err
+    assert _export(applied, tmp_path / "again", "--log-file", str(tmp_path / "run.log")) == 0  # Python logging
+    assert "INFO tasks.export: export e1 (--only edited, --format same) to" in (tmp_path / "run.log").read_text()
 
 
 def test_export_format_and_zip_for_the_studio(applied: dict, tmp_path: Path) -> None:
