@@ -605,8 +605,9 @@ def _print_edits(ws: Workspace, edits: list[dict], indent: str = "") -> None:
     for e in edits:
         strength = f"{e['strength']:.3g}" if e["strength"] is not None else "-"
         counts = ", ".join(f"{v} {k}" for k, v in sorted(e["counts"].items())) or "no results"
+        kept = f"  {e['versions']} earlier version(s)" if e.get("versions") else ""
         out.print(f"{indent}{e['name']:<24} {e['kind']:<6} strength {strength:<6} {e['state']:<8} ({counts})  "
-                  f"{_stale(e['stale'])}", markup=False, highlight=False, soft_wrap=True)
+                  f"{_stale(e['stale'])}{kept}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("list")
@@ -614,8 +615,12 @@ def list_(workspace: WorkspaceOpt) -> None:
     """The saved edits: kind, strength, state (fitted / partial / applied / reported), counts, what is stale."""
     ws = Workspace.open(workspace)
     from tasks.edits import list_edits
+    from tasks.versions import deleted_edits
 
     _print_edits(ws, list_edits(ws))
+    for name, kept in deleted_edits(ws).items():
+        out.print(f"{name:<24} deleted; {kept} version(s) kept (`oneedit versions {name}`, `oneedit restore`)",
+                  markup=False, highlight=False)
 
 
 @app.command()
@@ -787,6 +792,72 @@ def review(
         counts = summary(ws, name)
     out.print(f"edit {name!r}: {counts['accepted']} accepted, {counts['rejected']} rejected, "
               f"{counts['unreviewed']} not reviewed yet", markup=False)
+
+
+EditArg = Annotated[str, typer.Argument(help="The edit (WS/edits/NAME).", show_default=False)]
+
+
+@app.command()
+def versions(
+    name: EditArg,
+    workspace: WorkspaceOpt,
+    diff: Annotated[tuple[str, str] | None, typer.Option("--diff", help="Compare the settings of two versions "
+                                                                       "(numbers, or current).")] = None,
+) -> None:
+    """An edit's kept versions (every replace, re-apply at another strength or re-run keeps the one before)."""
+    ws = Workspace.open(workspace)
+    from tasks.versions import diff_versions, list_versions
+
+    if diff is not None:
+        changed = diff_versions(ws, name, *diff)
+        for key, a, b in changed:
+            out.print(f"{key}: {a!r} -> {b!r}", markup=False, highlight=False, soft_wrap=True)
+        if not changed:
+            out.print(f"versions {diff[0]} and {diff[1]} of {name!r} have the same settings", markup=False)
+        return
+    for v in list_versions(ws, name):
+        strength = f"{v['strength']:.3g}" if v["strength"] is not None else "-"
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(v["counts"].items())) or "not applied"
+        kept = f"  kept {v['saved_utc']}: {v['reason']}" if v["reason"] else ""
+        out.print(f"{v['version']!s:>7}  {v['kind']:<6} example {v['example']}  strength {strength}  ({counts})"
+                  f"{kept}", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def restore(
+    name: EditArg,
+    version: Annotated[int, typer.Argument(help="The version to bring back (`oneedit versions NAME`).",
+                                           show_default=False)],
+    workspace: WorkspaceOpt,
+) -> None:
+    """Make a kept version the edit again (the current edit is kept as a version first: undoable)."""
+    ws = Workspace.open(workspace)
+    from common.lock import workspace_lock
+    from tasks.versions import restore_version
+
+    with workspace_lock(ws.root, wait=False):
+        kept = restore_version(ws, name, version)
+    before = f"; the edit it replaced is version {kept}" if kept is not None else ""
+    out.print(f"edit {name!r} is version {version} again{before}", markup=False)
+
+
+@app.command()
+def delete(
+    name: EditArg,
+    workspace: WorkspaceOpt,
+    version: Annotated[int | None, typer.Option("--version", help="Delete this kept version for good instead.")]
+    = None,
+) -> None:
+    """Delete an edit (kept as a version: `oneedit restore` brings it back), or one kept version for good."""
+    ws = Workspace.open(workspace)
+    from common.lock import workspace_lock
+    from tasks.versions import delete_edit
+
+    with workspace_lock(ws.root, wait=False):
+        kept = delete_edit(ws, name, version)
+    out.print(f"version {version} of {name!r} deleted" if version is not None else
+              f"edit {name!r} deleted (kept as version {kept}: `oneedit restore {name} {kept}` brings it back)",
+              markup=False)
 
 
 @app.command()

@@ -40,6 +40,7 @@ from edit_core.models.base import Generator
 from tasks.example import make_example_edit
 from tasks.images import write_png
 from tasks.manifest import accepted_rows
+from tasks.versions import keep_version
 
 BRUSH_FILES = (("color", "mask"), ("sketch", "edges"), ("sketch", "mask"))
 
@@ -205,11 +206,14 @@ def _files(folder: Path) -> set[Path]:
 
 
 def publish_edit(ws: Workspace, name: str) -> None:
-    """Move the staged direction over edit `name`; the old direction's results (and, for another edit,
-    its images) go first, spec.json comes last (it says which edit the folder holds)."""
+    """Move the staged direction over edit `name`; the old edit is kept as a version (tasks/versions.py), then
+    its results (and, for another edit, its images) go, spec.json comes last (it says which edit the folder
+    holds)."""
     final, stage = ws.edit(name), staged_edit(ws, name)
     new = read_json(stage.spec)
     if final.spec.exists():
+        keep_version(ws, name, "replaced by another edit" if identity(read_json(final.spec)) != identity(new)
+                     else "re-fitted on another generator")
         for stale in (final.results, final.root / "metrics.json", final.root / "alphas.csv",
                       final.root / "final_state.json"):
             stale.unlink(missing_ok=True)
