@@ -15,10 +15,10 @@ from common.storage import remove_stale_temps
 from common.workspace import Workspace
 from flows.inputs import ParamsInput, as_params, flow, task_run_name
 from flows.runners import gpu_annotation
-from tasks.alphas import Catalog, applied_strength, catalog_limits, edit_shard, write_results
+from tasks.alphas import Catalog, catalog_limits, edit_shard, write_results
 from tasks.direction import load_direction
 from tasks.final_state import measure_final_state
-from tasks.versions import keep_version
+from tasks.versions import keep_before_reapply
 
 
 @flow("rescale", "name")
@@ -30,8 +30,7 @@ def rescale_flow(workspace: Path, name: str, params: ParamsInput) -> dict:
     for folder in (paths.root, paths.images, paths.parts):
         remove_stale_temps(folder)
     state = load_direction(ws, paths)
-    if applied_strength(paths) not in (None, params.edit.strength):
-        keep_version(ws, name, f"re-applied at strength {params.edit.strength:g}")
+    keep_before_reapply(ws, name, params.edit.strength)
     limits = catalog_limits(ws, state, params)
     shards = [s.name for s in ws.ingest_shards()]
     named = edit_shard.with_options(task_run_name=task_run_name("transfer", ws.root, "name", "shard"))

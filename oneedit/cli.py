@@ -543,7 +543,8 @@ def edit(
                                           "(the catalog's results are left as they are).")] = None,
     only: Annotated[str | None, typer.Option(
         "--only", help="Edit only these photos, as --preview does: ids or file names, comma-separated, or "
-                       "@FILE with one per line.")] = None,
+                       "@FILE with one per line; rejected / short: re-run those photos of the applied edit "
+                       "into its results.")] = None,
     replace: ReplaceOpt = False,
     params: ParamsOpt = None,
     set_: SetOpt = None,
@@ -556,6 +557,14 @@ def edit(
         raise InputError("give --preview N or --only IDS, not both")
     p = _params(params, set_, device, strength, dask_address, dask_local)
     ws, form = _direction(workspace, name, example, after, constraints, offset, truth, p, replace)
+    if only in SUBSETS:  # the applied edit's rejected / short photos again, into its results
+        from tasks.direction import is_current
+
+        if not (is_current(ws, name, form, p) and ws.edit(name).results.exists()):
+            raise InputError(f"--only {only}: edit {name!r} must be applied with this example, input and params "
+                             f"first (then re-run its {only} photos)")
+        _rerun(ws, name, only, p)
+        return
     if preview is not None or only is not None:
         from tasks.manifest import select_photos
 
@@ -679,22 +688,29 @@ def direction(
                       markup=False, highlight=False)
 
 
+RerunOpt = Annotated[str | None, typer.Option(
+    "--only", help="Re-run only these photos into the applied edit's results, the others kept: rejected (in "
+                   "`oneedit review`), short (short of the final state) or ids / file names, comma-separated, "
+                   "or @FILE.")]
+
+
 @app.command()
 def rescale(
     workspace: WorkspaceOpt,
     name: NameOpt,
     strength: StrengthOpt = None,
+    only: RerunOpt = None,
     params: ParamsOpt = None,
     set_: SetOpt = None,
     device: DeviceOpt = None,
     dask_address: DaskAddressOpt = None,
     dask_local: DaskLocalOpt = None,
 ) -> None:
-    """Apply an edit at a new strength: every α recomputed from the stored latents, every photo re-rendered."""
+    """Apply an edit at a new strength: every α recomputed from the stored latents, every photo re-rendered
+    (or, with --only, only the rejected / short / given photos)."""
     p = _params(params, set_, device, strength, dask_address, dask_local)
     ws = Workspace.open(workspace)
     ws.require(ws.edit(name).direction, hint=f"run `oneedit edit --workspace WS --name {name} ...` first")
-    from flows.rescale import rescale_flow
     from tasks.latents import check_latents
     from tasks.manifest import require_source
     from tasks.train import check_models
@@ -702,10 +718,29 @@ def rescale(
     check_models(ws, p)
     check_latents(ws)
     require_source(ws)
+    if only is not None:
+        _rerun(ws, name, only, p)
+        return
+    from flows.rescale import rescale_flow
 
     with _running(ws, p), _cluster(p) as p:
         summary = on_runner(rescale_flow, p.runtime)(ws.root, name, p)
     _print_edit(ws, name, summary)
+
+
+def _rerun(ws: Workspace, name: str, only: str, p: Params) -> None:
+    """`rescale|edit --only rejected|short|IDS` on an applied edit: those photos re-run into its results."""
+    from flows.rerun import rerun_flow
+    from tasks.rerun import select_rerun
+
+    ids = select_rerun(ws, name, only)
+    with _running(ws, p), _cluster(p) as p:
+        summary = on_runner(rerun_flow, p.runtime)(ws.root, name, ids, p)
+    counts = ", ".join(f"{v} {k}" for k, v in summary["rerun"].items())
+    out.print(f"re-ran {summary['photos']} photo(s) of {name!r} at strength {p.edit.strength:g}: {counts}; the "
+              "others kept (their final state is measured again by a full `oneedit rescale`)", markup=False,
+              soft_wrap=True)
+    _print_edit(ws, name, {"final_state": {"landed": None, "warnings": []}})
 
 
 @app.command()
@@ -1038,6 +1073,7 @@ def retrain(
               f"{', '.join(summary['edits']) or 'none'}{_skipped(summary)}; {summary['dvc']}", markup=False)
 
 
+SUBSETS = ("rejected", "short")  # --only words for the photos of an applied edit (tasks.rerun.SUBSETS)
 NOTES_SHOWN = 10  # photos listed per status at the end of a run (all of them are in results.parquet)
 
 

@@ -89,6 +89,24 @@ def keep_version(ws: Workspace, name: str, reason: str) -> int | None:
     return k
 
 
+def keep_before_reapply(ws: Workspace, name: str, strength: float) -> int | None:
+    """Before an applied edit is applied again: kept as a version when the run changes it (another strength,
+    or photos re-run at their own strengths, which the full run brings back to one)."""
+    import pyarrow.parquet as pq
+
+    from tasks.alphas import applied_strength
+
+    paths = ws.edit(name)
+    applied = applied_strength(paths)
+    if applied is None:
+        return None
+    if applied != strength:
+        return keep_version(ws, name, f"re-applied at strength {strength:g}")
+    if "strength" in pq.read_schema(paths.results).names:
+        return keep_version(ws, name, f"re-applied at strength {strength:g} (photos re-run at their own strengths)")
+    return None
+
+
 def deleted_edits(ws: Workspace) -> dict[str, int]:
     """Edits that exist only as kept versions (deleted): name -> how many versions."""
     root = ws.root / "edits" / ".versions"

@@ -75,3 +75,38 @@ def test_edits_are_versions_with_diff_restore_and_delete(capfd: pytest.CaptureFi
     assert read_json(edit / "spec.json")["kind"] == "pair"
     run("delete", "e1", "--version", "2")
     assert [line.split()[0] for line in run("versions", "e1").splitlines()] == ["1", "3", "4", "current"]
+
+
+def test_rerun_only_the_rejected_photos_into_the_results(capfd: pytest.CaptureFixture, tiny: dict,
+                                                         ws_edited: Path) -> None:
+    import numpy as np
+
+    from common.storage import read_parquet
+
+    edit = ws_edited / "edits" / "e1"
+    images = {p.name: p.read_bytes() for p in (edit / "images").glob("*.png")}
+    before = read_parquet(edit / "results.parquet").set_index("source_path")
+    assert main(["review", "e1", "--workspace", str(ws_edited), "--reject", "car-01.png,car-02.png",
+                 "--accept", "car-03.png"]) == 0
+    capfd.readouterr()
+    assert main(args("rescale", ws_edited, "--name", "e1", "--only", "rejected", "--strength", "2")) == 0
+    assert "re-ran 2 photo(s) of 'e1' at strength 2: 2 edited" in capfd.readouterr().out
+    after = read_parquet(edit / "results.parquet").set_index("source_path")
+    rerun = ["car-01.png", "car-02.png"]
+    assert (after.loc[rerun, "strength"] == 2).all() and (after.drop(index=rerun)["strength"] == 1).all()
+    assert (after.loc[rerun, "alpha"] != before.loc[rerun, "alpha"]).all()
+    kept = after.drop(index=rerun)
+    np.testing.assert_array_equal(kept["alpha"], before.drop(index=rerun)["alpha"])
+    assert list(kept["status"]) == list(before.drop(index=rerun)["status"])
+    changed = {p.name for p in (edit / "images").glob("*.png") if p.read_bytes() != images.get(p.name)}
+    assert changed == {f"{tiny['ids'][f]}.png" for f in rerun}  # only theirs were made again
+    decisions = read_json(edit / "review.json")["decisions"]
+    assert decisions == {tiny["ids"]["car-03.png"]: "accepted"}  # the re-run photos are to review again
+    assert "before 2 photo(s) re-run at strength 2" in (ws_edited / "edits/.versions/e1/1/version.json").read_text()
+    assert main(args("report", ws_edited, "--name", "e1")) == 0
+    capfd.readouterr()
+    assert main(args("rescale", ws_edited, "--name", "e1", "--only", "short")) == 2
+    assert "no per-photo verdict" in capfd.readouterr().err
+    assert main(args("rescale", ws_edited, "--name", "e1")) == 0  # a full run: one strength again, mix kept
+    assert "strength" not in read_parquet(edit / "results.parquet").columns
+    assert "photos re-run at their own strengths" in (ws_edited / "edits/.versions/e1/2/version.json").read_text()
