@@ -113,7 +113,7 @@ ModelParams = engine_section(
     ModelConfig, "Generator / discriminator / encoder architecture (edit_core.models.ModelConfig).",
     limits={"z_dim": {"ge": 2, "le": 1024}, "w_dim": {"ge": 2, "le": 1024}, "width": {"ge": 4, "le": 1024},
             "mapping_layers": {"ge": 1, "le": 16}, "mapping_lr_mul": {"gt": 0, "le": 1}},
-    types={"backbone": Literal[BACKBONES], "resolution": Literal[8, 16, 32, 64, 128]},
+    types={"backbone": Literal[BACKBONES], "resolution": Literal[8, 16, 32, 64, 128, 256, 512, 1024]},
     exclude=("channels", "stylegan2"), validators={"dcgan_w_is_z": model_validator(mode="after")(_dcgan_w_is_z)})
 
 GanParams = engine_section(

@@ -321,6 +321,20 @@ def _option(p: Params, flag: str, value: object, overrides: list[str]) -> Params
         raise InputError(f"{flag} {shown}: {str(exc).split(': ', 2)[-1]}") from None
 
 
+def _workspace_model(ws: Workspace, p: Params, sets: list[str] | None) -> Params:
+    """Params for this workspace, checked before any work: model.resolution is the imported generator's
+    unless the command line sets it (then it must match), and the catalog's as ingested
+    (tasks.pretrained.check_catalog_fits)."""
+    from tasks.pretrained import check_catalog_fits, imported_generator
+
+    imported = imported_generator(ws)
+    typed = any(s.strip().startswith("model.resolution=") for s in sets or [])
+    if imported is not None and not typed and imported.get("resolution") not in (None, p.model.resolution):
+        p = _option(p, "model.resolution", imported["resolution"], [f"model.resolution={imported['resolution']}"])
+    check_catalog_fits(ws, p)
+    return p
+
+
 def _torch_threads(p: Params) -> None:
     """torch's intra-op threads (runtime.threads), set when a command starts its work (torch imported then)."""
     import torch
@@ -402,6 +416,7 @@ def ingest(
     if not src_dir.is_dir():
         raise InputError(f"source folder not found: {src_dir}")
     ws = Workspace.create(workspace)
+    p = _workspace_model(ws, p, set_)
     from flows.train import ingest_flow
     from tasks.manifest import check_source
 
@@ -438,6 +453,7 @@ def train(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = None
     p = _params(params, set_, device, dask_address=dask_address, dask_local=dask_local)
     ws = Workspace.open(workspace)
     ws.require(ws.manifest, hint="run `oneedit ingest SRC_DIR --workspace WS` first")
+    p = _workspace_model(ws, p, set_)
     from tasks.pretrained import check_init
 
     start = check_init(Path(init), p, "--init") if init else None
@@ -456,6 +472,7 @@ def project(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = No
     ws = Workspace.open(workspace)
     ws.require(ws.manifest, hint="run `oneedit ingest SRC_DIR --workspace WS` first")
     ws.require(ws.gan, ws.encoder, hint="run `oneedit train --workspace WS` first")
+    p = _workspace_model(ws, p, set_)
     from flows.project import project_flow
     from tasks.train import check_encoder, check_models
 
@@ -493,8 +510,10 @@ TruthOpt = Annotated[Path | None, typer.Option("--truth", hidden=True,
 
 
 def _direction(workspace: Path, name: str, example: str, after: Path | None, constraints: Path | None,
-               offset: Path | None, truth: Path | None, p: Params, replace: bool) -> tuple[Workspace, dict]:
-    """Shared checks of `edit` and `direction`; returns the opened workspace and the example's form."""
+               offset: Path | None, truth: Path | None, p: Params, replace: bool,
+               sets: list[str] | None) -> tuple[Workspace, dict, Params]:
+    """Shared checks of `edit` and `direction`; returns the opened workspace, the example's form and the
+    params for this workspace (`_workspace_model`)."""
     form: dict = _example_form(after, constraints, offset)
     if truth is not None:
         form["truth"] = _read_truth(truth)
@@ -506,17 +525,19 @@ def _direction(workspace: Path, name: str, example: str, after: Path | None, con
     form["example"] = example if Path(example).is_file() else catalog_id(ws, example) or example
     ws.require(ws.gan, ws.encoder, hint="run `oneedit train --workspace WS` first")
     ws.require(ws.latents, hint="run `oneedit project --workspace WS` first")
-    from tasks.direction import check_edit_name
+    from tasks.direction import check_direction_layers, check_edit_name
     from tasks.example import check_example_form
     from tasks.latents import check_latents
     from tasks.train import check_encoder, check_models
 
+    p = _workspace_model(ws, p, sets)
     check_models(ws, p)
     check_encoder(ws)
     check_latents(ws)
+    check_direction_layers(ws, p)
     check_example_form(ws, form)
     check_edit_name(ws, name, form, p, replace)
-    return ws, form
+    return ws, form, p
 
 
 def _read_truth(path: Path) -> dict:
@@ -556,7 +577,7 @@ def edit(
     if preview is not None and only is not None:
         raise InputError("give --preview N or --only IDS, not both")
     p = _params(params, set_, device, strength, dask_address, dask_local)
-    ws, form = _direction(workspace, name, example, after, constraints, offset, truth, p, replace)
+    ws, form, p = _direction(workspace, name, example, after, constraints, offset, truth, p, replace, set_)
     if only in SUBSETS:  # the applied edit's rejected / short photos again, into its results
         from tasks.direction import is_current
 
@@ -676,7 +697,7 @@ def direction(
 ) -> None:
     """Only the first half of `edit`: the example edit and its direction Δ* (then `rescale` applies it)."""
     p = _params(params, set_, device, dask_address=dask_address, dask_local=dask_local)
-    ws, form = _direction(workspace, name, example, after, constraints, offset, truth, p, replace)
+    ws, form, p = _direction(workspace, name, example, after, constraints, offset, truth, p, replace, set_)
     from flows.edit import direction_flow
 
     with _running(ws, p), _cluster(p) as p:
@@ -711,6 +732,7 @@ def rescale(
     p = _params(params, set_, device, strength, dask_address, dask_local)
     ws = Workspace.open(workspace)
     ws.require(ws.edit(name).direction, hint=f"run `oneedit edit --workspace WS --name {name} ...` first")
+    p = _workspace_model(ws, p, set_)
     from tasks.latents import check_latents
     from tasks.manifest import require_source
     from tasks.train import check_models

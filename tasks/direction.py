@@ -143,6 +143,20 @@ def is_current(ws: Workspace, name: str, form: dict, params: Params) -> bool:
     return spec.get("gan_sha256") == sha256_file(ws.gan) and identity(spec) == form_identity(ws, form, params)
 
 
+def check_direction_layers(ws: Workspace, params: Params) -> None:
+    """Before any work: edit.direction.layers fit the stored latents (W+ with that many layers; W has none)."""
+    layers = tuple(params.edit.direction.layers)
+    if not layers:
+        return
+    from tasks.latents import iter_latent_shards
+
+    w = next(iter_latent_shards(ws, ("w",)))["w"][:1]
+    try:
+        layer_mask(torch.from_numpy(w[0]), layers)
+    except ValueError as exc:  # the engine's own words: W latents, or layers the generator does not have
+        raise InputError(f"{exc}: the photos' latents in {ws.latents} have shape {list(w.shape[1:])}") from None
+
+
 def fit_example_direction(G: Generator, edit: ExampleEdit, params: Params) -> torch.Tensor:
     """Δ* of one example edit with params.edit.direction (origin: G's mean w, or raw latents)."""
     d = params.edit.direction

@@ -110,3 +110,41 @@ def test_rerun_only_the_rejected_photos_into_the_results(capfd: pytest.CaptureFi
     assert main(args("rescale", ws_edited, "--name", "e1")) == 0  # a full run: one strength again, mix kept
     assert "strength" not in read_parquet(edit / "results.parquet").columns
     assert "photos re-run at their own strengths" in (ws_edited / "edits/.versions/e1/2/version.json").read_text()
+
+
+def _files(ws: Path) -> dict[str, int]:
+    return {str(p.relative_to(ws)): p.stat().st_mtime_ns for p in ws.rglob("*") if p.is_file() and p.name != ".lock"}
+
+
+def test_params_that_do_not_fit_the_workspace_are_refused_before_any_work(capfd: pytest.CaptureFixture, tiny: dict,
+                                                                          ws: Path) -> None:
+    """edit.direction.layers on W latents was refused after the example edit's work (2 min 52 s on the
+    issue's workspace); a resolution other than the catalog's failed minutes into training."""
+    before = _files(ws)
+    for argv, expected in (
+            (args("edit", ws, "--name", "e1", "--example", str(tiny["example"]), "--after", str(tiny["after"]),
+                  "--set", "edit.direction.layers=[0, 1]"), "edit.direction.layers needs W+ latents"),
+            (args("train", ws, "--set", "model.resolution=32"), "ingested at 16 px, params model.resolution=32")):
+        capfd.readouterr()
+        assert main(argv) == 2
+        err = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+        assert len(err) == 1 and err[0].startswith("error: ") and expected in err[0], err
+    assert _files(ws) == before  # nothing written, nothing started
+
+
+def test_ingest_takes_the_imported_generators_resolution(capfd: pytest.CaptureFixture, tiny: dict,
+                                                         tmp_path: Path) -> None:
+    """After import-generator, `ingest` without --set model.resolution used params' (64), and train failed
+    two minutes in with a matrix-shape error: the workspace's generator now decides, or a typed one must match."""
+    import pyarrow.parquet as pq
+
+    from common.storage import write_json
+
+    ws = tmp_path / "ws"
+    write_json(ws / "models" / "gan.json", {"fingerprint": "imported:x", "imported": {"resolution": 32}})
+    write_json(ws / "workspace.json", {"format": "oneedit-workspace", "format_version": 1})
+    capfd.readouterr()
+    assert main(args("ingest", ws, str(tiny["photos"]), "--set", "model.resolution=16")) == 2  # typed: must match
+    assert "imported, 32 px) does not match params model.resolution=16" in capfd.readouterr().err
+    assert main(args("ingest", ws, str(tiny["photos"]))) == 0  # tiny_params.yaml says 16: the generator's 32 wins
+    assert pq.read_schema(ws / "ingest" / "manifest.parquet").metadata[b"oneedit.resolution"] == b"32"
