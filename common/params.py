@@ -122,14 +122,14 @@ GanParams = engine_section(
             "r1_every": {"ge": 1}, "ema_beta": {"ge": 0, "lt": 1}, "pl_weight": {"ge": 0}, "pl_every": {"ge": 1},
             "pl_decay": {"gt": 0, "le": 1}, "tune_from": {"ge": 0}, "tune_lr": {"gt": 0, "le": 1},
             "tune_ema_beta": {"ge": 0, "lt": 1}, "tune_pl_weight": {"ge": 0}, "sample_every": {"ge": 1},
-            "ckpt_every": {"ge": 1}, "log_every": {"ge": 1},
+            "ckpt_every": {"ge": 1}, "ckpt_seconds": {"ge": 0}, "log_every": {"ge": 1},
             "augment": {"pattern": r"^$|^(color|translation|cutout)(,(color|translation|cutout))*$"}})
 
 EncoderParams = engine_section(
     EncoderTrainConfig, "Encoder training against the frozen generator (edit_core.train_encoder.EncoderTrainConfig).",
     limits={"steps": {"ge": 1}, "batch_size": {"ge": 2, "le": 4096}, "lr": {"gt": 0, "le": 1},
             "pixel_weight": {"ge": 0}, "feature_weight": {"ge": 0}, "latent_weight": {"ge": 0},
-            "sample_every": {"ge": 1}, "ckpt_every": {"ge": 1}, "log_every": {"ge": 1}})
+            "sample_every": {"ge": 1}, "ckpt_every": {"ge": 1}, "ckpt_seconds": {"ge": 0}, "log_every": {"ge": 1}})
 
 ProjectParams = engine_section(
     ProjectConfig, "Projection of every photo (edit_core.project.ProjectConfig).",

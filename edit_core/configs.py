@@ -81,6 +81,7 @@ class GanTrainConfig:
     tune_pl_weight: float = 2.0
     sample_every: int = 250
     ckpt_every: int = 250
+    ckpt_seconds: float = 60.0  # also a checkpoint after this much wall time (0: by steps only): Ctrl-C loses less
     log_every: int = 25
     augment: str = ""  # differentiable augmentation of D's inputs, e.g. "color,translation,cutout" ("" = none)
     seed: int = 0
@@ -101,6 +102,7 @@ class EncoderTrainConfig:
     w_plus: bool = False
     sample_every: int = 200
     ckpt_every: int = 200
+    ckpt_seconds: float = 60.0  # also a checkpoint after this much wall time (0: by steps only)
     log_every: int = 25
     seed: int = 0
 

@@ -21,7 +21,15 @@ from edit_core.configs import EncoderTrainConfig
 from edit_core.features import DiscriminatorFeatures, feature_distance
 from edit_core.imageops import resolve_device, to_tensor
 from edit_core.models import build_encoder
-from edit_core.training import ImageSource, ProgressFn, after_step, check_resume, image_grid, sample_indices
+from edit_core.training import (
+    CheckpointClock,
+    ImageSource,
+    ProgressFn,
+    after_step,
+    check_resume,
+    image_grid,
+    sample_indices,
+)
 
 
 def train_encoder(data: ImageSource, gan_ckpt: str | Path, train: EncoderTrainConfig, ckpt_path: str | Path,
@@ -68,6 +76,7 @@ def train_encoder(data: ImageSource, gan_ckpt: str | Path, train: EncoderTrainCo
 
     E.train()
     t0, seen = time.perf_counter(), 0
+    clock = CheckpointClock(train.ckpt_seconds)
     while step < train.steps:
         x = to_tensor(data[sample_indices(len(data), train.batch_size, gen)], device)
         recon = G.synthesis(E(x))
@@ -87,7 +96,7 @@ def train_encoder(data: ImageSource, gan_ckpt: str | Path, train: EncoderTrainCo
         seen += x.shape[0]
 
         after_step(step, train, {"loss": loss, "pixel": pixel, "feature": feature, "latent": latent},
-                   seen / (time.perf_counter() - t0), history, add_samples, save, on_progress)
+                   seen / (time.perf_counter() - t0), history, add_samples, save, on_progress, clock)
     if not history["samples"]:
         add_samples()
     return history

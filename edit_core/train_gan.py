@@ -26,7 +26,15 @@ from edit_core.checkpoint import load_checkpoint, save_checkpoint
 from edit_core.configs import GanTrainConfig
 from edit_core.imageops import resolve_device, to_tensor
 from edit_core.models import ModelConfig, build_discriminator, build_generator
-from edit_core.training import ImageSource, ProgressFn, after_step, check_resume, image_grid, sample_indices
+from edit_core.training import (
+    CheckpointClock,
+    ImageSource,
+    ProgressFn,
+    after_step,
+    check_resume,
+    image_grid,
+    sample_indices,
+)
 
 
 def schedule(train: GanTrainConfig, step: int) -> tuple[float, float, float]:
@@ -179,6 +187,7 @@ def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt
     D.train()
     policy = augment_policy(train.augment)
     t0, seen = time.perf_counter(), 0
+    clock = CheckpointClock(train.ckpt_seconds)
     while step < train.steps:
         lr, ema_beta, pl_weight = schedule(train, step)
         for opt, rate in ((opt_G, lr), (opt_D, lr * lazy)):  # also on resume: Adam's saved state carries the old rate
@@ -216,7 +225,7 @@ def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt
         seen += real.shape[0]
 
         after_step(step, train, {"loss_G": loss_G, "loss_D": loss_D, "r1": r1},
-                   seen / (time.perf_counter() - t0), history, add_samples, save, on_progress)
+                   seen / (time.perf_counter() - t0), history, add_samples, save, on_progress, clock)
     if not history["samples"]:
         add_samples()
     return history

@@ -267,7 +267,19 @@ def _bridge_prefect_sigterm() -> None:
 def _hard_exit(signum: int) -> None:
     _interrupted()
     sys.stderr.flush()
+    _stop_servers()
     os._exit(128 + (cancel.requested() or signum))
+
+
+def _stop_servers() -> None:
+    """Stop the temporary Prefect server this command started: it is stopped at exit (atexit), which
+    os._exit skips, and a `kill -INT` reaches only this process, not the server's."""
+    module = sys.modules.get("prefect.server.api.server")
+    for server in list(getattr(getattr(module, "SubprocessASGIServer", None), "_instances", {}).values()):
+        try:
+            server.stop()
+        except Exception:  # already gone: nothing to stop
+            pass
 
 
 def _interrupted() -> int:

@@ -37,7 +37,7 @@ from edit_core.direction import fit_direction, layer_mask
 from edit_core.edits import WEAK_CAPTURE, ExampleEdit, edit_capture
 from edit_core.imageops import resolve_device, to_tensor, to_uint8
 from edit_core.models.base import Generator
-from tasks.example import make_example_edit
+from tasks.example import example_edit_steps, make_example_edit
 from tasks.images import write_png
 from tasks.manifest import accepted_rows
 from tasks.versions import keep_version
@@ -178,9 +178,11 @@ def fit_edit_direction(ws: Workspace, name: str, form: dict, params: Params) -> 
     device = resolve_device(params.runtime.device)
     with reading(ws.gan):
         G = load_generator(ws.gan, device)
-    with progress.track(f"example edit ({form['kind']})", total=None):
+    steps = example_edit_steps(ws, form, params)
+    with progress.track(f"example edit ({form['kind']})", total=steps or None) as bar, progress.optimizer_steps(bar):
         edit, example = make_example_edit(G, ws, form, params, device)
-    with progress.track("fit direction Δ*", total=None):
+    with progress.track("fit direction Δ*", total=params.edit.direction.steps or None) as bar, \
+            progress.optimizer_steps(bar):
         delta_star = fit_example_direction(G, edit, params)
     if not bool(torch.isfinite(delta_star).all()):
         raise InputError(f"edit {name!r}: the fitted direction is not finite (check the example edit's input)")

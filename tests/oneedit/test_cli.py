@@ -117,3 +117,22 @@ def test_schedule_arguments(capsys: pytest.CaptureFixture, tmp_path: Path, ws: P
                                                                      "--cron", "0 3 * * 0"])
         with temporary_settings(restore_defaults={PREFECT_API_URL}):  # no server, whatever ran before
             assert "needs a Prefect server" in _one_error_line(capsys, [*w, "--cron", "0 3 * * 0"])
+
+
+def test_a_hard_exit_stops_the_temporary_prefect_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kill -INT` on `oneedit train` left its temporary Prefect server running: the watchdog's os._exit
+    skips the atexit hook that stops it, so the hard exit stops it first."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    from oneedit import cli
+
+    stopped, exits = [], []
+
+    class Server:
+        def stop(self) -> None:
+            stopped.append(True)
+
+    monkeypatch.setitem(SubprocessASGIServer._instances, -1, Server())
+    monkeypatch.setattr(cli.os, "_exit", exits.append)
+    cli._hard_exit(2)
+    assert stopped == [True] and exits == [130]
