@@ -17,6 +17,7 @@ the old edit's results, images and report first, so the new example never mixes 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -42,6 +43,7 @@ from tasks.images import write_png
 from tasks.manifest import accepted_rows
 from tasks.versions import keep_version
 
+log = logging.getLogger(__name__)
 BRUSH_FILES = (("color", "mask"), ("sketch", "edges"), ("sketch", "mask"))
 
 
@@ -214,6 +216,8 @@ def fit_edit_direction(ws: Workspace, name: str, form: dict, params: Params) -> 
             "capture": capture, "params": _identity_params(params), "gan_sha256": gan_sha256,
             **({"truth": form["truth"]} if "truth" in form else {})}
     write_json(paths.spec, spec)
+    log.info("edit %s: direction fitted (|Δ*| %.4g%s)", name, float(delta_star.norm()),
+             f", the generator reproduces {capture['direction']:.0%} of the example's change" if capture else "")
     return {"delta_norm": float(delta_star.norm()), "example_id": example["id"], "capture": capture}
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -82,6 +83,7 @@ def data_digest(ws: Workspace) -> str:
     return h.hexdigest()
 
 
+log = logging.getLogger(__name__)
 RUN_ONLY = ("ckpt_seconds",)  # when checkpoints are written, not what is trained: no part of a model's inputs
 
 
@@ -162,6 +164,7 @@ def _record(ckpt: Path, meta: Path, key: str, history: dict, name: str, samples_
     write_json(meta, metrics)  # first: a crash before the swap leaves meta != ckpt, so the next run swaps again
     os.replace(nxt, ckpt)
     _plan_path(ckpt).unlink(missing_ok=True)
+    log.info("%s: %s finished (%s)", ckpt, name, ", ".join(f"{k} {v:.4g}" for k, v in last.items()))
     return metrics
 
 
