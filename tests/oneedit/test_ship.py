@@ -107,6 +107,9 @@ def test_rerun_only_the_rejected_photos_into_the_results(capfd: pytest.CaptureFi
     capfd.readouterr()
     assert main(args("rescale", ws_edited, "--name", "e1", "--only", "short")) == 2
     assert "no per-photo verdict" in capfd.readouterr().err
+    assert main(args("edit", ws_edited, "--name", "e1", "--example", str(tiny["example"]), "--after",
+                     str(tiny["after"]), "--only", "rejected")) == 2  # none left: they were re-run
+    assert "no photo of edit 'e1' is rejected" in capfd.readouterr().err
     assert main(args("rescale", ws_edited, "--name", "e1")) == 0  # a full run: one strength again, mix kept
     assert "strength" not in read_parquet(edit / "results.parquet").columns
     assert "photos re-run at their own strengths" in (ws_edited / "edits/.versions/e1/2/version.json").read_text()
