@@ -38,6 +38,7 @@ from edit_core.configs import (  # torch-free: the CLI validates params without 
     GanTrainConfig,
     ModelConfig,
     ProjectConfig,
+    RefineConfig,
     TransferConfig,
 )
 
@@ -152,6 +153,11 @@ BrushParams = engine_section(
             "steps": {"ge": 1, "le": 100_000}, "lr": {"gt": 0, "le": 10}, "spread": {"ge": 0, "le": 10}})
 
 
+RefineParams = engine_section(
+    RefineConfig, "Per-photo refinement toward the example's final look (edit_core.refine.RefineConfig).",
+    limits={"steps": {"ge": 0, "le": 10_000}, "lr": {"gt": 0, "le": 10}, "keep": {"ge": 0}, "pull": {"ge": 0}})
+
+
 class EditParams(Section):
     """The example edit; `strength` is the only key the α stage depends on.
 
@@ -161,9 +167,9 @@ class EditParams(Section):
 
     strength: float = Field(1.0, ge=-10, le=10)
     example_steps: int = Field(30, ge=1, le=100_000)  # before/after pair: steps of each of its two projections
-    verify: int = Field(64, ge=0, le=100_000)  # edited photos projected again to measure the final state; 0 = off
     direction: DirectionParams = DirectionParams()
     brush: BrushParams = BrushParams()
+    refine: RefineParams = RefineParams()
 
 
 TransferParams = engine_section(

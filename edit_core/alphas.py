@@ -10,6 +10,7 @@ shift of the origin cancels in (w0' − w_i)·n: α never depends on where the l
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -49,11 +50,6 @@ def closed_form_alphas(w: Tensor, target: Tensor, n: Tensor) -> Tensor:
     return ((target.reshape(-1) - _flat(w, n)) * n.reshape(-1)).sum(dim=1)
 
 
-def alphas_at_strength(alpha: Tensor, delta_star: Tensor, strength: float, new_strength: float) -> Tensor:
-    """α at a new example strength without the latents: (w0 + s·Δ* − w_i)·n = α_i(s) + (s' − s)·||Δ*||."""
-    return alpha + (new_strength - strength) * delta_star.norm()
-
-
 def apply_alphas(w: Tensor, alpha: Tensor, n: Tensor) -> Tensor:
     """w_i' = w_i + α_i·n, same shape as w [N, *n.shape]."""
     flat = _flat(w, n)
@@ -80,18 +76,38 @@ def guard_span(reference: Tensor, margin: float = 0.1, quantile: float = 0.0) ->
     return lo - pad, hi + pad
 
 
-def range_guard(alpha: Tensor, reference: Tensor, margin: float = 0.1, quantile: float = 0.0) -> Tensor:
-    """Flag edits that start or end outside the reference span along n (`guard_span`).
+@dataclass(frozen=True)
+class GuardDecision:
+    """One photo's fate under the range guard: its status (STATUSES) and why (empty when plainly edited)."""
 
-    `alpha` are the exact α of the images to check, so image i starts at −α_i and ends at 0 along n.
-    An image is flagged (True) when its start falls outside (its projection is an outlier), or when
-    the example's final state does (then every image is flagged: see `clamp_to_span`).
+    status: str
+    reason: str
+
+
+def guard_decision(finite: bool, error_out: str, start_out: str, end_out: str, action: str) -> GuardDecision:
+    """What the range guard does with one photo, from what it found (each a reason, "" when in range).
+
+    Only what makes a bad output stops an edit: a projection the generator cannot reconstruct (`error_out`:
+    the output would carry G's failure) or a final state outside G's span (`end_out`: no photo can reach it).
+    `guard.action` decides those: skip (no image), clamp (the final state pulled into the span, when only
+    the end is out) or flag (edited anyway). A start outside G's span is not one: the edit moves such a
+    photo INTO the span (a dark garment brightened, the photos the edit is for), so it is edited and
+    flagged with its reason for review. Not finite: rejected.
     """
-    lo, hi = guard_span(reference, margin, quantile)
-    start = -alpha
-    start_out = (start < lo) | (start > hi) | ~torch.isfinite(start)
-    end_out = lo > 0 or hi < 0
-    return start_out | end_out
+    if not finite:
+        return GuardDecision("rejected", "latent or alpha not finite (projection diverged): run `oneedit project` "
+                                         "again with other params")
+    severe = "; ".join(r for r in (error_out, end_out) if r)
+    review = f"; {start_out}" if start_out else ""
+    if severe:
+        if action == "flag":
+            return GuardDecision("flagged", f"out of range, edited anyway (guard.action=flag): {severe}{review}")
+        if action == "clamp" and not error_out:  # only the end is out: pulled into the span
+            return GuardDecision("clamped", severe + review)
+        return GuardDecision("skipped", f"out of range, not edited (guard.action={action}): {severe}{review}")
+    if start_out:
+        return GuardDecision("flagged", f"edited, review: {start_out} (its final state is inside)")
+    return GuardDecision("edited", "")
 
 
 def clamp_to_span(alpha: Tensor, span: tuple[float, float]) -> Tensor:
@@ -117,8 +133,3 @@ def error_limit(err: Tensor, mads: float) -> float:
 def beyond_limit(err: Tensor, limit: float) -> Tensor:
     """Projections whose log error exceeds `limit` (`error_limit`); non-finite errors too."""
     return ~(torch.log(err.double().clamp_min(1e-12)) <= limit)
-
-
-def error_outliers(err: Tensor, mads: float) -> Tensor:
-    """Outliers of a set of projection errors against the set's own `error_limit`."""
-    return beyond_limit(err, error_limit(err, mads))

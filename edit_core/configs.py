@@ -165,3 +165,13 @@ class TransferConfig:
     guide_eps: float = 1e-3
     subsample: int = 8  # the guided fit runs on a grid this much coarser than the photo (He & Sun)
 
+
+@dataclass(frozen=True)
+class RefineConfig:
+    """Refinement settings: the defaults of `refine` and of the pipeline's edit.refine params (one source)."""
+
+    steps: int = 10  # Adam steps per photo (0: the closed form, unchanged)
+    lr: float = 0.05
+    keep: float = 20.0  # weight of the photo outside its edit region held where the closed form put it
+    pull: float = 0.05  # weight of δ held near the closed form's α·n
+

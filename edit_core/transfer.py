@@ -36,11 +36,10 @@ import torch
 import torch.nn.functional as F
 
 from edit_core.configs import TransferConfig
+from edit_core.region import relative_region
 
 FLOW_METHODS = ("dis", "farneback")
-# The frames are deterministic renders, so a change below a couple of grey levels is G's entanglement or
-# rounding, not the edit: below CHANGE_FLOOR a pixel counts as unchanged, above CHANGE_FULL as changed.
-CHANGE_FLOOR, CHANGE_FULL = 2.0 / 255.0, 6.0 / 255.0
+CHANGE_FLOOR = 2.0 / 255.0  # a change below a couple of grey levels is G's rounding: no evidence either way
 EVIDENCE_RADIUS, EVIDENCE_FLOOR, EVIDENCE_FULL = 8, 0.2, 0.6  # see motion_evidence
 RANGE_MARGIN = 0.05  # photo colours up to this far outside the frames' local range get the model as is
 # G's renders of a grey catalog wobble in chroma by a few levels between frames: that is not a colour edit.
@@ -204,13 +203,15 @@ def _flow_estimator(method: str) -> Callable[[np.ndarray, np.ndarray], np.ndarra
 
 
 def change_confidence(frames: np.ndarray, radius: int) -> np.ndarray:
-    """[h, w] in [0, 1]: 1 where some frame differs from the first by ≥ CHANGE_FULL, faded over `radius` px.
+    """[h, w] in [0, 1]: the frames' edit region (edit_core/region.py: where some frame differs from the
+    first, relative to this photo's own change), grown and faded over `radius` px.
 
-    Flow in a flat, unchanging part of the frames is unobservable (DIS fills it in from neighbours), and
-    an affine model fitted to a 2-level change would carry that noise, amplified, onto the photo's detail.
+    Outside it nothing is transferred: flow in a flat, unchanging part of the frames is unobservable (DIS
+    fills it in from neighbours), and a colour model fitted to G's few-level tint of the background would
+    carry it, amplified, onto the photo.
     """
     diff = np.abs(frames[1:] - frames[:1]).max(axis=(0, -1))
-    seen = np.clip((diff - CHANGE_FLOOR) / (CHANGE_FULL - CHANGE_FLOOR), 0.0, 1.0).astype(np.float32)
+    seen = relative_region(torch.from_numpy(np.ascontiguousarray(diff))[None])[0].numpy().astype(np.float32)
     kernel = np.ones((2 * radius + 1,) * 2, np.uint8)
     return np.clip(_box(cv2.dilate(seen, kernel), radius), 0.0, 1.0)
 
@@ -246,12 +247,14 @@ def undo_color(image: np.ndarray, color: np.ndarray) -> np.ndarray:
 
 
 def estimate_change(frames: np.ndarray, iterations: int = 3, flow_method: str = "dis", color_radius: int = 3,
-                    color_eps: float = 1e-3) -> Change:
+                    color_eps: float = 1e-3, motion: bool = True, chroma: bool = True) -> Change:
     """Total change frames[0] -> frames[-1] on the frame grid.
 
     Flow and colour alternate `iterations` times: the flow from frames[0] to frames[-1] with the colour
     model of the last round undone on frames[-1] (brightness constancy then holds: a hue change alone
     must not read as motion), then the colour model between frames[0] moved by that flow and frames[-1].
+    motion=False: no flow at all, the colour model alone (an edit that changes colours and moves nothing);
+    chroma=False: no chroma change either (an edit that sets lightness only: a grey photo stays grey).
     """
     if iterations < 1:
         raise ValueError("iterations must be >= 1")
@@ -259,25 +262,27 @@ def estimate_change(frames: np.ndarray, iterations: int = 3, flow_method: str = 
     h, w = f.shape[1:3]
     if len(f) < 2:
         return Change.identity(h, w)
-    flow_of = _flow_estimator(flow_method)
-    first = _gray_u8(f[0])
-    target = f[-1]
-    for i in range(iterations):
-        flow = flow_of(_gray_u8(target), first)
-        moved = warp(f[0], flow)
-        color = fit_color(f[-1], moved, color_radius, color_eps)
-        if i < iterations - 1:
-            target = undo_color(f[-1], color)
     confidence = change_confidence(f, color_radius)
-    flow = flow * (confidence * motion_evidence(f[0], f[-1], moved, color, color_radius, color_eps))[..., None]
+    flow = np.zeros((h, w, 2), np.float32)
+    if motion:
+        flow_of = _flow_estimator(flow_method)
+        first = _gray_u8(f[0])
+        target = f[-1]
+        for i in range(iterations):
+            flow = flow_of(_gray_u8(target), first)
+            moved = warp(f[0], flow)
+            color = fit_color(f[-1], moved, color_radius, color_eps)
+            if i < iterations - 1:
+                target = undo_color(f[-1], color)
+        flow = flow * (confidence * motion_evidence(f[0], f[-1], moved, color, color_radius, color_eps))[..., None]
     moved = warp(f[0], flow)
     color = fit_color(f[-1], moved, color_radius, color_eps)
     identity = _identity_color(h, w)
     color = identity + confidence[..., None, None] * (color - identity)
     kernel = np.ones((2 * color_radius + 1,) * 2, np.uint8)
-    chroma = np.maximum(np.linalg.norm(_chroma(f[-1] - moved), axis=-1) - CHROMA_FLOOR, 0.0) * confidence
+    shown = np.maximum(np.linalg.norm(_chroma(f[-1] - moved), axis=-1) - CHROMA_FLOOR, 0.0) * confidence * chroma
     return Change(flow.astype(np.float32), color.astype(np.float32), cv2.erode(moved, kernel),
-                  cv2.dilate(moved, kernel), cv2.dilate(chroma.astype(np.float32), kernel))
+                  cv2.dilate(moved, kernel), cv2.dilate(shown.astype(np.float32), kernel))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,15 +382,16 @@ def transfer(photo: np.ndarray, frames: np.ndarray, iterations: int = TransferCo
              flow_method: str = TransferConfig.flow_method, color_radius: int = TransferConfig.color_radius,
              color_eps: float = TransferConfig.color_eps, guide_radius: int = TransferConfig.guide_radius,
              guide_eps: float = TransferConfig.guide_eps, subsample: int = TransferConfig.subsample,
-             device: str | torch.device = "cpu") -> np.ndarray:
+             device: str | torch.device = "cpu", motion: bool = True, chroma: bool = True) -> np.ndarray:
     """Apply the edit seen in `frames` to the full-resolution `photo`.
 
     photo: uint8 HxWx3 RGB. frames: [T, h, w, 3] uint8, or float in [-1, 1]; frames[0] ≈ the photo's
     projection, frames[-1] = the edited render. Returns the edited photo, uint8 HxWx3. `device` runs the
-    full-resolution pass (the frame-grid estimation is OpenCV on the CPU).
+    full-resolution pass (the frame-grid estimation is OpenCV on the CPU); motion=False carries colour only,
+    chroma=False no chroma change (see `estimate_change`).
     """
     image = _check_photo(photo)
-    change = estimate_change(frames, iterations, flow_method, color_radius, color_eps)
+    change = estimate_change(frames, iterations, flow_method, color_radius, color_eps, motion, chroma)
     return apply_change(photo, *guide_change(change, image, guide_radius, guide_eps, subsample), device)
 
 

@@ -1,8 +1,10 @@
-"""Flow for steps 5-6: α for every photo at the current strength, transfer mapped over shards, results.
+"""Flow for steps 5-7: α for every photo at the current strength, each photo refined toward the example's
+final look, the edit transferred onto every original, the verdict, results.
 
-Reads only the stored latents and direction.pt: nothing is projected again. Every step streams over
-the shards (tasks/alphas.py): the flow holds the direction, the guard's few numbers and the compact
-per-photo columns the shards return (`Catalog`), never every latent or a pandas row per photo.
+Reads only the stored latents and direction.pt: nothing is projected again. Every step is a task mapped
+over the shards (tasks/alphas.py, refine.py, transfer.py), each shard's refinement and transfer starting
+as soon as its own upstream is done; the flow holds the direction, the guard's few numbers, each shard's
+α table and the compact per-photo columns the transfers return (`Catalog`), never every latent.
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ from common.storage import remove_stale_temps
 from common.workspace import Workspace
 from flows.inputs import ParamsInput, as_params, flow, task_run_name
 from flows.runners import gpu_annotation
-from tasks.alphas import Catalog, catalog_limits, edit_shard, write_results
+from tasks.alphas import Catalog, alpha_shard, catalog_limits, write_results
 from tasks.direction import load_direction
-from tasks.final_state import measure_final_state
+from tasks.final_state import judge_final_state
+from tasks.refine import look_of_edit, refine_shard
+from tasks.transfer import transfer_shard
 from tasks.versions import keep_before_reapply
 
 
 @flow("rescale", "name")
 def rescale_flow(workspace: Path, name: str, params: ParamsInput) -> dict:
-    """α (§3.2) and edited originals per shard -> the final state measured on a sample -> results.parquet."""
+    """α (§3.2) -> refine -> transfer, per shard -> the final state judged on every output -> results.parquet."""
     params = as_params(params)
     ws = Workspace.open(workspace)
     paths = ws.edit(name)
@@ -32,11 +36,20 @@ def rescale_flow(workspace: Path, name: str, params: ParamsInput) -> dict:
     state = load_direction(ws, paths)
     keep_before_reapply(ws, name, params.edit.strength)
     limits = catalog_limits(ws, state, params)
+    look = look_of_edit(ws, state, params)
     shards = [s.name for s in ws.ingest_shards()]
-    named = edit_shard.with_options(task_run_name=task_run_name("transfer", ws.root, "name", "shard"))
+
+    def named(task, step: str, *keys: str):
+        return task.with_options(task_run_name=task_run_name(step, ws.root, *keys, "shard"))
+
     with gpu_annotation(params.runtime.gpu_resource):
-        parts = named.map(unmapped(ws), unmapped(name), shards, unmapped(state), unmapped(limits),
-                          unmapped(params)).result()
-        catalog = Catalog.concat(parts)
-        measured, verdict = measure_final_state.submit(ws, name, catalog, params).result()
-    return {**write_results(ws, name, catalog, measured, params.edit.strength), "final_state": verdict}
+        tables = named(alpha_shard, "alpha").map(unmapped(ws), shards, unmapped(state), unmapped(limits),
+                                                 unmapped(params))
+        refined = named(refine_shard, "refine", "name").map(unmapped(ws), unmapped(name), shards, tables, unmapped(look),
+                                                    unmapped(params))
+        parts = named(transfer_shard, "transfer", "name").map(unmapped(ws), unmapped(name), shards, tables, refined,
+                                                      unmapped(look), unmapped(params)).result()
+    catalog = Catalog.concat(parts)
+    verdict = judge_final_state(ws, name, catalog, look, params)
+    return {**write_results(ws, name, catalog, verdict.get("landed_below", float("nan")), params.edit.strength),
+            "final_state": verdict}

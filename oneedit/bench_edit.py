@@ -29,9 +29,10 @@ from edit_core.imageops import to_tensor, to_uint8
 from edit_core.metrics import edit_region_mask, final_state_mae, linearity_r2, metric, outside_change
 from edit_core.transfer import naive_transfer, upsampled_gan
 from oneedit.bench_models import Models, project_batched, project_kwargs, rows_slice
-from tasks.transfer import edit_photo, render_frames
+from tasks.refine import example_look, refined_offsets, render_path
+from tasks.transfer import edit_photo
 
-VARIANTS = ("before", "naive", "direction_only", "ours")
+VARIANTS = ("before", "naive", "direction_only", "closed_form", "ours")  # ours: closed form + refinement
 TRANSFER_METHODS = ("flow", "naive", "gan", "identity")
 
 
@@ -47,13 +48,18 @@ class EditRun:
     w0: Tensor
     delta_w: Tensor
     delta_star: Tensor
+    w_example: Tensor  # the example photo projected as catalog photos are (params.project): the target's base
     edit_s: float
     direction_s: float
 
     @property
     def target_latent(self) -> Tensor:
-        """w0' = w0 + Δ* (strength applied by the caller)."""
-        return self.w0 + self.delta_star
+        """w_ex + Δ* (strength applied by the caller)."""
+        return self.w_example + self.delta_star
+
+    def state(self) -> dict[str, Tensor]:
+        """What tasks.refine.example_look reads of an edit."""
+        return {"w_example": self.w_example, "delta_star": self.delta_star}
 
 
 def edit_value(attribute: str, current: float) -> float:
@@ -84,8 +90,9 @@ def example_edit(m: Models, params: Params, rows: dict[str, np.ndarray], index: 
                                origin=origin, anchors=d.anchors, seed=d.seed)
     end = time.perf_counter()
     target = float(estimate_attributes(after)[attribute][0])
+    w_example = project_batched(m, before, params.project.batch_size, **project_kwargs(params)).w[0]
     return EditRun(attribute, index, float(row[attribute][0]), value, target, edit.w0, edit.delta_w, delta_star,
-                   mid - start, end - mid)
+                   w_example, mid - start, end - mid)
 
 
 def render_latents(m: Models, w: Tensor, batch_size: int = 256) -> np.ndarray:
@@ -99,22 +106,34 @@ def read_attribute(m: Models, w: Tensor, attribute: str) -> np.ndarray:
     return estimate_attributes(render_latents(m, w))[attribute]
 
 
-def edited_latents(run: EditRun, w: Tensor, strength: float) -> dict[str, Tensor]:
-    """The catalog latents under every variant: unedited, + Δw, + Δ*, and α-scaled along n (the method)."""
+def method_offsets(m: Models, run: EditRun, w: Tensor, params: Params) -> Tensor:
+    """The pipeline's offsets δ_i of latents w: closed-form α (target from the example's catalog latent), then
+    the per-photo refinement with params.edit.refine (tasks.refine)."""
     n = unit_normal(run.delta_star)
-    target = example_target(run.w0, run.delta_star, strength)
+    alpha = closed_form_alphas(w, example_target(run.w_example, run.delta_star, params.edit.strength), n)
+    look = example_look(m.G, run.state(), params.edit.strength, params.transfer.frames)
+    return torch.cat([refined_offsets(m.G, w[s : s + 64], alpha[s : s + 64], n, look, params)
+                      for s in range(0, len(w), 64)])
+
+
+def edited_latents(m: Models, run: EditRun, w: Tensor, params: Params) -> dict[str, Tensor]:
+    """The catalog latents under every variant: unedited, + Δw, + Δ*, α-scaled along n (closed form), and
+    the method as the pipeline runs it (closed form + refinement)."""
+    n = unit_normal(run.delta_star)
+    target = example_target(run.w_example, run.delta_star, params.edit.strength)
     return {"before": w, "naive": w + run.delta_w, "direction_only": w + run.delta_star,
-            "ours": apply_alphas(w, closed_form_alphas(w, target, n), n)}
+            "closed_form": apply_alphas(w, closed_form_alphas(w, target, n), n),
+            "ours": w + method_offsets(m, run, w, params)}
 
 
-def consistency_record(m: Models, run: EditRun, w: Tensor, rows: dict[str, np.ndarray], strength: float) -> dict:
+def consistency_record(m: Models, run: EditRun, w: Tensor, rows: dict[str, np.ndarray], params: Params) -> dict:
     """Final-state MAE of each variant (raw and as a fraction of the attribute's range), latent spread, floor."""
     lo, hi = ATTRIBUTES[run.attribute]
     n = unit_normal(run.delta_star)
-    target_latent = example_target(run.w0, run.delta_star, strength)
+    target_latent = example_target(run.w_example, run.delta_star, params.edit.strength)
     rec: dict = {"attribute": run.attribute, "example": run.example, "value_before": run.value_before,
                  "value_after": run.value_after, "target": run.target, "images": len(w)}
-    for name, latents in edited_latents(run, w, strength).items():
+    for name, latents in edited_latents(m, run, w, params).items():
         values = read_attribute(m, latents, run.attribute)
         rec[f"{name}_mae_raw"] = final_state_mae(values, run.target)
         rec[f"{name}_mae"] = rec[f"{name}_mae_raw"] / (hi - lo)
@@ -141,14 +160,13 @@ def transfer_record(m: Models, params: Params, run: EditRun, rows: dict[str, np.
     ideal = render_edited(rows, run.attribute, run.value_after, photo_res)
     thumbs = np.stack([cv2.resize(p, (m.G.resolution,) * 2, interpolation=cv2.INTER_AREA) for p in photos])
     w = project_batched(m, thumbs, params.project.batch_size, **project_kwargs(params)).w
-    n = unit_normal(run.delta_star)
-    alpha = closed_form_alphas(w, example_target(run.w0, run.delta_star, params.edit.strength), n)
     outputs: dict[str, list[np.ndarray]] = {k: [] for k in TRANSFER_METHODS}
     times = []
-    all_frames = render_frames(m.G, w, alpha, n, params.transfer.frames)
+    all_frames = render_path(m.G, w, method_offsets(m, run, w, params), params.transfer.frames)
+    look = example_look(m.G, run.state(), params.edit.strength, params.transfer.frames)
     for photo, frames in zip(photos, all_frames, strict=True):
         start = time.perf_counter()
-        outputs["flow"].append(edit_photo(photo, frames, params))
+        outputs["flow"].append(edit_photo(photo, frames, params, look))
         times.append(time.perf_counter() - start)
         outputs["naive"].append(naive_transfer(photo, frames[0], frames[-1]))
         outputs["gan"].append(upsampled_gan(photo, frames[-1]))

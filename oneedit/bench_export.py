@@ -50,7 +50,8 @@ def applied_edit(root: Path, photos: int, photo_res: int, quality: int = 90) -> 
         write_png(ws.edit(NAME).images / f"{sha[:16]}.png", 255 - renders[k % DISTINCT])
         manifest.append([sha[:16], rel, sha, photo_res, photo_res, "accepted", "", 0, k])
         rows.append({"id": sha[:16], "source_path": rel, "alpha": 0.0, "distance_before": 0.0, "distance_after": 0.0,
-                     "err_pixel": 0.0, "status": "edited", "reason": "", "t_render": 0.0, "t_transfer": 0.0})
+                     "err_pixel": 0.0, "status": "edited", "reason": "", "before_gap": 1.0, "final_gap": 0.0,
+                     "final_state": "landed", "t_render": 0.0, "t_transfer": 0.0})
     write_parquet(ws.manifest, pd.DataFrame(manifest, columns=manifest_schema(photo_res).names),
                   manifest_schema(photo_res))
     ws.source.write_text(json.dumps({"source": str((root / "photos").resolve())}), encoding="utf-8")

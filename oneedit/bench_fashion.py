@@ -116,18 +116,20 @@ def fashion_edit(root: Path, p: Params, photos: int, classes: list[int], photo_r
 
 def measure(ws: Workspace, source: Path, example: str, target: float) -> dict:
     """The edit read on its outputs: brightness MAE to the example's target before and after, the colour
-    cast and background change the edit added, and the example's own output."""
+    cast and background change the edit added, and the example's own output. Every photo of the catalog
+    counts: one the pipeline skipped counts as it is (its original is its output), so skipping is never a
+    way to score; photos flagged for review are also measured on their own (`by_status`)."""
     import pyarrow.parquet as pq
 
     paths = ws.edit(EDIT)
-    rows = pq.read_table(paths.results, columns=["id", "source_path", "status"]).to_pylist()
+    rows = [r for r in pq.read_table(paths.results, columns=["id", "source_path", "status"]).to_pylist()
+            if r["status"] != "rejected"]
     per: dict[str, list[float]] = {k: [] for k in ("before", "after", "cast_before", "cast_after", "background")}
-    own = None
+    status, own = [], None
     for row in rows:
         out_path = paths.images / f"{row['id']}.png"
-        if not out_path.is_file():
-            continue
-        original, output = read_photo(source / row["source_path"]), read_photo(out_path)
+        original = read_photo(source / row["source_path"])
+        output = read_photo(out_path) if out_path.is_file() else original
         if output.shape != original.shape:
             output = cv2.resize(output, original.shape[1::-1], interpolation=cv2.INTER_AREA)
         mask = garment_mask(original)
@@ -136,22 +138,28 @@ def measure(ws: Workspace, source: Path, example: str, target: float) -> dict:
         per["cast_before"].append(colour_cast(original))
         per["cast_after"].append(colour_cast(output))
         per["background"].append(background_change(output, original))
+        status.append(row["status"])
         if row["source_path"] == example:
             own = per["after"][-1]
-    if not per["after"]:
-        return {"photos": len(rows), "edited_photos": 0, "edit_metrics": read_json(paths.root / "metrics.json")}
-    before_mae = float(np.mean(np.abs(np.array(per["before"]) - target)))
-    after_mae = float(np.mean(np.abs(np.array(per["after"]) - target)))
-    statuses = {s: sum(r["status"] == s for r in rows) for s in sorted({r["status"] for r in rows})}
     metrics = read_json(paths.root / "metrics.json")
-    return {"photos": len(rows), "edited_photos": len(per["after"]), "statuses": statuses,
+    edit_metrics = {k: metrics.get(k) for k in ("landed", "example_capture", "final_state_ratio", "n_landed", "n_short",
+                                                "n_edited", "n_flagged", "n_skipped", "warnings")}
+    if not rows:
+        return {"photos": 0, "edited_photos": 0, "edit_metrics": edit_metrics}
+    status_arr = np.array(status)
+    error_before = np.abs(np.array(per["before"]) - target)
+    error_after = np.abs(np.array(per["after"]) - target)
+    by_status = {s: {"photos": int((status_arr == s).sum()), "mae_before": float(error_before[status_arr == s].mean()),
+                     "mae_after": float(error_after[status_arr == s].mean())} for s in sorted(set(status))}
+    edited = int(np.isin(status_arr, ["edited", "flagged", "clamped"]).sum())
+    return {"photos": len(rows), "edited_photos": edited, "statuses": {s: v["photos"] for s, v in by_status.items()},
+            "skipped_share": float((status_arr == "skipped").mean()), "by_status": by_status,
             "brightness_before": _summary(per["before"]), "brightness_after": _summary(per["after"]),
-            "mae_before": before_mae, "mae_after": after_mae, "mae_ratio": after_mae / before_mae,
+            "mae_before": float(error_before.mean()), "mae_after": float(error_after.mean()),
+            "mae_ratio": float(error_after.mean() / error_before.mean()),
             "example_after": own, "colour_cast_before": float(np.mean(per["cast_before"])),
             "colour_cast_after": float(np.mean(per["cast_after"])),
-            "background_change": float(np.nanmean(per["background"])),
-            "edit_metrics": {k: metrics.get(k) for k in ("landed", "example_capture", "final_state_ratio",
-                                                         "n_edited", "n_flagged", "n_skipped", "warnings")}}
+            "background_change": float(np.nanmean(per["background"])), "edit_metrics": edit_metrics}
 
 
 def class_ids(spec: str) -> list[int]:

@@ -1136,9 +1136,9 @@ def _print_edit(ws: Workspace, name: str, summary: dict) -> None:
     verdict = summary["final_state"]
     if verdict["landed"] is not None:
         word = "landed" if verdict["landed"] else "did NOT land"
-        out.print(f"final state: the edit {word} (edited photos {verdict['final_state_ratio']:.2f}x as far from the "
-                  f"example's final state as the originals, against fully edited renders; "
-                  f"{verdict['final_state_photos']} measured)", markup=False)
+        out.print(f"final state: the edit {word} (the outputs are {verdict['final_state_ratio']:.2f}x as far from the "
+                  f"example's final state as the originals, {verdict['reading']}; {verdict['n_landed']} of "
+                  f"{verdict['final_state_photos']} photos landed, {verdict['n_short']} short)", markup=False)
     for warning in verdict["warnings"]:
         console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)  # one line each
 

@@ -4,7 +4,7 @@
 then runs each stage of STAGES in its own subprocess (a clean RSS), sampling the process RSS
 every 20 ms: ingest, train (G then E for `steps` steps, batches read from the shards), project
 (every shard), direction (one pair edit), edit (the guard's limits: G's samples + one err_pixel pass;
-α + transfer per shard; the final state re-projected on `edit.verify` = 8 edited photos; results.parquet),
+α -> refine (2 steps) -> transfer per shard; the verdict from every output's gap; results.parquet),
 report, update (one shard of new photos: ingest, project, re-apply the edit). The stages call the
 tasks' functions directly (`.fn`): the Prefect engine around them is not measured.
 
@@ -131,7 +131,7 @@ def bench_overrides(shard_size: int, batch_size: int, width: int, steps: int) ->
             f"project.batch_size={batch_size}", f"gan.steps={steps}", f"encoder.steps={steps}", "gan.batch_size=16",
             "encoder.batch_size=16", f"gan.sample_every={steps}", f"encoder.sample_every={steps}",
             f"gan.ckpt_every={steps}", f"encoder.ckpt_every={steps}", "edit.direction.steps=5",
-            "transfer.frames=1", "transfer.iterations=1", "report.grid=4", "report.estimate=0", "edit.verify=8"]
+            "transfer.frames=1", "transfer.iterations=1", "report.grid=4", "report.estimate=0", "edit.refine.steps=2"]
 
 
 def _params(workdir: Path):
@@ -227,39 +227,53 @@ def simulate_projection(workdir: Path, real_shards: int) -> int:
 
 
 def simulate_transfer(workdir: Path, real_shards: int) -> int:
-    """Parts (true fingerprints) and hard-linked placeholder photos for every shard after the first
-    `real_shards`, so that the edit stage skips them through its real check; returns their count."""
+    """Refined offsets (δ = α·n), parts and hard-linked placeholder photos, all with their true
+    fingerprints, for every shard after the first `real_shards`, so that the edit stage skips them through
+    its real checks; returns their count."""
     import numpy as np
     import pandas as pd
+    import torch
 
-    from common.storage import read_h5, write_parquet
+    from common.storage import write_parquet
     from common.workspace import Workspace
     from edit_core.alphas import EDITED
-    from tasks.alphas import alpha_table, catalog_limits
+    from edit_core.refine import FinalLook
+    from tasks.alphas import alpha_shard, catalog_limits
     from tasks.direction import load_direction
     from tasks.images import write_png
-    from tasks.manifest import accepted_mask, source_paths
-    from tasks.transfer import PART_SCHEMA, part_fingerprint
+    from tasks.manifest import source_paths
+    from tasks.refine import (
+        closed_form_offsets,
+        look_of_edit,
+        refine_fingerprint,
+        refine_path,
+        refines,
+        write_offsets,
+    )
+    from tasks.transfer import MEASURED, PART_SCHEMA, part_fingerprint
 
     params = _params(workdir)
     ws = Workspace.open(workdir / "ws")
     paths = ws.edit(EDIT)
     state = load_direction(ws, paths)
     limits = catalog_limits.fn(ws, state, params)
+    look = look_of_edit.fn(ws, state, params)
     shards = [s.name for s in ws.ingest_shards()][real_shards:]
     for shard in shards:
         placeholder = paths.images / f".placeholder-{shard}.png"  # one per shard: a file has at most ~65k links
         write_png(placeholder, np.zeros((RESOLUTION, RESOLUTION, 3), np.uint8))
-        part = read_h5(ws.latents / shard, ["ids", "w", "err_pixel"])
-        keep = accepted_mask(ws, part["ids"])
-        err = part["err_pixel"][keep].astype(np.float64)
-        table = alpha_table(part["w"][keep], state, params.edit.strength, err, limits, params.guard)
-        frame = pd.DataFrame({"id": part["ids"][keep], "index": np.flatnonzero(keep), "err_pixel": err, **table})
-        key = part_fingerprint(ws, EDIT, shard, frame, source_paths(ws, frame["id"]), params)
-        for i in frame.loc[frame["status"].isin(EDITED), "id"]:
+        frame = alpha_shard.fn(ws, shard, state, limits, params)
+        edited = frame[frame["status"].isin(EDITED)]
+        refined = None
+        if refines(FinalLook.from_dict(look), params) and len(edited):
+            refined = refine_path(ws, EDIT, shard)
+            delta = closed_form_offsets(torch.from_numpy(edited["alpha"].to_numpy(np.float32)), state["n"])
+            write_offsets(refined, edited["id"], delta.numpy(), refine_fingerprint(ws, EDIT, shard, frame, look, params))
+        key = part_fingerprint(ws, EDIT, shard, frame, source_paths(ws, frame["id"]), refined, look, params)
+        for i in edited["id"]:
             os.link(placeholder, paths.images / f"{i}.png")
         done = pd.DataFrame({"id": frame["id"], "status": frame["status"], "reason": frame["reason"],
-                             "t_render": 0.0, "t_transfer": 0.0, "fingerprint": key})
+                             "t_render": 0.0, "t_transfer": 0.0, **{c: np.nan for c in MEASURED}, "fingerprint": key})
         write_parquet(paths.parts / Path(shard).with_suffix(".parquet").name, done, PART_SCHEMA)
     return len(shards)
 
@@ -269,17 +283,25 @@ def simulate_transfer(workdir: Path, real_shards: int) -> int:
 
 
 def _rescale(ws, params) -> dict:
-    """flows/rescale.py's steps without the Prefect engine: guard limits, each shard, final state, results."""
-    from tasks.alphas import Catalog, catalog_limits, edit_shard, write_results
+    """flows/rescale.py's steps without the Prefect engine: guard limits, the look, per shard α -> refine ->
+    transfer, the verdict, results."""
+    from tasks.alphas import Catalog, alpha_shard, catalog_limits, write_results
     from tasks.direction import load_direction
-    from tasks.final_state import measure_final_state
+    from tasks.final_state import judge_final_state
+    from tasks.refine import look_of_edit, refine_shard
+    from tasks.transfer import transfer_shard
 
     state = load_direction(ws, ws.edit(EDIT))
     limits = catalog_limits.fn(ws, state, params)
-    parts = [edit_shard.fn(ws, EDIT, shard.name, state, limits, params) for shard in ws.ingest_shards()]
+    look = look_of_edit.fn(ws, state, params)
+    parts = []
+    for shard in (s.name for s in ws.ingest_shards()):
+        table = alpha_shard.fn(ws, shard, state, limits, params)
+        refined = refine_shard.fn(ws, EDIT, shard, table, look, params)
+        parts.append(transfer_shard.fn(ws, EDIT, shard, table, refined, look, params))
     catalog = Catalog.concat(parts)
-    measured, _ = measure_final_state.fn(ws, EDIT, catalog, params)
-    return write_results.fn(ws, EDIT, catalog, measured, params.edit.strength)
+    verdict = judge_final_state.fn(ws, EDIT, catalog, look, params)
+    return write_results.fn(ws, EDIT, catalog, verdict.get("landed_below", float("nan")), params.edit.strength)
 
 
 def _stage_functions(workdir: Path) -> dict[str, Callable]:

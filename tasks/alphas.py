@@ -6,13 +6,14 @@ catalog's W+ latents are 20 GB).
   own samples (`reference_latents`: no catalog pass); the projection-error threshold (median + MADs
   of log err_pixel over every current photo) from one exact streaming pass that reads only err_pixel
   (8 bytes per photo, not the latents).
-- α and the guard's decision of one shard inside that shard's task (`edit_shard`), which then runs
-  its transfer: one dot product per latent, with the catalog's limits, so every shard's table equals
-  the one a whole-catalog pass gives, bit for bit (edit_core.alphas.closed_form_alphas).
-- What comes back per photo is kept as compact numpy columns (`Catalog`: 73 bytes per photo plus the
-  text of non-empty reasons), and results.parquet is written from them by streaming the manifest in
-  row groups of RESULTS_ROWS rows (a pyarrow ParquetWriter inside one atomic_path). A catalog of at
-  most RESULTS_ROWS manifest rows gives one row group, the same bytes as `write_parquet`.
+- α and the guard's decision of one shard in that shard's task (`alpha_shard`): one dot product per
+  latent, with the catalog's limits, so every shard's table equals the one a whole-catalog pass gives,
+  bit for bit (edit_core.alphas.closed_form_alphas). Refinement and transfer follow per shard
+  (tasks/refine.py, tasks/transfer.py).
+- What the transfer returns per photo is kept as compact numpy columns (`Catalog`: 97 bytes per photo
+  plus the text of non-empty reasons), and results.parquet is written from them by streaming the
+  manifest in row groups of RESULTS_ROWS rows (a pyarrow ParquetWriter inside one atomic_path). A catalog
+  of at most RESULTS_ROWS manifest rows gives one row group, the same bytes as `write_parquet`.
 """
 
 from __future__ import annotations
@@ -42,13 +43,14 @@ from edit_core.alphas import (
     distances,
     error_limit,
     example_target,
+    guard_decision,
     guard_span,
 )
 from edit_core.checkpoint import load_generator
+from edit_core.metrics import photo_final_states
 from edit_core.models.base import Generator
 from tasks.latents import iter_latent_shards
 from tasks.manifest import accepted_mask
-from tasks.transfer import transfer_shard
 
 RESULTS_SCHEMA = pa.schema([
     ("id", pa.string()),
@@ -59,11 +61,14 @@ RESULTS_SCHEMA = pa.schema([
     ("err_pixel", pa.float64()),
     ("status", pa.string()),
     ("reason", pa.string()),
+    ("before_gap", pa.float64()),
+    ("final_gap", pa.float64()),
+    ("final_state", pa.string()),
     ("t_render", pa.float64()),
     ("t_transfer", pa.float64()),
 ])
 RESULTS_ROWS = 65536  # manifest rows per row group of results.parquet
-NUMERIC = ("alpha", "distance_before", "err_pixel", "t_render", "t_transfer")
+NUMERIC = ("alpha", "distance_before", "distance_after", "err_pixel", "t_render", "t_transfer", "before_gap", "final_gap")
 STRENGTH_KEY = "oneedit.strength"
 
 
@@ -94,7 +99,7 @@ def guard_limits(reference: np.ndarray, err_pixel: np.ndarray, state: dict, stre
                  guard: GuardParams) -> GuardLimits:
     """GuardLimits from `reference` latents of G's own samples (shaped like the stored latents) and the
     projection errors of every photo being edited (the catalog's, float64)."""
-    target = example_target(state["w0"], state["delta_star"], strength)
+    target = example_target(state["w_example"], state["delta_star"], strength)
     lo, hi = guard_span(distances(torch.from_numpy(reference), target, state["n"]), guard.margin, guard.quantile)
     own = distances(_projected_example(state, reference.shape[1:]), target, state["n"])
     span = (min(lo, float(own.min())), max(hi, float(own.max())))
@@ -103,9 +108,13 @@ def guard_limits(reference: np.ndarray, err_pixel: np.ndarray, state: dict, stre
 
 
 def _projected_example(state: dict, shape: tuple[int, ...]) -> torch.Tensor:
-    """The example's latents that are projections of photos the user gave, in the stored latents' form: w0
-    (its photo) and, for a pair, w0_edited (its "after"). G renders them, so they count as in G's range."""
-    own = [state["w0"]] + ([state["w0_edited"]] if state.get("kind") == "pair" and "w0_edited" in state else [])
+    """The example's latents G is known to render, in the stored latents' form: its photo (w_example, and w0 as
+    the pair projected it) and, for an edit the user demonstrated (a pair's "after", a brush's result),
+    the demonstrated state: w0_edited and the same edit from the catalog's latent, w_example + Δ*. They
+    count as in G's range (an offset demonstrates nothing: its end is checked)."""
+    own = [state["w_example"], state["w0"]]
+    if state.get("kind") in ("pair", "brush") and "w0_edited" in state:
+        own += [state["w0_edited"], state["w_example"] + state["delta_star"]]
     return torch.stack([w.float().expand(shape) for w in own])
 
 
@@ -113,16 +122,15 @@ def alpha_table(w: np.ndarray, state: dict, strength: float, err_pixel: np.ndarr
                 guard: GuardParams) -> dict[str, np.ndarray]:
     """α_i, the signed distance to the final state before the edit and the range guard's decision for latents
     w [N, ...] against the catalog's `limits` (pure; any subset of the catalog, e.g. one shard, gets the
-    rows the whole catalog would). The distance after is measured on the edited photos
-    (tasks/final_state.py), not computed here: w_i + α_i·n lies on the hyperplane by construction (up to
-    the guard's clamp).
+    rows the whole catalog would). Whether the edited photos reach the final state is measured on them
+    (tasks/final_state.py), not computed here.
 
-    Returns alpha (clamped when guard.action is clamp), distance_before, flagged (out of range), status
-    (edited / flagged / clamped / skipped / rejected) and reason.
+    Returns alpha (clamped when guard.action is clamp), distance_before, flagged (anything out of range),
+    status (edited / flagged / clamped / skipped / rejected) and reason (edit_core.alphas.guard_decision).
     """
     W = torch.from_numpy(w)
     n = state["n"]
-    target = example_target(state["w0"], state["delta_star"], strength)
+    target = example_target(state["w_example"], state["delta_star"], strength)
     a = closed_form_alphas(W, target, n)
     before = distances(W, target, n)
     lo, hi = limits.span
@@ -134,35 +142,20 @@ def alpha_table(w: np.ndarray, state: dict, strength: float, err_pixel: np.ndarr
     if clamp:
         a = clamp_to_span(a, (lo, hi))
     after = distances(apply_alphas(W, a, n), target, n)
+    span = f"G's span [{lo:.3g}, {hi:.3g}] along n"
     status, reason = [], []
     for i in range(len(W)):
-        why = []
-        if error_out[i]:
-            why.append(f"projection error {err_pixel[i]:.4g} is an outlier (catalog median {limits.error_median:.4g})")
-        if start_out[i]:
-            why.append(f"start {float(before[i]):.3g} along n outside G's span [{lo:.3g}, {hi:.3g}]")
-        if end_out:
-            why.append(f"the example's final state lies outside G's span [{lo:.3g}, {hi:.3g}] along n" +
-                       (f" (pulled back to {float(after[i]):.3g})" if clamp else ""))
-        decided = _decide(bool(finite[i]), why, guard.action, clamp and not error_out[i] and not start_out[i])
-        status.append(decided[0])
-        reason.append(decided[1])
+        error = (f"projection error {err_pixel[i]:.4g} is an outlier (catalog median {limits.error_median:.4g})"
+                 if error_out[i] else "")
+        start = f"start {float(before[i]):.3g} outside {span}" if start_out[i] else ""
+        end = (f"the example's final state lies outside {span}"
+               + (f" (pulled back to {float(after[i]):.3g})" if clamp else "")) if end_out else ""
+        decided = guard_decision(bool(finite[i]), error, start, end, guard.action)
+        status.append(decided.status)
+        reason.append(decided.reason)
     return {"alpha": a.numpy(), "distance_before": before.numpy(),
             "flagged": ~finite | error_out | start_out | end_out, "status": np.array(status, dtype=object),
             "reason": np.array(reason, dtype=object)}
-
-
-def _decide(finite: bool, why: list[str], action: str, clampable: bool) -> tuple[str, str]:
-    """(status, reason) of one photo from what the guard found out of range (`why`) and guard.action."""
-    if not finite:
-        return "rejected", "latent or alpha not finite (projection diverged): run `oneedit project` again with other params"
-    if not why:
-        return "edited", ""
-    if action == "flag":
-        return "flagged", "out of range, edited anyway (guard.action=flag): " + "; ".join(why)
-    if clampable:
-        return "clamped", "; ".join(why)
-    return "skipped", f"out of range, not edited (guard.action={action}): " + "; ".join(why)
 
 
 def reference_latents(G: Generator, like: np.ndarray, guard: GuardParams) -> np.ndarray:
@@ -191,15 +184,15 @@ def spread_over_alpha(ids: np.ndarray | pd.Series, alpha: np.ndarray | pd.Series
 @dataclass
 class Catalog:
     """What the edit made of every current photo, shard order, as compact numpy columns: id (utf-8
-    bytes, 16), shard (position in `shards`, 4), index in it (4), NUMERIC (5 × 8), status (position in
-    STATUSES, 1) and reason (an object pointer, 8; empty reasons share one string): 73 bytes per photo."""
+    bytes, 16), shard (position in `shards`, 4), index in it (4), NUMERIC (8 × 8), status (position in
+    STATUSES, 1) and reason (an object pointer, 8; empty reasons share one string): 97 bytes per photo."""
 
     shards: list[str]
     columns: dict[str, np.ndarray]
 
     @classmethod
     def concat(cls, parts: list[dict]) -> Catalog:
-        """The catalog from `edit_shard`'s returns, in shard order."""
+        """The catalog from the transfer tasks' returns (tasks.transfer.transfer_shard), in shard order."""
         shards = [p["shard"] for p in parts]
         keys = ("id", "index", *NUMERIC, "status", "reason")
         columns = {k: np.concatenate([p[k] for p in parts]) for k in keys}
@@ -251,34 +244,22 @@ def catalog_limits(ws: Workspace, state: dict, params: Params) -> GuardLimits:
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
-def edit_shard(ws: Workspace, name: str, shard: str, state: dict, limits: GuardLimits, params: Params) -> dict:
-    """α and the guard's decision for one shard's current photos, then their transfer (skipped when its part
-    is current, tasks/transfer.py); returns the shard's rows as compact columns (see `Catalog`)."""
+def alpha_shard(ws: Workspace, shard: str, state: dict, limits: GuardLimits, params: Params) -> pd.DataFrame:
+    """Step 5 for one shard: α and the range guard's decision of its current photos (`alpha_table`), one row
+    per photo: id, index (in the shard), err_pixel, alpha, distance_before, flagged, status, reason."""
     part = _current(ws, {"shard": shard, **read_h5(ws.latents / shard, ["ids", "w", "err_pixel"])})
     err = part["err_pixel"].astype(np.float64)
     table = alpha_table(part["w"], state, params.edit.strength, err, limits, params.guard)
-    out = {"shard": shard, "id": np.char.encode(part["ids"].astype(str), "utf-8"), "index": part["index"],
-           "alpha": table["alpha"].astype(np.float64), "distance_before": table["distance_before"].astype(np.float64),
-           "err_pixel": err}
-    if not len(part["ids"]):
-        empty = np.array([], np.float64)
-        return out | {"t_render": empty, "t_transfer": empty, "status": np.array([], np.int8),
-                      "reason": np.array([], object)}
-    frame = pd.DataFrame({"id": part["ids"], "shard": shard, "index": part["index"], "err_pixel": err, **table})
-    done = transfer_shard.fn(ws, name, shard, frame, params).set_index("id").loc[frame["id"]]
-    codes = {s: k for k, s in enumerate(STATUSES)}
-    return out | {"t_render": done["t_render"].to_numpy(np.float64), "t_transfer": done["t_transfer"].to_numpy(np.float64),
-                  "status": np.array([codes[s] for s in done["status"]], np.int8),
-                  "reason": np.array([r or "" for r in done["reason"]], dtype=object)}
+    return pd.DataFrame({"id": pd.Series(part["ids"].astype(str), dtype=object), "index": part["index"],
+                         "err_pixel": err, **table})
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
-def write_results(ws: Workspace, name: str, catalog: Catalog, measured: pd.DataFrame, strength: float) -> dict:
+def write_results(ws: Workspace, name: str, catalog: Catalog, landed_below: float, strength: float) -> dict:
     """results.parquet: one row per manifest row (accepted, duplicate, rejected at ingest), manifest order,
-    streamed in row groups of RESULTS_ROWS; `distance_after` is the measured one (`measured`: id,
-    distance_after) where a photo was re-projected, else NaN; the strength it was made at rides along as
-    schema metadata (`applied_strength`: what `update` re-applies)."""
-    after = dict(zip(measured["id"], measured["distance_after"], strict=True))
+    streamed in row groups of RESULTS_ROWS. `final_state` says, per photo with a measured gap, whether it
+    landed (final_gap ≤ `landed_below`, the verdict's threshold) or fell short; the strength it was made at
+    rides along as schema metadata (`applied_strength`: what `update` re-applies)."""
     schema = RESULTS_SCHEMA.with_metadata({STRENGTH_KEY: repr(float(strength))})
     statuses = np.array(STATUSES, dtype=object)
     counts: Counter = Counter()
@@ -298,7 +279,6 @@ def write_results(ws: Workspace, name: str, catalog: Catalog, measured: pd.DataF
                 column = np.full(len(m), np.nan)
                 column[known] = catalog.columns[k][pos]
                 out[k] = column
-            out["distance_after"] = [after.get(i, np.nan) if k else np.nan for i, k in zip(m["id"], known, strict=True)]
             status = np.full(len(m), "rejected", dtype=object)
             status[known] = statuses[catalog.columns["status"][pos]]
             reason = m["reason"].to_numpy(object).copy()
@@ -307,16 +287,9 @@ def write_results(ws: Workspace, name: str, catalog: Catalog, measured: pd.DataF
             reason[dup] = [f"{r}; same output images/{i}.png" for r, i in zip(m["reason"][dup], m["id"][dup],
                                                                               strict=True)]
             out["status"], out["reason"] = status, pd.Series(reason, dtype=object).fillna("").to_numpy(object)
+            out["final_state"] = photo_final_states(out["final_gap"].to_numpy(), landed_below)
             table = pa.Table.from_pandas(out[RESULTS_SCHEMA.names], schema=schema, preserve_index=False)
             writer.write_table(table.replace_schema_metadata(schema.metadata))
             counts.update(status)
             images += len(out)
     return {"status": dict(counts.most_common()), "images": images}
-
-
-def edited_latents(ws: Workspace, catalog: Catalog, positions: np.ndarray) -> np.ndarray:
-    """The stored latents of the photos at `positions` of the catalog (read from their shards only)."""
-    shards = catalog.columns["shard"][positions]
-    stored = {s: read_h5(ws.latents / catalog.shards[s], ["w"])["w"] for s in np.unique(shards)}
-    return np.stack([stored[s][i] for s, i in zip(shards, catalog.columns["index"][positions], strict=True)])
-

@@ -196,7 +196,7 @@ def fit_edit_direction(ws: Workspace, name: str, form: dict, params: Params) -> 
         capture["weak"] = capture["direction"] < WEAK_CAPTURE
     with torch.no_grad():
         renders = to_uint8(G.synthesis(torch.stack([edit.w0, edit.w0_edited, edit.w0 + delta_star])))
-    for key, image in {**{k: v for k, v in example.items() if k != "id"},
+    for key, image in {**{k: v for k, v in example.items() if k not in ("id", "w_catalog")},
                        "render_before": renders[0], "render_user_edit": renders[1],
                        "render_direction": renders[2]}.items():
         write_png(paths.example / f"{key}.png", image)
@@ -205,7 +205,7 @@ def fit_edit_direction(ws: Workspace, name: str, form: dict, params: Params) -> 
     gan_sha256 = sha256_file(ws.gan)
     state = {"delta_star": delta_star.detach().cpu(), "n": unit_normal(delta_star).detach().cpu(),
              "w0": edit.w0.detach().cpu(), "w0_edited": edit.w0_edited.detach().cpu(),
-             "gan_sha256": gan_sha256, "kind": edit.kind}
+             "w_example": example["w_catalog"].detach().cpu(), "gan_sha256": gan_sha256, "kind": edit.kind}
     with atomic_path(paths.direction) as tmp:
         torch.save(state, tmp)
     spec = {"name": name, "kind": form["kind"], "example": form.get("source_example", form["example"]),
@@ -253,8 +253,11 @@ def publish_edit(ws: Workspace, name: str) -> None:
 
 
 def load_direction(ws: Workspace, paths: EditPaths) -> dict[str, torch.Tensor]:
-    """direction.pt, refusing one fitted on another generator."""
+    """direction.pt, refusing one fitted on another generator. `w_example` is the example's latent as the
+    catalog sees it (the final state is placed from it); a direction.pt written before it was recorded
+    places it from w0, as it was made."""
     state = read_torch(paths.direction)
     if state["gan_sha256"] != sha256_file(ws.gan):
         raise InputError(f"{paths.direction} was fitted on another generator; run `oneedit edit` again")
+    state.setdefault("w_example", state["w0"])
     return state

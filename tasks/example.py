@@ -198,32 +198,37 @@ def example_edit_steps(ws: Workspace, form: dict, params: Params) -> int:
 
 def make_example_edit(G: Generator, ws: Workspace, form: dict, params: Params,
                       device: torch.device) -> tuple[ExampleEdit, dict]:
-    """The user's edit of ONE example in latent space, from a before/after pair, a brush or an offset."""
+    """The user's edit of ONE example in latent space, from a before/after pair, a brush or an offset.
+
+    Also returns the example's latent as the catalog sees it (`w_catalog`: its stored latent, or for a photo
+    from outside the catalog its projection with params.project, as catalog photos are projected): the
+    example's final state is placed from it (alphas.example_target), so the example, edited as a catalog
+    photo, moves by exactly s·||Δ*|| and no photo under- or overshoots by how differently the pair was
+    projected (edit.example_steps)."""
     res = G.resolution
     example = resolve_example(ws, form["example"], res)
     p = params.project
     encoder, features = _projector(ws, params, device)
     images = {"before": example["thumb"]}
+    if example["w"] is not None:
+        w_catalog = torch.from_numpy(example["w"]).to(device)
+    else:
+        w_catalog = _project(G, example["thumb"], params, encoder, features, device).w[0]
     if form["kind"] == "pair":
         images["after"] = read_thumbnail(Path(form["path"]), res)
         edit = edit_from_pair(G, to_tensor(example["thumb"], device), to_tensor(images["after"], device), encoder,
                               features, steps=params.edit.example_steps, lr=p.lr, feature_weight=p.feature_weight,
                               w_plus=p.w_plus)
-        return edit, {**images, "id": example["id"]}
-    if example["w"] is not None:
-        w0 = torch.from_numpy(example["w"]).to(device)
-    else:
-        w0 = _project(G, example["thumb"], params, encoder, features, device).w[0]
-    if form["kind"] == "brush":
+    elif form["kind"] == "brush":
         b = params.edit.brush
         with reading(ws.gan):
             D = load_discriminator(ws.gan, device) if b.lambda_d > 0 else None
-        edit = edit_from_brush(G, w0, read_brush(Path(form["path"]), res, device), lambda_s=b.lambda_s,
+        edit = edit_from_brush(G, w_catalog, read_brush(Path(form["path"]), res, device), lambda_s=b.lambda_s,
                                lambda_d=b.lambda_d, D=D, starts=b.starts, steps=b.steps, lr=b.lr, seed=b.seed,
                                spread=b.spread)
     else:
         offset = torch.from_numpy(read_offset(Path(form["path"]))).to(device)
-        if offset.shape != w0.shape:
-            raise InputError(f"--offset {form['path']}: shape {tuple(offset.shape)}, expected {tuple(w0.shape)}")
-        edit = edit_from_offset(w0, offset)
-    return edit, {**images, "id": example["id"]}
+        if offset.shape != w_catalog.shape:
+            raise InputError(f"--offset {form['path']}: shape {tuple(offset.shape)}, expected {tuple(w_catalog.shape)}")
+        edit = edit_from_offset(w_catalog, offset)
+    return edit, {**images, "id": example["id"], "w_catalog": w_catalog}

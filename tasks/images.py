@@ -45,8 +45,9 @@ def _to_rgb(im: Image.Image) -> np.ndarray:
     return np.asarray(im.convert("RGB"))
 
 
-def _square(rgb: np.ndarray, resolution: int) -> np.ndarray:
-    """Centre-crop the largest square and resize it to resolution² (INTER_AREA down, INTER_LINEAR up)."""
+def square_thumbnail(rgb: np.ndarray, resolution: int) -> np.ndarray:
+    """Centre-crop the largest square and resize it to resolution² (INTER_AREA down, INTER_LINEAR up): what
+    ingest makes of a photo, and what the verdict makes of an edited one."""
     rows, cols = centre_square(rgb.shape)
     s = rows.stop - rows.start
     crop = np.ascontiguousarray(rgb[rows, cols])
@@ -127,7 +128,7 @@ def _decode(data: bytes, resolution: int, max_pixels: int, min_side: int) -> tup
             w, h = h, w
         note = "; ".join(n for n in (note, exif_note) if n)
         rgb = _to_rgb(oriented)
-    return _square(rgb, resolution), w, h, note
+    return square_thumbnail(rgb, resolution), w, h, note
 
 
 def read_thumbnail(path: Path, resolution: int) -> np.ndarray:

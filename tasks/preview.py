@@ -31,8 +31,9 @@ from tasks.example import make_example_edit
 from tasks.images import read_photo, write_png
 from tasks.latents import load_latents
 from tasks.manifest import source_paths
+from tasks.refine import example_look, refined_offsets, render_path
 from tasks.review import common_reason
-from tasks.transfer import edit_photo, render_frames
+from tasks.transfer import edit_photo
 
 PhaseFn = Callable[[str, int, int], None]  # (what, done, of)
 
@@ -50,10 +51,12 @@ class Preview:
     w: np.ndarray
     err_pixel: np.ndarray
     reference: np.ndarray  # latents of G's own samples: the range guard's span
+    w_example: torch.Tensor  # the example's latent as the catalog sees it (the final state is placed from it)
 
     @property
     def state(self) -> dict[str, torch.Tensor]:
-        return {"delta_star": self.delta_star, "n": unit_normal(self.delta_star), "w0": self.w0}
+        return {"delta_star": self.delta_star, "n": unit_normal(self.delta_star), "w0": self.w0,
+                "w_example": self.w_example}
 
 
 def _quiet(what: str, done: int, of: int) -> None:
@@ -75,7 +78,7 @@ def fit_preview(ws: Workspace, form: dict, params: Params, on_phase: PhaseFn = _
     on_phase("fit direction Δ*", 2, 2)
     return Preview(example_id=example["id"], w0=edit.w0.detach().cpu(), w0_edited=edit.w0_edited.detach().cpu(),
                    delta_star=delta_star.cpu(), ids=latents["ids"], w=latents["w"], err_pixel=latents["err_pixel"],
-                   reference=reference,
+                   reference=reference, w_example=example["w_catalog"].detach().cpu(),
                    renders=dict(zip(("render_before", "render_user_edit", "render_direction"), renders, strict=True)))
 
 
@@ -115,6 +118,7 @@ def transfer_sample(ws: Workspace, preview: Preview, table: pd.DataFrame, ids: l
     rows = table.set_index("id")
     index = {i: k for k, i in enumerate(preview.ids)}
     n = preview.state["n"].to(device)
+    look = example_look(G, preview.state, params.edit.strength, params.transfer.frames)
     out = []
     for k, i in enumerate(ids):
         on_phase("transfer the sample", k, len(ids))
@@ -134,9 +138,9 @@ def transfer_sample(ws: Workspace, preview: Preview, table: pd.DataFrame, ids: l
             out.append(item)
             continue
         w = torch.from_numpy(preview.w[index[i]][None]).to(device)
-        frames = render_frames(G, w, torch.tensor([item["alpha"]], dtype=w.dtype, device=device), n,
-                               params.transfer.frames)[0]
-        item["before"], item["after"] = photo, edit_photo(photo, frames, params)
+        alpha = torch.tensor([item["alpha"]], dtype=w.dtype, device=device)
+        frames = render_path(G, w, refined_offsets(G, w, alpha, n, look, params), params.transfer.frames)[0]
+        item["before"], item["after"] = photo, edit_photo(photo, frames, params, look)
         out.append(item)
     on_phase("transfer the sample", len(ids), len(ids))
     return out

@@ -28,7 +28,7 @@ from common.storage import atomic_path, read_json, reading, write_json
 from common.workspace import EditPaths, Workspace
 from edit_core.alphas import EDITED, STATUSES
 from edit_core.estimators import estimate_attributes
-from edit_core.metrics import attribute_final_state, edit_summary
+from edit_core.metrics import LANDED_RATIO, attribute_final_state, edit_summary
 from tasks.alphas import RESULTS_ROWS, applied_strength, spread_over_alpha
 from tasks.images import Rejected, read_photo, write_png
 from tasks.manifest import source_hashes, source_root
@@ -174,9 +174,9 @@ def verdict(metrics: dict) -> dict:
     """Did the edit land on every photo at the example's final state? {state, headline, details}.
 
     state is "landed", "missed", "unmeasured" or "failed" (no photo has an edited image: the run is a
-    failure, whatever else was measured). The final state measured on the edited photos
-    (tasks/final_state.py: a sample projected again, its distance to the example's hyperplane along n
-    against the unedited photos') decides; the demo catalog's attribute estimate is shown beside it.
+    failure, whatever else was measured). The final state measured on every output decides
+    (tasks/final_state.py: each photo's gap to the example's final state in what the edit sets, against the
+    original's); the demo catalog's attribute estimate is shown beside it.
     """
     if metrics.get("images") and not sum(metrics.get(f"n_{s}", 0) for s in EDITED):
         return {"state": "failed", "headline": "The edit failed: no photo was edited.",
@@ -189,15 +189,13 @@ def verdict(metrics: dict) -> dict:
     details += list(metrics.get("warnings", []))
     landed = metrics.get("landed")
     if landed is None:
-        details.append("Not measured on the edited photos (edit.verify = 0): look at the before/after grid.")
+        details.append("No photo could be measured (none was edited or skipped with a readable original).")
         return {"state": "unmeasured", "headline": "Not measured on the photos.", "details": details}
-    floor = metrics.get("final_state_floor_mae")
-    details.insert(0, f"Measured on {metrics['final_state_photos']} edited photos, projected again: distance to the "
-                      f"example's final state along n {metrics['final_state_before_mae']:.3g} before, "
-                      f"{metrics['final_state_after_mae']:.3g} after" +
-                      (f", {floor:.3g} for their fully edited renders projected the same way" if floor is not None else "")
-                      + f" (the edited photos {metrics['final_state_ratio']:.2f}x as far from their renders' as the "
-                        "originals were).")
+    details.insert(0, f"Measured on {metrics['final_state_photos']} photos ({metrics.get('reading', 'look')}): gap to "
+                      f"the example's final state {metrics['final_gap_before_mean']:.3g} before, "
+                      f"{metrics['final_gap_after_mean']:.3g} after ({metrics['final_state_ratio']:.2f}x; landed at "
+                      f"most {LANDED_RATIO}x). {metrics['n_landed']} photos landed, {metrics['n_short']} fell short "
+                      "(listed below).")
     return {"state": "landed" if landed else "missed", "details": details,
             "headline": "The edit landed: the photos now share the example's final state." if landed else
                         "The edit did not bring the photos to the example's final state."}

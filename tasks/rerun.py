@@ -3,21 +3,21 @@ short of the example's final state, at another strength or with more refinement,
 
 `select_rerun` turns `--only rejected|short|IDS` into ids. `rerun_shard` gives one shard's chosen photos
 α and the range guard's decision at the params' strength, against the whole catalog's limits (the same
-numbers a full run computes), then their transfer (tasks/transfer.py, which also rewrites that shard's
-part record, so a later full `rescale` redoes the shard rather than trust it). `merge_results` writes
-results.parquet again with only those photos' rows replaced: every other row, image and review
-decision stays. The rows of re-run photos record their own `strength` (a column added for them; a full
-`rescale` writes the file anew, every photo at one strength) and an unmeasured final state (their
-distance_after NaN, final_state null, until the edit is measured again); their review decisions go
-(the image they were made on is gone).
+numbers a full run computes), then their refinement and transfer with the gaps measured on each output
+(tasks/refine.py and tasks/transfer.py, which rewrite that shard's part records, so a later full
+`rescale` redoes the shard rather than trust it). `merge_results` writes results.parquet again with only
+those photos' rows replaced: every other row, image and review decision stays. The rows of re-run photos
+record their own `strength` (a column added for them; a full `rescale` writes the file anew, every photo
+at one strength) and are landed or short against the edit's own verdict threshold; their review
+decisions go (the image they were made on is gone).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import task
@@ -25,17 +25,18 @@ from prefect.cache_policies import NO_CACHE
 
 from common.errors import InputError
 from common.params import Params
-from common.storage import atomic_path, read_h5, reading
+from common.storage import atomic_path, read_json, reading
 from common.workspace import Workspace
-from tasks.alphas import GuardLimits, alpha_table, applied_strength
+from edit_core.metrics import photo_final_states
+from tasks.alphas import NUMERIC, Catalog, GuardLimits, alpha_shard, applied_strength
 from tasks.ingest import shard_name
-from tasks.manifest import accepted_mask, accepted_rows, select_photos
+from tasks.manifest import accepted_rows, select_photos
+from tasks.refine import refine_shard
 from tasks.review import forget, results_columns, reviewed
 from tasks.transfer import transfer_shard
 
 log = logging.getLogger(__name__)
 SUBSETS = ("rejected", "short")
-UPDATED = ("alpha", "distance_before", "err_pixel", "status", "t_render", "t_transfer")
 
 
 def select_rerun(ws: Workspace, name: str, only: str) -> list[str]:
@@ -66,28 +67,22 @@ def shards_of(ws: Workspace, ids: list[str]) -> dict[str, list[str]]:
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
-def rerun_shard(ws: Workspace, name: str, shard: str, ids: list[str], state: dict, limits: GuardLimits,
-                params: Params) -> pd.DataFrame:
-    """α, the guard's decision and the transfer of `ids` (photos of latents shard `shard`) at params' strength;
-    returns their rows: id, alpha, distance_before, err_pixel, status, reason, t_render, t_transfer."""
-    part = read_h5(ws.latents / shard, ["ids", "w", "err_pixel"])
-    keep = np.isin(part["ids"].astype(str), ids) & accepted_mask(ws, part["ids"])
-    err = part["err_pixel"][keep].astype(np.float64)
-    table = alpha_table(part["w"][keep], state, params.edit.strength, err, limits, params.guard)
-    frame = pd.DataFrame({"id": part["ids"][keep].astype(str), "shard": shard, "index": np.flatnonzero(keep),
-                          "err_pixel": err, **table})
-    done = transfer_shard.fn(ws, name, shard, frame, params).set_index("id").loc[frame["id"]]
-    return pd.DataFrame({"id": frame["id"], "alpha": frame["alpha"].astype(np.float64),
-                         "distance_before": frame["distance_before"].astype(np.float64), "err_pixel": err,
-                         "status": done["status"].to_numpy(), "reason": done["reason"].fillna("").to_numpy(),
-                         "t_render": done["t_render"].to_numpy(np.float64),
-                         "t_transfer": done["t_transfer"].to_numpy(np.float64)})
+def rerun_shard(ws: Workspace, name: str, shard: str, ids: list[str], state: dict, limits: GuardLimits, look: dict,
+                params: Params) -> dict:
+    """α and the guard's decision (`alpha_shard`, against the catalog's limits), the refinement and the
+    transfer with its measured gaps (tasks/refine.py, tasks/transfer.py) of `ids`, photos of latents shard
+    `shard`, at params' strength; their rows as the transfer returns them (compact columns)."""
+    table = alpha_shard.fn(ws, shard, state, limits, params)
+    table = table[table["id"].isin(ids)].reset_index(drop=True)
+    refined = refine_shard.fn(ws, name, shard, table, look, params)
+    return transfer_shard.fn(ws, name, shard, table, refined, look, params)
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
-def merge_results(ws: Workspace, name: str, rows: pd.DataFrame, strength: float) -> dict:
-    """results.parquet with the rows of `rows`' photos replaced (every other row as it was), written whole;
-    their review decisions forgotten. Returns the re-run photos' counts per status."""
+def merge_results(ws: Workspace, name: str, rerun: Catalog, strength: float) -> dict:
+    """results.parquet with the rows of the re-run photos replaced (every other row as it was), written whole;
+    each re-run photo landed or short against the edit's own verdict threshold (final_state.json
+    landed_below); their review decisions forgotten. Returns the re-run photos' counts per status."""
     path = ws.edit(name).results
     with reading(path):
         table = pq.read_table(path)
@@ -96,22 +91,25 @@ def merge_results(ws: Workspace, name: str, rows: pd.DataFrame, strength: float)
     if "strength" not in df.columns:
         df["strength"] = applied_strength(ws.edit(name))
         schema = schema.append(pa.field("strength", pa.float64()))
-    new = rows.set_index("id")
-    at = df["id"].isin(new.index).to_numpy()
-    picked = new.loc[df.loc[at, "id"]]
-    for column in UPDATED:
-        df.loc[at, column] = picked[column].to_numpy()
+    ids = np.char.decode(rerun.columns["id"], "utf-8")
+    at = df["id"].isin(ids).to_numpy()
+    pos = rerun.positions(df.loc[at, "id"].to_numpy())
+    for column in set(NUMERIC) & set(df.columns):
+        df.loc[at, column] = rerun.columns[column][pos]
+    df.loc[at, "status"] = rerun.status()[pos]
     duplicate = df.loc[at, "reason"].astype(str).str.contains("same output images/").to_numpy()
-    df.loc[at, "reason"] = np.where(duplicate, df.loc[at, "reason"], picked["reason"].to_numpy())
+    df.loc[at, "reason"] = np.where(duplicate, df.loc[at, "reason"], rerun.columns["reason"][pos])
     df.loc[at, "strength"] = float(strength)
-    df.loc[at, "distance_after"] = np.nan
     if "final_state" in df.columns:
-        df.loc[at, "final_state"] = None
+        verdict = ws.edit(name).root / "final_state.json"
+        below = read_json(verdict).get("landed_below") if verdict.exists() else None
+        df.loc[at, "final_state"] = (photo_final_states(df.loc[at, "final_gap"].to_numpy(), below)
+                                     if below is not None else "")
     out = pa.Table.from_pandas(df[schema.names], schema=schema.remove_metadata(), preserve_index=False)
     with atomic_path(path) as tmp:
         pq.write_table(out.replace_schema_metadata(schema.metadata), tmp)
-    forget(ws, name, new.index)
-    counts = rows["status"].value_counts()
-    log.info("edit %s: %d photos re-run at strength %g: %s", name, len(rows), strength,
+    forget(ws, name, ids)
+    counts = Counter(rerun.status())
+    log.info("edit %s: %d photos re-run at strength %g: %s", name, len(ids), strength,
              ", ".join(f"{v} {k}" for k, v in counts.items()))
-    return {str(k): int(v) for k, v in counts.items()}
+    return dict(counts)

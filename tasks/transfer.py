@@ -1,8 +1,9 @@
-"""Step 6 as a task: carry each photo's latent edit onto its ORIGINAL full-resolution file.
+"""Step 7 as a task: carry each photo's latent edit onto its ORIGINAL full-resolution file.
 
-Per photo: render the frames G(w + (t/N)·α·n), t = 0..N, estimate the motion + colour flow between
-them (iGAN §4.2, edit_core.transfer) and apply it to the centre square of the original photo, the
-region ingest fed the GAN; the PNG keeps the original's size. A missing or unreadable original is
+Per photo: render the frames G(w + (t/N)·δ), t = 0..N (δ: its refined offset, or α·n), estimate the
+motion + colour flow between them inside the photo's edit region (iGAN §4.2, edit_core.transfer) and
+apply it to the centre square of the original photo, the region ingest fed the GAN; the PNG keeps the
+original's size, and the gap of the output to the final state is measured beside it (tasks/final_state.py). A missing or unreadable original is
 `rejected` with its reason (an edited image made from it earlier is kept), as is an original whose bytes are no longer the ones ingested, one
 above transfer.max_pixels, or any failure while editing one photo (that photo only). Centre squares
 larger than transfer.max_side are edited at that side (bounded memory); the change is pasted back
@@ -27,135 +28,194 @@ from common.cancel import Interrupted
 from common.errors import OutputWriteError, UnreadableFile
 from common.fingerprint import fingerprint
 from common.params import Params
-from common.storage import read_h5, read_parquet, read_torch, reading, sha256_file, write_parquet
+from common.storage import read_h5, read_parquet, reading, sha256_file, write_parquet
 from common.workspace import Workspace
-from edit_core.alphas import EDITED
-from edit_core.checkpoint import load_generator
-from edit_core.imageops import resolve_device, to_uint8
-from edit_core.models.base import Generator
+from edit_core.alphas import EDITED, STATUSES
+from edit_core.checkpoint import load_encoder, load_generator
+from edit_core.imageops import resolve_device
+from edit_core.refine import FinalLook
 from edit_core.transfer import transfer
-from tasks.images import Rejected, centre_square, edit_capped, paste_back, read_photo, write_png
+from tasks.direction import load_direction
+from tasks.final_state import photo_gaps
+from tasks.images import (
+    Rejected,
+    centre_square,
+    edit_capped,
+    paste_back,
+    read_photo,
+    square_thumbnail,
+    write_png,
+)
 from tasks.manifest import source_hashes, source_paths
+from tasks.refine import closed_form_offsets, read_offsets, render_path
 
-TRANSFER_VERSION = 2
+TRANSFER_VERSION = 3
 RENDER_BATCH = 32  # photos whose frames are rendered in one generator call
+MEASURED = ("before_gap", "final_gap", "distance_after")  # tasks/final_state.photo_gaps
 PART_SCHEMA = pa.schema([
     ("id", pa.string()),
     ("status", pa.string()),
     ("reason", pa.string()),
     ("t_render", pa.float64()),
     ("t_transfer", pa.float64()),
+    *((c, pa.float64()) for c in MEASURED),
     ("fingerprint", pa.string()),
 ])
 
 
-def render_frames(G: Generator, w: torch.Tensor, alpha: torch.Tensor, n: torch.Tensor, frames: int) -> np.ndarray:
-    """uint8 [B, N+1, R, R, 3]: G(w_i + (t/N)·α_i·n) for t = 0..N, latents w [B, ...], α [B]."""
-    t = torch.linspace(0.0, 1.0, frames + 1, device=w.device)
-    steps = (t.view(1, -1) * alpha.view(-1, 1)).view(len(w), frames + 1, *([1] * (w.ndim - 1)))
-    latents = (w.unsqueeze(1) + steps * n).reshape(-1, *w.shape[1:])
-    with torch.no_grad():
-        images = to_uint8(G.synthesis(latents))
-    return images.reshape(len(w), frames + 1, *images.shape[1:])
-
-
-def edit_photo(photo: np.ndarray, frames: np.ndarray, params: Params) -> np.ndarray:
+def edit_photo(photo: np.ndarray, frames: np.ndarray, params: Params, look: FinalLook | None = None) -> np.ndarray:
     """Transfer the edit seen in `frames` onto the centre square of `photo` (same size out); the
-    full-resolution pass runs on params.runtime.device."""
+    full-resolution pass runs on params.runtime.device. With the example's final `look`, the transfer carries
+    only what the example's edit changes: no motion when it moves nothing, no chroma when it sets none."""
     p = params.transfer
     rows, cols = centre_square(photo.shape)
     out = photo.copy()
     out[rows, cols] = transfer(np.ascontiguousarray(photo[rows, cols]), frames, iterations=p.iterations,
                                flow_method=p.flow_method, color_radius=p.color_radius, color_eps=p.color_eps,
                                guide_radius=p.guide_radius, guide_eps=p.guide_eps, subsample=p.subsample,
-                               device=resolve_device(params.runtime.device))
+                               device=resolve_device(params.runtime.device),
+                               motion=look is None or look.moves, chroma=look is None or look.sets_chroma)
     return out
 
 
-def edit_original(photo: np.ndarray, frames: np.ndarray, params: Params) -> np.ndarray:
+def edit_original(photo: np.ndarray, frames: np.ndarray, params: Params, look: FinalLook | None = None) -> np.ndarray:
     """The edit seen in `frames` on a whole original: its centre square edited by `edit_photo` (at most
     transfer.max_side px, only the change upsampled beyond), pasted back with a feathered border."""
     p = params.transfer
     rows, cols = centre_square(photo.shape)
     square = np.ascontiguousarray(photo[rows, cols])
-    edited = edit_capped(square, lambda sq: edit_photo(sq, frames, params), p.max_side)
+    edited = edit_capped(square, lambda sq: edit_photo(sq, frames, params, look), p.max_side)
     return paste_back(photo, edited, p.feather)
 
 
 def part_fingerprint(ws: Workspace, name: str, shard: str, table: pd.DataFrame, sources: dict[str, Path],
-                     params: Params) -> str:
+                     refined: Path | None, look: dict, params: Params) -> str:
     """Inputs of one shard's edited photos: direction, latents, these photos' α, planned status and original
-    path, strength, transfer and guard params (not the whole manifest: photos added to the catalog leave
-    the shard done)."""
+    path, their refined offsets, the example's look, strength, transfer and guard params (not the whole
+    manifest: photos added to the catalog leave the shard done)."""
     rows = [[i, float(a), str(st), str(sources.get(i, ""))]
             for i, a, st in zip(table["id"], table["alpha"], table["status"], strict=True)]
     return fingerprint(TRANSFER_VERSION, sha256_file(ws.edit(name).direction), sha256_file(ws.latents / shard), rows,
-                       params.edit.strength, params.to_dict()["transfer"], params.to_dict()["guard"])
+                       sha256_file(refined) if refined is not None else None, look, params.edit.strength,
+                       params.to_dict()["transfer"], params.to_dict()["guard"])
 
 
 def edit_one(out: Path, source: Path, frames: np.ndarray, planned: str, params: Params,
-             sha256: str | None = None) -> tuple[str, str, float]:
-    """Edit one original into `out`; (status, reason, seconds), status `planned` (edited / flagged /
-    clamped) unless the photo is rejected: missing, changed since ingest (sha256), too large, or any
-    failure while editing it. A rejected photo leaves no image; a write error or a signal stops the run."""
+             sha256: str | None = None, look: FinalLook | None = None) -> tuple[str, str, float, np.ndarray | None]:
+    """Edit one original into `out`; (status, reason, seconds, the output at model resolution), status
+    `planned` (edited / flagged / clamped) unless the photo is rejected: missing, changed since ingest
+    (sha256), too large, or any failure while editing it. A rejected photo leaves no image; a write error or
+    a signal stops the run."""
     start = time.perf_counter()
     try:
         photo = read_photo(source, max_pixels=params.transfer.max_pixels, sha256=sha256)
-        write_png(out, edit_original(photo, frames, params))
+        edited = edit_original(photo, frames, params, look)
+        write_png(out, edited)
     except (OutputWriteError, Interrupted):
         raise
     except Rejected as exc:  # an edited image made earlier stays: the original may come back
-        return "rejected", f"original {exc}", 0.0
+        return "rejected", f"original {exc}", 0.0, None
     except Exception as exc:  # one photo's failure is that photo's rejection, not its shard's
         out.unlink(missing_ok=True)
         text = str(exc).strip().splitlines()
-        return "rejected", f"edit failed: {type(exc).__name__}: {text[0] if text else ''}".rstrip(": "), 0.0
-    return planned, "", time.perf_counter() - start
+        return "rejected", f"edit failed: {type(exc).__name__}: {text[0] if text else ''}".rstrip(": "), 0.0, None
+    seconds = time.perf_counter() - start
+    return planned, "", seconds, square_thumbnail(edited, frames.shape[1])
+
+
+def _read_part(part: Path, key: str, images: Path) -> pd.DataFrame | None:
+    """A finished shard's record when it was made from these inputs and its images are all there."""
+    if not part.exists():
+        return None
+    try:
+        done = read_parquet(part)
+    except UnreadableFile:  # a damaged record of a finished shard: redo the shard
+        return None
+    edited = done[done["status"].isin(EDITED)]["id"]
+    if (done["fingerprint"] == key).all() and all((images / f"{i}.png").exists() for i in edited):
+        return done.drop(columns="fingerprint")
+    return None
+
+
+def _columns(shard: str, table: pd.DataFrame, done: pd.DataFrame) -> dict:
+    """The shard's rows as compact columns (tasks.alphas.Catalog), in `table`'s order."""
+    done = done.set_index("id").loc[table["id"]]
+    codes = {s: k for k, s in enumerate(STATUSES)}
+    return {"shard": shard, "id": np.char.encode(table["id"].to_numpy(str), "utf-8"),
+            "index": table["index"].to_numpy(np.int32),
+            **{k: table[k].to_numpy(np.float64) for k in ("alpha", "distance_before", "err_pixel")},
+            **{k: done[k].to_numpy(np.float64) for k in ("t_render", "t_transfer", *MEASURED)},
+            "status": np.array([codes[s] for s in done["status"]], np.int8),
+            "reason": np.array([r or "" for r in done["reason"]], dtype=object)}
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
-def transfer_shard(ws: Workspace, name: str, shard: str, table: pd.DataFrame, params: Params) -> pd.DataFrame:
-    """Edit every original photo of one shard; returns id, status, reason, t_render, t_transfer."""
+def transfer_shard(ws: Workspace, name: str, shard: str, table: pd.DataFrame, refined: Path | None, look: dict,
+                   params: Params) -> dict:
+    """Step 7 for one shard: edit every original the guard let through along its path G(w_i + (t/N)·δ_i) (δ_i
+    refined, tasks/refine.py, or α_i·n), and measure every photo's gap to the final state
+    (tasks/final_state.py: a skipped photo keeps its before gap); the shard's record goes to parts/ with
+    the fingerprint of its inputs (a rerun skips it). Returns the rows as compact columns (`Catalog`)."""
     paths = ws.edit(name)
     part = paths.parts / Path(shard).with_suffix(".parquet").name
     sources = source_paths(ws, table["id"])  # this shard's photos only: no whole-catalog dict per shard
     hashes = source_hashes(ws, table["id"])
-    key = part_fingerprint(ws, name, shard, table, sources, params)
-    if part.exists():
-        try:
-            done = read_parquet(part)
-        except UnreadableFile:  # a damaged record of a finished shard: redo the shard
-            done = pd.DataFrame({"fingerprint": ["damaged"], "status": ["rejected"], "id": [""]})
-        edited = done[done["status"].isin(EDITED)]["id"]
-        if (done["fingerprint"] == key).all() and all((paths.images / f"{i}.png").exists() for i in edited):
-            return done.drop(columns="fingerprint")
+    key = part_fingerprint(ws, name, shard, table, sources, refined, look, params)
+    done = _read_part(part, key, paths.images)
+    if done is None:
+        done = _transfer(ws, name, shard, table, refined, FinalLook.from_dict(look), sources, hashes, params)
+        write_parquet(part, done.assign(fingerprint=key)[PART_SCHEMA.names], PART_SCHEMA)
+    return _columns(shard, table, done)
+
+
+def _transfer(ws: Workspace, name: str, shard: str, table: pd.DataFrame, refined: Path | None, look: FinalLook,
+              sources: dict[str, Path], hashes: dict[str, str], params: Params) -> pd.DataFrame:
+    paths = ws.edit(name)
     rows = []
-    for r in table[~table["status"].isin(EDITED)].itertuples(index=False):  # range guard: skipped, or not finite
+    nan = float("nan")
+    for r in table[table["status"] == "rejected"].itertuples(index=False):  # not finite: nothing to measure
         (paths.images / f"{r.id}.png").unlink(missing_ok=True)
-        rows.append((r.id, r.status, r.reason, 0.0, 0.0))
-    todo = table[table["status"].isin(EDITED)]
+        rows.append((r.id, r.status, r.reason, 0.0, 0.0, nan, nan, nan))
+    todo = table[table["status"] != "rejected"]
     if len(todo):
         device = resolve_device(params.runtime.device)
         with reading(ws.gan):
             G = load_generator(ws.gan, device)
-        n = read_torch(paths.direction)["n"].to(device)
+        encoder = load_encoder(ws.encoder, device).eval() if ws.encoder.exists() else None
+        state = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in load_direction(ws, paths).items()}
         latents = torch.from_numpy(read_h5(ws.latents / shard, ["w"])["w"]).to(device)
-    with progress.track(f"transfer {shard}", total=len(todo)) as bar:
+        originals = read_h5(ws.ingest / shard, ["images"])["images"]
+        offsets = read_offsets(refined) if refined is not None else {}
+    with progress.track(f"transfer {shard}", total=int(todo["status"].isin(EDITED).sum())) as bar:
         for start in range(0, len(todo), RENDER_BATCH):
             chunk = todo.iloc[start : start + RENDER_BATCH]
             t0 = time.perf_counter()
             index = torch.as_tensor(chunk["index"].to_numpy(copy=True), device=device)
             alpha = torch.as_tensor(chunk["alpha"].to_numpy(copy=True), dtype=latents.dtype, device=device)
-            clips = render_frames(G, latents[index], alpha, n, params.transfer.frames)
+            delta = closed_form_offsets(alpha, state["n"])
+            for k, i in enumerate(chunk["id"]):  # refined where the photo is edited (skipped ones were not)
+                if i in offsets:
+                    delta[k] = torch.from_numpy(offsets[i]).to(delta)
+            clips = render_path(G, latents[index], delta, params.transfer.frames)
             t_render = (time.perf_counter() - t0) / len(chunk)
-            for r, frames in zip(chunk.itertuples(index=False), clips, strict=True):
-                status, reason, seconds = edit_one(paths.images / f"{r.id}.png", sources[r.id], frames, r.status,
-                                                   params, hashes.get(r.id))
-                rows.append((r.id, status, reason if status == "rejected" else r.reason, seconds, t_render))
+            outputs = originals[chunk["index"].to_numpy()].copy()
+            done = []
+            for k, (r, frames) in enumerate(zip(chunk.itertuples(index=False), clips, strict=True)):
+                if r.status not in EDITED:  # skipped by the guard: no image, measured as it is
+                    (paths.images / f"{r.id}.png").unlink(missing_ok=True)
+                    done.append((r.id, r.status, r.reason, 0.0, 0.0))
+                    continue
+                status, reason, seconds, thumb = edit_one(paths.images / f"{r.id}.png", sources[r.id], frames,
+                                                          r.status, params, hashes.get(r.id), look)
+                if thumb is not None:
+                    outputs[k] = thumb
+                done.append((r.id, status, reason if status == "rejected" else r.reason, seconds, t_render))
                 bar.advance()
+            gaps = photo_gaps(encoder, state, params.edit.strength, look, originals[chunk["index"].to_numpy()],
+                              outputs, clips[:, 0], clips[:, -1])
+            for k, row in enumerate(done):
+                measured = row[1] != "rejected"
+                rows.append((*row, *(float(gaps[c][k]) if measured else nan for c in MEASURED)))
     order = {i: k for k, i in enumerate(table["id"])}
     rows.sort(key=lambda row: order[row[0]])
-    done = pd.DataFrame(rows, columns=["id", "status", "reason", "t_transfer", "t_render"])
-    done = done.assign(fingerprint=key)[PART_SCHEMA.names]
-    write_parquet(part, done, PART_SCHEMA)
-    return done.drop(columns="fingerprint")
+    return pd.DataFrame(rows, columns=["id", "status", "reason", "t_transfer", "t_render", *MEASURED])

@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from edit_core.metrics.edit import attribute_final_state, edit_summary, final_state_verdict
+from edit_core.metrics.edit import (
+    LANDED_RATIO,
+    attribute_final_state,
+    edit_summary,
+    final_state_verdict,
+    photo_final_states,
+)
 from edit_core.metrics.image import (
     edit_region_mask,
     layer_feature_distance,
@@ -28,7 +34,7 @@ from edit_core.metrics.latent import attribute_probe, final_state_mae, linear_pr
 METRICS: dict[str, Callable] = {f.__name__: f for f in (
     pixel_mse, layer_feature_distance, reconstruction_errors, psnr, ssim, edit_region_mask, outside_change,
     final_state_mae, linearity_r2, linear_probe_r2, attribute_probe, edit_summary, attribute_final_state,
-    final_state_verdict)}
+    final_state_verdict, photo_final_states)}
 
 
 def metric(name: str) -> Callable:
@@ -38,4 +44,4 @@ def metric(name: str) -> Callable:
     return METRICS[name]
 
 
-__all__ = ["METRICS", "metric", *METRICS]
+__all__ = ["LANDED_RATIO", "METRICS", "metric", *METRICS]

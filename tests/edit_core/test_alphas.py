@@ -2,15 +2,15 @@ import pytest
 import torch
 
 from edit_core.alphas import (
-    alphas_at_strength,
     apply_alphas,
+    beyond_limit,
     clamp_to_span,
     closed_form_alphas,
     distances,
-    error_outliers,
+    error_limit,
     example_target,
+    guard_decision,
     guard_span,
-    range_guard,
     unit_normal,
 )
 
@@ -61,15 +61,6 @@ def test_after_scaling_every_latent_lands_on_the_example_hyperplane(shape: tuple
     assert residual.abs().max() < 1e-5
 
 
-def test_new_strength_equals_full_recomputation() -> None:
-    w, w0, delta = _latents((4, 16))
-    n = unit_normal(delta)
-    a1 = closed_form_alphas(w, example_target(w0, delta, 1.0), n)
-    for s in (-1.0, 0.0, 0.5, 2.5):
-        full = closed_form_alphas(w, example_target(w0, delta, s), n)
-        assert torch.allclose(alphas_at_strength(a1, delta, 1.0, s), full, atol=1e-10)
-
-
 def test_alpha_does_not_depend_on_the_origin() -> None:
     w, w0, delta = _latents((16,))
     origin = torch.randn(16, dtype=w.dtype)
@@ -92,18 +83,21 @@ def test_shape_mismatch_is_rejected() -> None:
         closed_form_alphas(w[:, :8], example_target(w0, delta), unit_normal(delta))
 
 
-def test_range_guard_flags_outliers_and_unreachable_targets() -> None:
-    cat = torch.tensor([-2.0, -1.0, 0.5, 1.0, 2.0])  # catalog distances to the target hyperplane
-    # exact alphas of the catalog itself: nothing to flag
-    assert not range_guard(-cat, cat, margin=0.1).any()
-    # an image far outside the catalog's span along n is flagged, the others are not
-    flags = range_guard(torch.tensor([1.0, -6.0, 2.3]), cat, margin=0.1)
-    assert flags.tolist() == [False, True, False]
-    # a target outside the span (the whole catalog lies on one side) flags every image
-    shifted = cat + 5.0
-    assert range_guard(-shifted, shifted, margin=0.1).all()
-    # ... unless the margin is wide enough to reach it
-    assert not range_guard(-shifted, shifted, margin=1.0).any()
+def test_guard_decision_skips_only_what_makes_a_bad_output() -> None:
+    # a start outside G's span is edited and flagged for review: the edit moves it into the span
+    d = guard_decision(True, "", "start -7.3 outside G's span", "", "skip")
+    assert d.status == "flagged" and "start -7.3" in d.reason and "edited" in d.reason
+    # an unreconstructable photo or an unreachable final state is skipped (the default action) ...
+    assert guard_decision(True, "projection error 3 is an outlier", "", "", "skip").status == "skipped"
+    assert guard_decision(True, "", "", "final state outside", "skip").status == "skipped"
+    # ... edited anyway with guard.action=flag, pulled into the span with clamp (not an error outlier)
+    assert guard_decision(True, "", "start out", "final state outside", "flag").status == "flagged"
+    assert guard_decision(True, "", "", "final state outside", "clamp").status == "clamped"
+    assert guard_decision(True, "projection error 3 is an outlier", "", "final state outside", "clamp").status == \
+        "skipped"
+    assert guard_decision(True, "", "", "", "skip") == guard_decision(True, "", "", "", "flag")
+    assert guard_decision(True, "", "", "", "skip").status == "edited"
+    assert guard_decision(False, "", "", "", "flag").status == "rejected"
 
 
 def test_guard_span_uses_robust_quantiles_of_the_reference() -> None:
@@ -123,5 +117,6 @@ def test_clamp_to_span_moves_the_final_state_to_the_nearest_edge() -> None:
 
 def test_error_outliers_are_robust_to_the_outliers_themselves() -> None:
     err = torch.tensor([0.40, 0.45, 0.50, 0.52, 0.48, 0.47, 0.43, 2.0, 3.0, float("nan")])
-    assert error_outliers(err, mads=6.0).tolist() == [False] * 7 + [True, True, True]
-    assert not error_outliers(torch.full((5,), 0.3), mads=6.0).any()  # identical errors: nothing is an outlier
+    assert beyond_limit(err, error_limit(err, mads=6.0)).tolist() == [False] * 7 + [True, True, True]
+    same = torch.full((5,), 0.3)
+    assert not beyond_limit(same, error_limit(same, mads=6.0)).any()  # identical errors: nothing is an outlier

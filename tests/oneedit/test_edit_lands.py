@@ -28,7 +28,7 @@ from tasks.fashion_mnist import FASHION_MNIST_DIR
 REPO = Path(__file__).resolve().parents[2]
 INIT = REPO / "data" / "pretrained" / "demo-gan.pt"
 CI_BUDGET = ["catalog.size=40", "catalog.resolution=128", "gan.steps=20", "encoder.steps=150",
-             "project.steps=10", "edit.direction.steps=100", "edit.verify=8",
+             "project.steps=10", "edit.direction.steps=100",
              "transfer.frames=3", "transfer.iterations=1", "report.grid=4", "report.estimate=40",
              "runtime.shard_size=20"]
 

@@ -104,15 +104,16 @@ def test_rerun_only_the_rejected_photos_into_the_results(capfd: pytest.CaptureFi
     assert decisions == {tiny["ids"]["car-03.png"]: "accepted"}  # the re-run photos are to review again
     assert "before 2 photo(s) re-run at strength 2" in (ws_edited / "edits/.versions/e1/1/version.json").read_text()
     assert main(args("report", ws_edited, "--name", "e1")) == 0
+    short = int((read_parquet(edit / "results.parquet")["final_state"] == "short").sum())
     capfd.readouterr()
-    assert main(args("rescale", ws_edited, "--name", "e1", "--only", "short")) == 2
-    assert "no per-photo verdict" in capfd.readouterr().err
+    assert main(args("rescale", ws_edited, "--name", "e1", "--only", "short")) == 0  # the verdict's short ones
+    assert f"re-ran {short} photo(s) of 'e1' at strength 1" in capfd.readouterr().out
     assert main(args("edit", ws_edited, "--name", "e1", "--example", str(tiny["example"]), "--after",
                      str(tiny["after"]), "--only", "rejected")) == 2  # none left: they were re-run
     assert "no photo of edit 'e1' is rejected" in capfd.readouterr().err
     assert main(args("rescale", ws_edited, "--name", "e1")) == 0  # a full run: one strength again, mix kept
     assert "strength" not in read_parquet(edit / "results.parquet").columns
-    assert "photos re-run at their own strengths" in (ws_edited / "edits/.versions/e1/2/version.json").read_text()
+    assert "photos re-run at their own strengths" in (ws_edited / "edits/.versions/e1/3/version.json").read_text()
 
 
 def _files(ws: Path) -> dict[str, int]:

@@ -260,10 +260,10 @@ def test_one_photos_failure_rejects_that_photo_only(capfd: pytest.CaptureFixture
 
     real = tasks.transfer.edit_original
 
-    def fragile(photo: np.ndarray, frames: np.ndarray, params: object) -> np.ndarray:
+    def fragile(photo: np.ndarray, frames: np.ndarray, params: object, look: object = None) -> np.ndarray:
         if photo.shape[1] == 96:  # wide.png
             raise RuntimeError("cv2 said no")
-        return real(photo, frames, params)
+        return real(photo, frames, params, look)
 
     monkeypatch.setattr(tasks.transfer, "edit_original", fragile)
     assert main(_edit(tiny, ws)) == 0

@@ -10,7 +10,7 @@ def test_alpha_table_moves_every_latent_onto_the_hyperplane() -> None:
     gen = torch.Generator().manual_seed(0)
     w = torch.randn(50, 8, generator=gen)
     delta = torch.randn(8, generator=gen)
-    state = {"w0": w[3], "delta_star": delta, "n": unit_normal(delta)}
+    state = {"w0": w[3], "w_example": w[3], "delta_star": delta, "n": unit_normal(delta)}
     limits = guard_limits(w.numpy(), np.ones(50), state, 2.0, GuardParams())
     t = alpha_table(w.numpy(), state, strength=2.0, err_pixel=np.ones(50), limits=limits, guard=GuardParams())
     expected = ((w[3] + 2.0 * delta) - w) @ unit_normal(delta)
@@ -28,7 +28,8 @@ def test_a_shard_gets_the_rows_the_whole_catalog_gives() -> None:
     err = np.exp(torch.randn(300, generator=gen).numpy() * 0.3) * 0.05
     err[240:] *= 4.0  # worse projections, all in the last shard
     delta = 0.1 * torch.randn(4, 16, generator=gen)
-    state = {"w0": torch.from_numpy(w[7]), "delta_star": delta, "n": unit_normal(delta)}
+    state = {"w0": torch.from_numpy(w[7]), "w_example": torch.from_numpy(w[7]), "delta_star": delta,
+             "n": unit_normal(delta)}
     guard = GuardParams(action="flag", error_mads=2.0)
     limits = guard_limits(3.0 * w[::3], err, state, 1.5, guard)  # G spans wider than the catalog
     whole = alpha_table(w, state, 1.5, err, limits, guard)
@@ -49,7 +50,7 @@ def test_a_pairs_projected_after_counts_as_in_gs_range() -> None:
     w0 = samples[0].clone()
     delta = 12.0 * n  # far beyond the samples' spread (~3) along n
     catalog = samples[1:40].numpy()
-    offset = {"w0": w0, "delta_star": delta, "n": n, "kind": "offset", "w0_edited": w0 + delta}
+    offset = {"w0": w0, "w_example": w0, "delta_star": delta, "n": n, "kind": "offset", "w0_edited": w0 + delta}
     pair = {**offset, "kind": "pair"}
     guard = GuardParams()
     for state, status in ((offset, "skipped"), (pair, "edited")):

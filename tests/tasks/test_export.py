@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from PIL import ExifTags, Image, ImageCms
 
@@ -70,7 +71,9 @@ def applied(tmp_path: Path) -> dict:
         edited[rel] = 255 - photo
         write_png(ws.edit("e1").images / f"{i}.png", edited[rel])
         results.append({"id": i, "source_path": rel, "alpha": 0.5, "distance_before": 1.0, "distance_after": 0.0,
-                        "err_pixel": 0.01, "status": "edited", "reason": "", "t_render": 0.0, "t_transfer": 0.0})
+                        "err_pixel": 0.01, "status": "edited", "reason": "", "before_gap": 1.0,
+                        "final_gap": 0.1 if k < 2 else 0.9, "final_state": "landed" if k < 2 else "short",
+                        "t_render": 0.0, "t_transfer": 0.0})
     write_parquet(ws.manifest, pd.DataFrame(rows, columns=manifest_schema(16).names), manifest_schema(16))
     ws.source.write_text(json.dumps({"source": str(photos)}))
     write_parquet(ws.edit("e1").results, pd.DataFrame(results), RESULTS_SCHEMA)
@@ -131,6 +134,12 @@ def test_export_resumes_removes_what_is_no_longer_selected_and_refuses_the_origi
         assert _export(applied, where) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error: --to") and "inside" in err[0], err
+    assert _export(applied, dest, "--only", "landed") == 0
+    assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*.*") if p.name != ".oneedit-export.json") == [
+        "photo.jpg", "sub/alpha.png"]
+    results = applied["ws"].edit("e1").results
+    pq.write_table(pq.read_table(results).drop_columns(["final_state"]), results)  # results made before the verdict
+    capsys.readouterr()
     assert _export(applied, dest, "--only", "landed") == 2
     assert "no per-photo verdict" in capsys.readouterr().err
     assert _export(applied, tmp_path / "again", "--log-file", str(tmp_path / "run.log")) == 0  # Python logging

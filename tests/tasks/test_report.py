@@ -52,15 +52,17 @@ def test_metrics_count_every_status() -> None:
 
 def _state(rng: np.random.Generator, dim: int = 8) -> dict:
     delta = torch.from_numpy(rng.normal(size=dim).astype(np.float32))
-    return {"delta_star": delta, "n": delta / delta.norm(), "w0": torch.from_numpy(rng.normal(size=dim).astype(np.float32))}
+    w0 = torch.from_numpy(rng.normal(size=dim).astype(np.float32))
+    return {"delta_star": delta, "n": delta / delta.norm(), "w0": w0, "w_example": w0}
 
 
 def test_verdict_is_the_final_state_measured_on_the_photos() -> None:
     assert verdict({"landed": None, "final_state_photos": 0})["state"] == "unmeasured"
-    measured = {"landed": True, "final_state_photos": 12, "final_state_before_mae": 2.0,
-                "final_state_after_mae": 0.4, "final_state_ratio": 0.2, "warnings": []}
+    measured = {"landed": True, "final_state_photos": 12, "final_gap_before_mean": 2.0, "reading": "look",
+                "final_gap_after_mean": 0.4, "final_state_ratio": 0.2, "n_landed": 11, "n_short": 1, "warnings": []}
     v = verdict(measured | {"attr_before_mae": 0.3, "attr_after_mae": 0.05, "attr_after_std": 0.02})
-    assert v["state"] == "landed" and "12 edited photos" in v["details"][0] and "0.05" in v["details"][1]
+    assert v["state"] == "landed" and "12 photos" in v["details"][0] and "1 fell short" in v["details"][0]
+    assert "0.05" in v["details"][1]
     missed = verdict(measured | {"landed": False, "final_state_ratio": 0.9, "warnings": ["capture weak"]})
     assert missed["state"] == "missed" and "capture weak" in missed["details"]
 
@@ -105,7 +107,7 @@ def _workspace(root: Path, rng: np.random.Generator) -> tuple[Workspace, dict]:
 
     paths = ws.edit("paint")
     state = _state(rng) | {"gan_sha256": sha256_file(ws.gan), "kind": "brush", "w0_edited": torch.zeros(8)}
-    state["w0"] = torch.from_numpy(w[0])
+    state["w0"] = state["w_example"] = torch.from_numpy(w[0])
     paths.root.mkdir(parents=True)
     torch.save(state, paths.direction)
     limits = guard_limits(w, np.full(4, 0.1), state, 1.7, GuardParams(action="flag"))  # the catalog as its span
@@ -123,7 +125,9 @@ def _workspace(root: Path, rng: np.random.Generator) -> tuple[Workspace, dict]:
     results = pd.DataFrame({"id": [*ids, ""], "source_path": [*names, "broken.jpg"],
                             "alpha": [*table["alpha"], np.nan], "distance_before": [*table["distance_before"], np.nan],
                             "distance_after": [np.nan] * 5, "err_pixel": [0.1] * 4 + [np.nan],
-                            "status": status, "reason": reason, "t_render": [0.1] * 5, "t_transfer": [0.2] * 5})
+                            "status": status, "reason": reason, "t_render": [0.1] * 5, "t_transfer": [0.2] * 5,
+                            "before_gap": [0.5] * 4 + [np.nan], "final_gap": [0.05, 0.1, 0.4, 0.05, np.nan],
+                            "final_state": ["landed", "landed", "short", "landed", ""]})
     write_parquet(paths.results, results, RESULTS_SCHEMA.with_metadata({STRENGTH_KEY: "1.7"}))
     for i in ids:
         write_png(paths.images / f"{i}.png", rng.integers(0, 255, (30, 40, 3), dtype=np.uint8))
