@@ -33,11 +33,11 @@ the paper and the authors' code (torch's default decoupled weight decay, 0.01).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from edit_core.configs import DirectionConfig
 from edit_core.models.base import Generator
 
 
@@ -57,20 +57,6 @@ def image_loss(G: Generator, w0: Tensor, delta_w: Tensor, delta_star: Tensor) ->
     """L_img for the example alone: RMS difference of G(w0 + Δw) and G(w0 + Δ*) (in [-1, 1] units)."""
     img = G.synthesis(torch.stack([w0 + delta_w, w0 + delta_star]))
     return rms_error(img[:1], img[1:])[0]
-
-
-@dataclass(frozen=True)
-class DirectionConfig:
-    """Δ* settings: the defaults of `fit_direction` and of the pipeline's edit.direction params (one source)."""
-
-    lam: float = 0.0  # attribute-term weight (paper 0.02); 0 measured best for consistency here (BENCHMARKS.md)
-    steps: int = 200
-    lr: float = 0.01
-    init: str = "zero"  # "zero" (the paper) | "delta" (the authors' code: start from the user's Δw)
-    origin: str = "mean"  # "mean": latents centred on G's mean w (the caller passes it) | "raw"
-    anchors: int = 0  # extra random anchor latents in the image term (0 = the paper's loss)
-    layers: tuple[int, ...] = ()  # W+ only: the synthesis layers Δ* may move (the authors' code: the first 6 of 18)
-    seed: int = 0
 
 
 def layer_mask(w0: Tensor, layers: tuple[int, ...]) -> Tensor | None:

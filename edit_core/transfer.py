@@ -35,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from edit_core.configs import TransferConfig
 from edit_core.region import relative_region
 
 FLOW_METHODS = ("dis", "farneback")
@@ -375,20 +376,6 @@ def apply_change(photo: np.ndarray, flow: np.ndarray, color: np.ndarray, bounds:
     out = torch.minimum(torch.maximum(out, low, out=out), high, out=out).add_(moved)
     out = out.mul_(255.0).round_().clamp_(0.0, 255.0).to(torch.uint8)
     return out.permute(1, 2, 0).cpu().numpy()
-
-
-@dataclass(frozen=True)
-class TransferConfig:
-    """Transfer settings: the defaults of `transfer` and of the pipeline's `transfer` params (one source)."""
-
-    frames: int = 7  # N: the caller renders G(w + (t/N)·α·n), t = 0..N
-    iterations: int = 3  # flow / colour alternations from the first frame to the last
-    flow_method: str = "dis"  # "dis" | "farneback"
-    color_radius: int = 3  # local colour model window (frame px)
-    color_eps: float = 1e-3
-    guide_radius: int = 8  # guided upsampling to the photo (photo px)
-    guide_eps: float = 1e-3
-    subsample: int = 8  # the guided fit runs on a grid this much coarser than the photo (He & Sun)
 
 
 def transfer(photo: np.ndarray, frames: np.ndarray, iterations: int = TransferConfig.iterations,

@@ -22,6 +22,7 @@ from tasks.direction import load_direction
 from tasks.final_state import judge_final_state
 from tasks.refine import look_of_edit, refine_shard
 from tasks.transfer import transfer_shard
+from tasks.versions import keep_before_reapply
 
 
 @flow("rescale", "name")
@@ -33,6 +34,7 @@ def rescale_flow(workspace: Path, name: str, params: ParamsInput) -> dict:
     for folder in (paths.root, paths.images, paths.parts):
         remove_stale_temps(folder)
     state = load_direction(ws, paths)
+    keep_before_reapply(ws, name, params.edit.strength)
     limits = catalog_limits(ws, state, params)
     look = look_of_edit(ws, state, params)
     shards = [s.name for s in ws.ingest_shards()]

@@ -1,7 +1,7 @@
 """`oneedit bench NAME --out FILE.json`: benchmarks that reproduce the papers' tables on our data.
 
 One command per benchmark (probe, projection, consistency, linearity, transfer, fashion, speed, memory,
-stylegan2), with the same --workspace / --params / --set options as the rest of the CLI. This module only
+stylegan2, export), with the same --workspace / --params / --set options as the rest of the CLI. This module only
 parses the command line (it stays light to import, for the CLI's start-up); `oneedit.bench_run` does the work.
 BENCHMARKS.md documents every benchmark and its JSON keys.
 """
@@ -151,6 +151,19 @@ def stylegan2(out: OutOpt,
     from oneedit import bench_run
 
     bench_run.stylegan2(out, gan, params, set_, batch, repeats)
+
+
+@bench_app.command()
+def export(out: OutOpt, workspace: Annotated[Path, typer.Option("--workspace", "-w", help="Scratch folder for the "
+                                                                 "synthetic applied edit (reused).")] = Path(
+               "workspace/bench-export"),
+           params: ParamsOpt = None, set_: SetOpt = None,
+           photos: Annotated[int, typer.Option(help="Photos of the applied edit.", min=1)] = 1000,
+           photo_res: PhotoResOpt = 512) -> None:
+    """`oneedit export` of an applied edit of N JPEG photos (synthetic, no training): seconds, and for a rerun."""
+    from oneedit import bench_run
+
+    bench_run.export(out, workspace, params, set_, photos, photo_res)
 
 
 if __name__ == "__main__":

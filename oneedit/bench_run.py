@@ -375,3 +375,17 @@ def stylegan2(out: Path, gan: Path, params: Path | None, set_: list[str] | None,
         raise InputError(f"--gan {gan}: a {G.config.backbone} generator; this bench measures stylegan2 ones")
     result = bench_stylegan2(G, batch=batch, repeats=repeats, project_steps=p.project.steps)
     _write(out, "stylegan2", p, started, result)
+
+
+def export(out: Path, workspace: Path, params: Path | None, set_: list[str] | None, photos: int,
+           photo_res: int) -> None:
+    """`oneedit export` of a synthetic applied edit of `photos` JPEGs (oneedit.bench_export), with
+    runtime.threads encoding threads and the params' export section."""
+    from oneedit.bench_export import bench_export
+    from tasks.export import ExportOptions
+
+    started = time.perf_counter()
+    p, _ = _setup(params, set_)
+    options = ExportOptions("same", p.export.jpeg_quality, p.export.webp_quality)
+    result = bench_export(workspace, photos, photo_res, p.runtime.threads, options)
+    _write(out, "export", p, started, result)

@@ -173,10 +173,15 @@ def stroke_overlay(photo: np.ndarray, color: tuple[np.ndarray, tuple[int, int, i
 def verdict(metrics: dict) -> dict:
     """Did the edit land on every photo at the example's final state? {state, headline, details}.
 
-    state is "landed", "missed" or "unmeasured". The final state measured on every output decides
+    state is "landed", "missed", "unmeasured" or "failed" (no photo has an edited image: the run is a
+    failure, whatever else was measured). The final state measured on every output decides
     (tasks/final_state.py: each photo's gap to the example's final state in what the edit sets, against the
     original's); the demo catalog's attribute estimate is shown beside it.
     """
+    if metrics.get("images") and not sum(metrics.get(f"n_{s}", 0) for s in EDITED):
+        return {"state": "failed", "headline": "The edit failed: no photo was edited.",
+                "details": list(metrics.get("warnings", [])) or ["Every photo's status and reason are in the "
+                                                                  "table below."]}
     details = []
     if "attr_after_mae" in metrics:
         details.append(f"Measured attribute: distance to the example's final state {metrics['attr_before_mae']:.3g} "

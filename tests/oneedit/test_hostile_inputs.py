@@ -196,7 +196,7 @@ def test_a_storage_declaring_more_than_it_holds_is_refused(tmp_path: Path, capsy
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "stylegan2"
 TINY = Path(__file__).parents[1] / "flows" / "tiny_params.yaml"
-SMALL = ["catalog.size=8", "model.resolution=32", "encoder.steps=2", "edit.verify=4", "runtime.threads=1"]
+SMALL = ["catalog.size=8", "model.resolution=32", "encoder.steps=2", "runtime.threads=1"]
 
 
 def _cli(*args: str) -> int:
