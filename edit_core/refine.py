@@ -44,16 +44,18 @@ OPPONENT = torch.tensor([[1 / 3, 1 / 3, 1 / 3],
                          [1 / math.sqrt(6), 1 / math.sqrt(6), -2 / math.sqrt(6)]])
 LOOK_PARTS = ("lightness", "chroma")
 # A part of the look is set by the example's edit when the colour change left after undoing the edit's
-# motion is at least LOOK_HIGH ([-1, 1] units: 0.1 = 13 grey levels), not at all below LOOK_LOW. Measured on
-# the demo's five attributes: a repaint leaves 0.74 of chroma; rotation, size, roof and wheels ≤ 0.05.
-LOOK_LOW, LOOK_HIGH = 0.05, 0.1
-# The example's edit moves things when the transfer's flow over its region averages at least MOTION_MIN px
-# (model resolution). Measured: a repaint 0.12 px and a darkened garment 0.57 px (DIS reads a colour change
-# as sub-pixel motion); wheel size 0.24, roof 0.78, rotation 2.9, size 3.3 (these set no look: they move
-# anyway). An edit that sets the look and does not move keeps every photo's shape: its transfer carries
-# colour only (tasks/transfer.py), so G's entangled wobble in the frames never warps a photo. Likewise an
-# edit that sets no chroma transfers none (a grey catalog stays grey).
-MOTION_MIN = 1.0
+# motion is at least LOOK_HIGH ([-1, 1] units: 0.15 = 19 grey levels), not at all below LOOK_LOW. Measured on
+# the demo's five attributes: a repaint leaves 0.74 of chroma; rotation, size, roof and wheels 0.02-0.06 of
+# lightness (a growing roof darkens its region a little more than its flow explains); a garment darkened to
+# 0.55x leaves about 0.5.
+LOOK_LOW, LOOK_HIGH = 0.08, 0.15
+# An edit that sets the look moves things too when the transfer's flow over the example's region averages at
+# least MOTION_MIN px (model resolution). Measured: a repaint 0.01-0.12 px, a darkened garment 0.6-1.5 px (DIS
+# reads a darker edge against a black background as the edge moving); wheel size 0.24, roof 0.78, rotation
+# 2.9, size 3.4 (these set no look: they move anyway). An edit that sets the look and does not move keeps
+# every photo's shape: its transfer carries colour only (tasks/transfer.py), so G's entangled wobble in the
+# frames never warps a photo. Likewise an edit that sets no chroma transfers none (a grey catalog stays grey).
+MOTION_MIN = 2.0
 
 
 @dataclass(frozen=True)

@@ -465,13 +465,14 @@ def train(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = None
     with _running(ws, p), _cluster(p) as p:
         trained = on_runner(train_flow, p.runtime)(ws.root, p, init=start)
     out.print(f"models in {ws.models}", markup=False)
-    _print_quality(trained["quality"])
+    _print_quality(ws, trained["quality"])
 
 
-def _print_quality(quality: dict) -> None:
+def _print_quality(ws: Workspace, quality: dict) -> None:
     """What the models reached (tasks.train.model_quality), and a warning when too weak to carry an edit."""
+    samples = ws.root / quality["samples"] if quality["samples"] else "none"
     out.print(f"the models reconstruct the catalog to {quality['reconstruction_error']:.4f} (pixel MSE; "
-              f"{quality['unexplained']:.0%} of its photos' variance unexplained); samples: {quality['samples']}",
+              f"{quality['unexplained']:.0%} of its photos' variance unexplained); samples: {samples}",
               markup=False, highlight=False, soft_wrap=True)
     if quality["weak"]:
         console.print(f"warning: the generator renders this catalog poorly ({quality['unexplained']:.0%} of the photos' "

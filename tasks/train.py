@@ -314,6 +314,7 @@ def model_quality(ws: Workspace, params: Params) -> dict:
     unexplained = error / spread if spread > 0 else float("inf")
     samples = sorted(ws.samples.glob("gan-*.png"))
     quality = {"photos": len(picked), "reconstruction_error": error, "unexplained": unexplained,
-               "weak": unexplained > WEAK_UNEXPLAINED, "samples": str(samples[-1]) if samples else None}
+               "weak": unexplained > WEAK_UNEXPLAINED,  # the sample grid relative to the workspace: it moves with it
+               "samples": samples[-1].relative_to(ws.root).as_posix() if samples else None}
     write_json(ws.models / "quality.json", quality)
     return quality
