@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from common import progress
 from common.params import Params
 from common.storage import read_parquet, write_json
 from common.workspace import Workspace
@@ -68,9 +69,11 @@ def fit_preview(ws: Workspace, form: dict, params: Params, on_phase: PhaseFn = _
     device = resolve_device(params.runtime.device)
     G = load_generator(ws.gan, device)
     on_phase("example edit", 0, 2)
-    edit, example = make_example_edit(G, ws, form, params, device)
+    with progress.track("example edit", total=None) as bar, progress.optimizer_steps(bar):  # a cancel point a step
+        edit, example = make_example_edit(G, ws, form, params, device)
     on_phase("fit direction Δ*", 1, 2)
-    delta_star = fit_example_direction(G, edit, params)
+    with progress.track("fit direction Δ*", total=None) as bar, progress.optimizer_steps(bar):
+        delta_star = fit_example_direction(G, edit, params)
     with torch.no_grad():
         renders = to_uint8(G.synthesis(torch.stack([edit.w0, edit.w0_edited, edit.w0 + delta_star])))
     latents = load_latents(ws)
@@ -93,6 +96,16 @@ def catalog_alphas(ws: Workspace, preview: Preview, strength: float, params: Par
     return pd.DataFrame({"id": preview.ids, "file": [files.get(i, "") for i in preview.ids],
                          "err_pixel": preview.err_pixel.astype(np.float64), "alpha": table["alpha"],
                          "flagged": table["flagged"], "status": table["status"], "reason": table["reason"]})
+
+
+def catalog_summary(table: pd.DataFrame) -> dict:
+    """What applying the edit would leave of the catalog (`catalog_alphas`' table): photos, flagged, counts per
+    status, how many would be edited, the commonest reason of the others, α's range."""
+    edited = table["status"].isin(EDITED)
+    return {"photos": len(table), "flagged": int(table["flagged"].sum()),
+            "status": {str(k): int(v) for k, v in table["status"].value_counts().items()},
+            "would_edit": int(edited.sum()), "common_reason": common_reason(table.loc[~edited, "reason"]),
+            "alpha_min": float(table["alpha"].min()), "alpha_max": float(table["alpha"].max())}
 
 
 def _fit(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -164,11 +177,7 @@ def write_preview(ws: Workspace, name: str, form: dict, params: Params, sample: 
                 write_png(folder / f"{n:02d}-{which}.png", item[which])
                 row[which] = f"{n:02d}-{which}.png"
         rows.append(row)
-    status = table["status"].value_counts()
     summary = {"name": name, "strength": params.edit.strength, "delta_norm": float(preview.delta_star.norm()),
-               "photos": len(table), "flagged": int(table["flagged"].sum()),
-               "status": {str(k): int(v) for k, v in status.items()},
-               "would_edit": int(table["status"].isin(EDITED).sum()), "common_reason": common_reason(table["reason"]),
-               "sample": rows}
+               **catalog_summary(table), "sample": rows}
     write_json(folder / "preview.json", summary)
     return summary
