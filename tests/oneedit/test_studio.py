@@ -18,7 +18,7 @@ from PIL import Image
 from common.lock import workspace_lock
 from common.storage import read_json, read_parquet
 from common.workspace import Workspace
-from oneedit.studio import TOKEN_HEADER, Studio, create_app
+from oneedit.studio import CHANGES, TOKEN_HEADER, Studio, create_app
 from tasks.example import read_brush
 from tasks.ingest import ingest_photos
 from tasks.project import project_shard
@@ -1003,9 +1003,13 @@ def server(client: TestClient) -> Iterator[str]:
 
 @pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
                     reason="needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver)")
-def test_browser_paints_previews_rescales_and_applies(server: str, built: dict, tmp_path: Path) -> None:
+def test_browser_picks_edits_previews_applies_reviews_reruns_and_exports(server: str, built: dict,
+                                                                          tmp_path: Path) -> None:
     """The page in a real headless Chromium: pick the example, paint a colour stroke, preview, move the
-    strength slider, apply; then results.parquet and a screenshot."""
+    strength slider, apply; the run's counts; review: compare, reject a photo, re-run the rejected one at
+    another strength; download the zip; then results.parquet, the zip and a screenshot."""
+    import zipfile
+
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.action_chains import ActionChains
@@ -1015,36 +1019,72 @@ def test_browser_paints_previews_rescales_and_applies(server: str, built: dict, 
     options = webdriver.ChromeOptions()
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,2200"):
         options.add_argument(arg)
+    downloads = tmp_path / "downloads"
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
     options.binary_location = str(CHROMIUM)
     driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
     wait = WebDriverWait(driver, 240, poll_frequency=0.2)
+
+    def by_id(key: str):
+        return driver.find_element(By.ID, key)
+
+    def no_error() -> None:
+        assert not by_id("error").is_displayed(), by_id("error").text
+
     try:
         driver.get(server)
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#grid img[title='car-000.png']"))
-        driver.find_element(By.ID, "example-file").send_keys(str(_outside_photo(built)))  # or upload a photo
-        wait.until(lambda d: d.find_element(By.ID, "chosen-file").text.startswith("my car.png")
+        assert (by_id("strength").get_attribute("min"), by_id("strength").get_attribute("max")) == ("-10", "10")
+        by_id("example-file").send_keys(str(_outside_photo(built)))  # or upload a photo
+        wait.until(lambda d: by_id("chosen-file").text.startswith("my car.png")
                    and d.execute_script("return document.getElementById('chosen-projection').naturalWidth") > 0)
-        assert "reconstruction error" in driver.find_element(By.ID, "chosen-err").text
+        assert "reconstruction error" in by_id("chosen-err").text
         driver.find_element(By.CSS_SELECTOR, "#grid img[title='car-000.png']").click()
-        canvas = driver.find_element(By.ID, "paint")
+        driver.find_element(By.CSS_SELECTOR, ".tabs button[data-tab='sliders']").click()  # named sliders, a reset
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sliders .slider")) > 0)
+        assert by_id("sliders").find_element(By.TAG_NAME, "b").text in {c[0] for c in CHANGES} | {"shape"}
+        driver.find_element(By.CSS_SELECTOR, ".tabs button[data-tab='brush']").click()
+        canvas = by_id("paint")
         wait.until(lambda d: canvas.size["width"] > 100)
         driver.execute_script("document.getElementById('size').value = 40")  # wide enough for a 16 px model
         ActionChains(driver).move_to_element_with_offset(canvas, -80, -60).click_and_hold() \
             .move_by_offset(120, 0).move_by_offset(0, 60).release().perform()
-        driver.find_element(By.ID, "preview").click()
+        by_id("preview").click()
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sample .item")) == 16)
-        first = driver.find_element(By.ID, "catalog-summary").text
-        assert driver.find_element(By.ID, "error").get_attribute("hidden") is not None
+        first = by_id("catalog-summary").text
+        assert "applying would leave, of 38 photos" in first and not by_id("apply").get_attribute("disabled")
+        no_error()
         driver.execute_script("const s = document.getElementById('strength'); s.value = 2;"
                               "s.dispatchEvent(new Event('input'));")
-        wait.until(lambda d: d.find_element(By.ID, "catalog-summary").text not in ("", first))
-        name = driver.find_element(By.ID, "name")
+        wait.until(lambda d: by_id("catalog-summary").text not in ("", first))
+        name = by_id("name")
         name.clear()
         name.send_keys("browser")
-        driver.find_element(By.ID, "apply").click()
-        wait.until(lambda d: d.find_element(By.ID, "run-done").is_displayed()
-                   or d.find_element(By.ID, "error").is_displayed())
-        assert not driver.find_element(By.ID, "error").is_displayed(), driver.find_element(By.ID, "error").text
+        by_id("apply").click()
+        wait.until(lambda d: by_id("run-end").is_displayed() or by_id("error").is_displayed())
+        no_error()
+        assert by_id("run-end").text.startswith("38 of 39 photos edited: 38 edited, 1 rejected"), by_id("run-end").text
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#review-grid .card"))  # the review opens
+        assert "38 of 39 photos edited at strength 2" in by_id("review-summary").text
+        card = driver.find_elements(By.CSS_SELECTOR, "#review-grid .card")[1]
+        card.find_element(By.XPATH, ".//button[text()='Compare']").click()
+        wait.until(lambda d: d.execute_script("return document.getElementById('compare-after').naturalWidth") > 0)
+        driver.find_element(By.CSS_SELECTOR, ".zoom button[data-zoom='2']").click()
+        assert by_id("compare-inner").size["width"] == 2 * driver.execute_script(
+            "return document.getElementById('compare-before').naturalWidth")
+        by_id("compare-close").click()
+        card.find_element(By.XPATH, ".//button[text()='Reject']").click()
+        wait.until(lambda d: "(1)" in d.find_element(By.XPATH, "//div[@id='filters']/button[contains(text(), "
+                                                               "'rejected in review')]").text)
+        by_id("rerun-strength").clear()
+        by_id("rerun-strength").send_keys("2.5")
+        by_id("rerun").click()
+        wait.until(lambda d: by_id("run-end").text.startswith("38 of 39") and "2.5" in by_id("run-title").text
+                   or by_id("error").is_displayed())
+        no_error()
+        wait.until(lambda d: "rejected in review (0)" in by_id("filters").text)  # the re-run photo: a new image
+        by_id("export-link").click()
+        wait.until(lambda d: (downloads / "browser.zip").exists())
         shot = tmp_path / "studio.png"
         driver.save_screenshot(str(shot))
     finally:
@@ -1055,10 +1095,12 @@ def test_browser_paints_previews_rescales_and_applies(server: str, built: dict, 
     done = results[results["status"] != "rejected"]
     assert len(done) == 38 and set(done["status"]) <= {"edited", "flagged"}
     assert all((paths.images / f"{i}.png").is_file() for i in done["id"])
+    assert sorted(results["strength"].value_counts().items()) == [(2.0, 38), (2.5, 1)]  # only the rejected one again
     spec = read_json(paths.spec)
     assert spec["kind"] == "brush"
     strokes = json.loads((paths.root / spec["input"]).read_text())  # the edit's own copy of its input
     assert np.asarray(Image.open((paths.root / spec["input"]).parent / strokes["color"]["mask"])).max() == 255
     assert read_json(paths.root / "metrics.json")["strength"] == pytest.approx(2.0, rel=1e-3)
+    assert sorted(zipfile.ZipFile(downloads / "browser.zip").namelist()) == sorted(done["source_path"])
     image = np.asarray(Image.open(shot))
     assert image.shape[0] > 500 and image.std() > 5
