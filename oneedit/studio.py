@@ -612,7 +612,8 @@ class Studio:
             draft.preview = fit_preview(self.ws, draft.form, params, on_phase=job.phase_fn)
         table = catalog_alphas(self.ws, draft.preview, strength, params)
         ids = spread_over_alpha(table["id"], table["alpha"], k)
-        draft.sample = transfer_sample(self.ws, draft.preview, table, ids, params, on_phase=job.phase_fn)
+        draft.sample = transfer_sample(self.ws, draft.preview, table, ids, params, G=self.generator(),
+                                       on_phase=job.phase_fn)
         draft.strength = strength
         base = f"/api/drafts/{draft.id}"
         stamp = uuid.uuid4().hex[:6]

@@ -32,7 +32,7 @@ from tasks.example import make_example_edit
 from tasks.images import read_photo, write_png
 from tasks.latents import load_latents
 from tasks.manifest import source_paths
-from tasks.refine import example_look, refined_offsets, render_path
+from tasks.refine import BATCH, example_look, refined_offsets, render_path
 from tasks.review import common_reason
 from tasks.transfer import edit_photo
 
@@ -133,29 +133,30 @@ def transfer_sample(ws: Workspace, preview: Preview, table: pd.DataFrame, ids: l
     n = preview.state["n"].to(device)
     look = example_look(G, preview.state, params.edit.strength, params.transfer.frames)
     out = []
-    for k, i in enumerate(ids):
-        on_phase("transfer the sample", k, len(ids))
+    for i in ids:
         r = rows.loc[i]
         item = {"id": i, "file": str(r["file"]), "alpha": float(r["alpha"]), "flagged": bool(r["flagged"]),
                 "status": str(r["status"]), "err_pixel": float(r["err_pixel"]), "before": None, "after": None,
                 "reason": str(r["reason"] or "")}
         try:
             photo = read_photo(Path(sources[i]))
-            photo = _fit(photo, size) if size is not None else photo
+            item["before"] = _fit(photo, size) if size is not None else photo
         except (OSError, KeyError) as exc:
             item["reason"] = f"original unavailable: {getattr(exc, 'strerror', None) or exc}"
-            out.append(item)
-            continue
-        if item["status"] not in EDITED:  # what Apply will not edit is not shown edited
-            item["before"] = photo
-            out.append(item)
-            continue
-        w = torch.from_numpy(preview.w[index[i]][None]).to(device)
-        alpha = torch.tensor([item["alpha"]], dtype=w.dtype, device=device)
-        frames = render_path(G, w, refined_offsets(G, w, alpha, n, look, params), params.transfer.frames)[0]
-        item["before"], item["after"] = photo, edit_photo(photo, frames, params, look)
         out.append(item)
-    on_phase("transfer the sample", len(ids), len(ids))
+    edited = [item for item in out if item["before"] is not None and item["status"] in EDITED]  # what Apply edits
+    done = 0
+    for start in range(0, len(edited), BATCH):  # refined and rendered in batches, as the catalog's run does
+        chunk = edited[start:start + BATCH]
+        w = torch.from_numpy(preview.w[[index[item["id"]] for item in chunk]]).to(device)
+        alpha = torch.tensor([item["alpha"] for item in chunk], dtype=w.dtype, device=device)
+        with progress.track("refine the sample", total=None) as bar, progress.optimizer_steps(bar):
+            delta = refined_offsets(G, w, alpha, n, look, params)
+        for item, frames in zip(chunk, render_path(G, w, delta, params.transfer.frames), strict=True):
+            on_phase("transfer the sample", done, len(edited))
+            item["after"] = edit_photo(item["before"], frames, params, look)
+            done += 1
+    on_phase("transfer the sample", len(edited), len(edited))
     return out
 
 
