@@ -565,7 +565,7 @@ async function start() {
     [$("rerun-strength").min, $("rerun-strength").max] = s.strength_range;
     $("rerun-steps").placeholder = s.refine_steps;
     setStrength(s.strength);
-    if (s.run) followRun(s.run);  // a run started in another tab, or before this tab was opened
+    if (s.run && ["queued", "running"].includes(s.run.state)) followRun(s.run);  // started in another tab, or before
     if (!s.ready) { showError(s.missing); return; }
     await loadPage(0);
   } catch (e) { showError(e.message); }

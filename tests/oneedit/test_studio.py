@@ -1061,7 +1061,7 @@ def test_browser_picks_edits_previews_applies_reviews_reruns_and_exports(server:
         name.clear()
         name.send_keys("browser")
         by_id("apply").click()
-        wait.until(lambda d: by_id("run-end").is_displayed() or by_id("error").is_displayed())
+        wait.until(lambda d: by_id("run-end").text or by_id("error").is_displayed())
         no_error()
         assert by_id("run-end").text.startswith("38 of 39 photos edited: 38 edited, 1 rejected"), by_id("run-end").text
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#review-grid .card"))  # the review opens
