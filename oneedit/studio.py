@@ -484,7 +484,8 @@ class Studio:
         """Project the uploaded example as the catalog's photos are (E init + optimization)."""
         job.phase_fn(f"project {upload.file}", 0, 1)
         G = self.generator()
-        result = project_example(G, self.ws, upload.thumb, self.params, G.device)
+        with progress.track(f"project {upload.file}", total=None) as bar, progress.optimizer_steps(bar):  # cancel points
+            result = project_example(G, self.ws, upload.thumb, self.params, G.device)
         upload.w, upload.err_pixel = result["w"].detach().cpu().numpy(), result["err_pixel"]
         job.phase_fn(f"project {upload.file}", 1, 1)
         return upload.to_dict()

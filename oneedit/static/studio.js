@@ -409,7 +409,8 @@ function photoCard(p) {
                       : `/api/photos/${p.id}/photo.png?size=200`;
   const box = el("input", { type: "checkbox", checked: state.selected.has(p.id), title: "select for a bulk action",
                             onchange: () => box.checked ? state.selected.add(p.id) : state.selected.delete(p.id) });
-  const gap = p.final_gap == null ? "" : ` gap ${p.final_gap.toFixed(3)}` + (p.before_gap == null ? "" : ` (was ${p.before_gap.toFixed(3)})`);
+  const gap = p.final_gap == null ? "" : ` to final state ${p.final_gap.toFixed(3)}` +
+    (p.before_gap == null ? "" : ` (was ${p.before_gap.toFixed(3)})`);
   const card = el("div", { className: "card " + (p.decision || "") },
     p.image || p.original ? el("img", { src: authed(src), alt: p.file, title: p.image ? "compare before / after" : "not edited",
                                         onclick: () => p.image && openCompare(p) })
@@ -417,7 +418,8 @@ function photoCard(p) {
     el("div", {}, box, " ", el("span", { className: "file", textContent: p.file })),
     el("div", {}, el("span", { className: "badge " + p.status, textContent: p.status }), " ",
        p.final_state && el("span", { className: "badge " + p.final_state, textContent: p.final_state }),
-       el("span", { className: "gap", textContent: gap })),
+       el("span", { className: "gap", textContent: gap,
+                    title: "measured distance to the example's final state (0: reached); was: the original's" })),
     p.reason && el("div", { className: "reason", textContent: p.reason }));
   if (p.image) {
     card.append(el("div", { className: "decide" },
