@@ -74,7 +74,8 @@ from common.errors import InputError, OneEditError, WorkspaceLocked, os_error_li
 from common.lock import workspace_lock
 from common.params import EditParams, Params, load_params
 from common.storage import read_h5, read_json, read_parquet
-from common.workspace import Workspace
+from common.workspace import EditPaths, Workspace
+from edit_core.alphas import EDITED
 from edit_core.checkpoint import load_generator
 from edit_core.imageops import resolve_device, to_uint8
 from tasks.edits import edit_state, list_edits
@@ -696,7 +697,7 @@ class Studio:
 
     # applied edits: review, re-run, versions, download --------------------------------------
 
-    def applied(self, name: str) -> Any:
+    def applied(self, name: str) -> EditPaths:
         """The paths of edit `name`, which must have been applied (one line otherwise)."""
         paths = self.ws.edit(name)
         if not paths.results.exists():
@@ -714,7 +715,7 @@ class Studio:
         rows = _results(paths.results, paths.results.stat().st_mtime_ns)
         made = decisions(self.ws, name)
         decided = np.array([made.get(i, "") for i in rows["id"]], dtype=object)
-        has_image = rows["status"].isin(("edited", "flagged", "clamped")).to_numpy()
+        has_image = rows["status"].isin(EDITED).to_numpy()
         final = rows["final_state"].to_numpy() if "final_state" in rows else np.full(len(rows), "", dtype=object)
         masks = {"all": np.ones(len(rows), bool), "edited": has_image, "landed": final == "landed",
                  "short": final == "short", "accepted": decided == "accepted",
@@ -743,7 +744,7 @@ class Studio:
                             "final_gap": number(getattr(r, "final_gap", None)),
                             "before_gap": number(getattr(r, "before_gap", None)), "alpha": number(r.alpha),
                             "strength": number(getattr(r, "strength", None)), "decision": made.get(r.id),
-                            "image": r.status in ("edited", "flagged", "clamped"), "original": r.id in catalog}
+                            "image": r.status in EDITED, "original": r.id in catalog}
                            for r in chunk.itertuples(index=False)]}
 
     def review(self, name: str, body: ReviewBody) -> dict:
@@ -755,7 +756,7 @@ class Studio:
         for decision, ids in (("accepted", body.accept), ("rejected", body.reject), (None, body.clear)):
             for i in ids:
                 if i in changes:
-                    raise InputError(f"photo {_cut.repr(i)} is both accepted, rejected or cleared: choose one")
+                    raise InputError(f"photo {_cut.repr(i)} is given two decisions (accept, reject, clear): choose one")
                 changes[i] = decision
         with workspace_lock(self.ws.root, wait=False):
             if changes:
@@ -771,7 +772,8 @@ class Studio:
 
         paths = self.applied(name)
         self.ws.require(paths.direction, hint="apply the edit again")
-        strength = body.strength if body.strength is not None else _applied(paths) or self.params.edit.strength
+        strength = body.strength if body.strength is not None else _applied(paths)
+        strength = strength if strength is not None else self.params.edit.strength
         extra = [f"edit.strength={strength}", *([f"edit.refine.steps={body.refine_steps}"]
                                                 if body.refine_steps is not None else [])]
         params = self.load_params(*extra)
@@ -871,7 +873,7 @@ def describe_change(minus: np.ndarray, plus: np.ndarray) -> tuple[str, str, str]
     return (what, less, more) if change[k] > 0 else (what, more, less)
 
 
-def _applied(paths: Any) -> float | None:
+def _applied(paths: EditPaths) -> float | None:
     from tasks.alphas import applied_strength
 
     return applied_strength(paths)

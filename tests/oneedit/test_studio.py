@@ -586,7 +586,7 @@ def test_accept_and_reject_per_photo_and_in_bulk(client: TestClient, built: dict
     if skipped:  # a photo without an edited image cannot be judged: one line, nothing recorded
         assert "have no edited image to review" in _error(client.post(f"/api/edits/{reviewed}/review",
                                                                       json={"accept": skipped[:1]}))
-    assert "both accepted, rejected or cleared" in _error(client.post(
+    assert "is given two decisions" in _error(client.post(
         f"/api/edits/{reviewed}/review", json={"accept": ids[:1], "reject": ids[:1]}))
     with workspace_lock(built["ws"].root):
         assert "is in use by pid" in _error(client.post(f"/api/edits/{reviewed}/review", json={"accept": ids[:1]}), 409)
