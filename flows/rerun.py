@@ -12,6 +12,7 @@ from flows.inputs import ParamsInput, as_params, flow, task_run_name
 from flows.runners import gpu_annotation
 from tasks.alphas import Catalog, catalog_limits
 from tasks.direction import load_direction
+from tasks.final_state import calibrate_reading
 from tasks.refine import look_of_edit
 from tasks.rerun import merge_results, rerun_shard, shards_of
 from tasks.versions import keep_version
@@ -30,9 +31,10 @@ def rerun_flow(workspace: Path, name: str, ids: list[str], params: ParamsInput) 
     keep_version(ws, name, f"before {len(ids)} photo(s) re-run at strength {params.edit.strength:g}")
     limits = catalog_limits(ws, state, params)
     look = look_of_edit(ws, state, params)
+    line = calibrate_reading(ws, state, params)
     todo = shards_of(ws, ids)
     named = rerun_shard.with_options(task_run_name=task_run_name("rerun", ws.root, "name", "shard"))
     with gpu_annotation(params.runtime.gpu_resource):
         parts = named.map(unmapped(ws), unmapped(name), list(todo), list(todo.values()), unmapped(state),
-                          unmapped(limits), unmapped(look), unmapped(params)).result()
+                          unmapped(limits), unmapped(look), unmapped(line), unmapped(params)).result()
     return {"rerun": merge_results(ws, name, Catalog.concat(parts), params.edit.strength), "photos": len(ids)}

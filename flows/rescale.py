@@ -19,7 +19,7 @@ from flows.inputs import ParamsInput, as_params, flow, task_run_name
 from flows.runners import gpu_annotation
 from tasks.alphas import Catalog, alpha_shard, catalog_limits, write_results
 from tasks.direction import load_direction
-from tasks.final_state import judge_final_state
+from tasks.final_state import calibrate_reading, judge_final_state
 from tasks.refine import look_of_edit, refine_shard
 from tasks.transfer import transfer_shard
 from tasks.versions import keep_before_reapply
@@ -37,6 +37,7 @@ def rescale_flow(workspace: Path, name: str, params: ParamsInput) -> dict:
     keep_before_reapply(ws, name, params.edit.strength)
     limits = catalog_limits(ws, state, params)
     look = look_of_edit(ws, state, params)
+    line = calibrate_reading(ws, state, params)
     shards = [s.name for s in ws.ingest_shards()]
 
     def named(task, step: str, *keys: str):
@@ -48,10 +49,10 @@ def rescale_flow(workspace: Path, name: str, params: ParamsInput) -> dict:
         refined = named(refine_shard, "refine", "name").map(unmapped(ws), unmapped(name), shards, tables, unmapped(look),
                                                     unmapped(params))
         parts = named(transfer_shard, "transfer", "name").map(unmapped(ws), unmapped(name), shards, tables, refined,
-                                                      unmapped(look), unmapped(params))
+                                                      unmapped(look), unmapped(line), unmapped(params))
         for step in (tables, refined):  # a failure is raised as itself, not as its downstream tasks' NotReady
             step.result()
         catalog = Catalog.concat(parts.result())
-    verdict = judge_final_state(ws, name, catalog, look, params)
+    verdict = judge_final_state(ws, name, catalog, look, line, params)
     return {**write_results(ws, name, catalog, verdict.get("landed_below", float("nan")), params.edit.strength),
             "final_state": verdict}

@@ -8,7 +8,7 @@ from common.workspace import Workspace
 from flows.inputs import ParamsInput, as_params, flow
 from flows.runners import gpu_annotation
 from tasks.ingest import ingest_photos
-from tasks.train import finetune_from, train_catalog_encoder, train_catalog_gan
+from tasks.train import finetune_from, model_quality, train_catalog_encoder, train_catalog_gan
 
 
 @flow("ingest")
@@ -30,4 +30,5 @@ def train_flow(workspace: Path, params: ParamsInput, source: Path | None = None,
         else:
             gan = train_catalog_gan.submit(ws, params).result()
         encoder = train_catalog_encoder.submit(ws, params).result()
-    return {"gan": gan, "encoder": encoder}
+        quality = model_quality.submit(ws, params).result()
+    return {"gan": gan, "encoder": encoder, "quality": quality}

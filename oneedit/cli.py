@@ -463,8 +463,21 @@ def train(workspace: WorkspaceOpt, params: ParamsOpt = None, set_: SetOpt = None
     from flows.train import train_flow
 
     with _running(ws, p), _cluster(p) as p:
-        on_runner(train_flow, p.runtime)(ws.root, p, init=start)
+        trained = on_runner(train_flow, p.runtime)(ws.root, p, init=start)
     out.print(f"models in {ws.models}", markup=False)
+    _print_quality(trained["quality"])
+
+
+def _print_quality(quality: dict) -> None:
+    """What the models reached (tasks.train.model_quality), and a warning when too weak to carry an edit."""
+    out.print(f"the models reconstruct the catalog to {quality['reconstruction_error']:.4f} (pixel MSE; "
+              f"{quality['unexplained']:.0%} of its photos' variance unexplained); samples: {quality['samples']}",
+              markup=False, highlight=False, soft_wrap=True)
+    if quality["weak"]:
+        console.print(f"warning: the generator renders this catalog poorly ({quality['unexplained']:.0%} of the photos' "
+                      "variance unexplained): edits will not look like the example; train longer (gan.steps, "
+                      "encoder.steps) or start from a pretrained generator (--init)", markup=False, highlight=False,
+                      soft_wrap=True)
 
 
 @app.command()

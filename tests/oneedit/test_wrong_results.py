@@ -170,6 +170,30 @@ def test_guard_skips_photos_the_gan_cannot_reconstruct(capfd: pytest.CaptureFixt
     assert metrics["n_flagged"] == 2 and metrics["n_edited"] == 13 and metrics["n_skipped"] == 0
 
 
+def test_guard_edits_a_photo_that_starts_outside_gs_span(capfd: pytest.CaptureFixture, tiny: dict, ws: Path,
+                                                         tmp_path: Path) -> None:
+    """Issue 29: a photo whose start lies beyond G's span along n, while the example's final state lies inside,
+    is the photo the edit is for: it is edited and flagged with its reason for review, never skipped."""
+    offset = np.zeros(16, np.float32)
+    offset[0] = 0.5  # a small edit along one axis: its final state well inside G's span
+    np.save(tmp_path / "small.npy", offset)
+    victim = "car-03.png"
+    shard = next(p for p in (ws / "latents").glob("*.h5") if tiny["ids"][victim] in read_h5(p, ["ids"])["ids"])
+    with h5py.File(shard, "r+") as f:  # its latent far along the edit's axis, as a very dark garment's is
+        at = list(f["ids"].asstr()[()]).index(tiny["ids"][victim])
+        w = f["w"][()]
+        w[at, 0] -= 40.0
+        f["w"][...] = w
+    argv = _args("edit", ws, "--name", "small", "--example", str(tiny["example"]), "--offset",
+                 str(tmp_path / "small.npy"), "--set", "edit.direction.init=delta")
+    assert main(argv) == 0
+    results = _results(ws, "small")
+    assert results.loc[victim, "status"] == "flagged", results.loc[victim]
+    assert "outside G's span" in results.loc[victim, "reason"] and "edited" in results.loc[victim, "reason"]
+    assert _image(ws, tiny, victim, "small").exists()
+    assert "skipped" not in set(results.loc[results.index.str.startswith("car-"), "status"])
+
+
 def test_guard_an_example_state_outside_gs_span(capfd: pytest.CaptureFixture, tiny: dict, ws: Path,
                                                 tmp_path: Path) -> None:
     """An offset far beyond anything G produces: skipped everywhere by default, clamped on request."""
