@@ -5,15 +5,23 @@ KeyboardInterrupt in the main thread does not reach, so every long loop (trainin
 batches, transferred photos, ingested files) reports progress through `common.progress`, whose
 trackers call `check()`: it raises `Interrupted` once a signal has arrived. Finished shards and
 checkpoints stay, so the same command resumes.
+
+The Studio cancels one job, not the process: `scope(event)` makes `check()` also stop once that job's
+event is set. The scope is a context variable, so the tasks a flow runs in Prefect's threads inherit it
+(Prefect's thread runner copies the caller's context into each task run).
 """
 
 from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 _event = threading.Event()
 _signum: list[int] = []
+_scope: ContextVar[threading.Event | None] = ContextVar("oneedit_cancel_scope", default=None)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -33,9 +41,22 @@ def requested() -> int | None:
 
 
 def check() -> None:
-    """Raise Interrupted when a signal asked to stop."""
+    """Raise Interrupted when a signal asked to stop, or the enclosing `scope`'s event is set."""
     if _event.is_set():
         raise Interrupted(signal.Signals(_signum[0]).name if _signum else "interrupted")
+    event = _scope.get()
+    if event is not None and event.is_set():
+        raise Interrupted("cancelled")
+
+
+@contextmanager
+def scope(event: threading.Event) -> Iterator[None]:
+    """Inside the block (and in the task threads it starts), `check()` also stops once `event` is set."""
+    token = _scope.set(event)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
 
 
 def reset() -> None:

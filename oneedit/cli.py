@@ -1146,14 +1146,13 @@ def _print_edit(ws: Workspace, name: str, summary: dict) -> None:
     """The end of a run: edited / skipped / flagged counts, each photo that was not plainly edited with its
     reason (the first NOTES_SHOWN per status), the verdict. An edit that edited no photo is a failure: one
     `error:` line with the commonest reason, exit 1 (the results stay, for the report)."""
-    from tasks.review import outcome
+    from tasks.review import nothing_edited, outcome
 
     made = outcome(ws, name)
     counts = made["status"]
-    if made["photos"] and not made["edited"]:
-        shown = ", ".join(f"{v} {k}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
-        raise OneEditError(f"edit {name!r} edited no photo ({shown}); the commonest reason: "
-                           f"{made['common_reason'] or 'none recorded'} (every photo's reason: {ws.edit(name).results})")
+    failure = nothing_edited(name, made)
+    if failure is not None:
+        raise OneEditError(f"{failure} (every photo's reason: {ws.edit(name).results})")
     others = "".join(f", {counts[s]} {s}" for s in ("clamped", "rejected") if counts.get(s))
     out.print(f"edit {name!r}: {counts.get('edited', 0)} edited, {counts.get('skipped', 0)} skipped, "
               f"{counts.get('flagged', 0)} flagged{others}; results in {ws.edit(name).results}", markup=False)

@@ -13,7 +13,12 @@ the CLI's flows (edit_flow, then report_flow) under the workspace lock, so `resc
 
 Everything slow (brush optimization, Δ* fit, transfers, the catalog run) runs in a job thread and is
 polled (GET /api/jobs/ID); a run belongs to the server, not to a tab: a second tab sees it, a closed
-tab does not stop it. Errors are the CLI's one-line messages, as {"error": "..."}.
+tab does not stop it; a job can be cancelled (`common.cancel.scope`: the job polls its own flag at every
+progress tick), and a cancelled Apply or re-run leaves the edit as it was (`tasks.versions.undone_if_cancelled`).
+Applied edits are reviewed in the page through the same modules as the CLI: results.parquet's status, reason
+and final state per photo, accept / reject (tasks/review.py), re-runs of the rejected or short photos
+(flows/rerun.py), versions (tasks/versions.py), a zip download (tasks/export.py). Errors are the CLI's one-line
+messages in the page's words (`Studio.page_words`: no CLI flags, no server temp paths), as {"error": "..."}.
 
 Security (docs/RELIABILITY.md, "The Studio's security model"): only loopback Host names (and the
 --host it is bound to) are served, a request with an Origin must come from the page's own origin, and
@@ -53,6 +58,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import pandas as pd
 import torch
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -60,14 +66,16 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from common import progress
+from common import cancel, progress
 from common.errors import InputError, OneEditError, WorkspaceLocked, os_error_line
 from common.lock import workspace_lock
-from common.params import Params, load_params
-from common.storage import read_h5, read_parquet
-from common.workspace import Workspace
+from common.params import EditParams, Params, load_params
+from common.storage import read_h5, read_json, read_parquet
+from common.workspace import EditPaths, Workspace
+from edit_core.alphas import EDITED
 from edit_core.checkpoint import load_generator
 from edit_core.imageops import resolve_device, to_uint8
 from tasks.edits import edit_state, list_edits
@@ -75,6 +83,7 @@ from tasks.example import photo_size, project_example, read_brush
 from tasks.images import read_photo, read_thumbnail
 from tasks.ingest import shard_name
 from tasks.manifest import accepted_mask
+from tasks.versions import deleted_edits
 
 STATIC = Path(__file__).parent / "static"
 MAX_UPLOAD = 64 << 20  # bytes of one uploaded photo
@@ -90,7 +99,26 @@ _cut = reprlib.Repr()  # what a request sent, echoed in a message: a few dozen c
 _cut.maxstring = 40
 SUFFIXES = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp"}
 PCA_SAMPLES, PCA_COMPONENTS = 2000, 5
+PCA_LABEL_SIGMAS = 2.0  # a direction is named from the mean latent moved this many standard deviations each way
 DISPLAY = 512  # px, longest side of the example as the page shows it
+FILTERS = ("all", "edited", "landed", "short", "flagged", "clamped", "skipped", "rejected", "accepted",
+           "rejected-by-review", "unreviewed")  # the review grid's filters
+
+
+def _bounds(field: Any) -> tuple[float, float]:
+    """(ge, le) of a pydantic field: the limits the params declare (one source for the page and the routes)."""
+    ge = next(m.ge for m in field.metadata if hasattr(m, "ge"))
+    le = next(m.le for m in field.metadata if hasattr(m, "le"))
+    return float(ge), float(le)
+
+
+STRENGTH_MIN, STRENGTH_MAX = _bounds(EditParams.model_fields["strength"])  # edit.strength's range, as the CLI's
+# the CLI's option words in the page's words (`Studio.page_words`); a `oneedit ...` command in backticks is kept
+PAGE_PHRASES = (("pass --replace to replace it, or choose another --name", "confirm replacing it, or choose another name"),
+                ("--constraints mask", "the brush mask"), ("--constraints", "the brush strokes"),
+                ("--after", "the edited photo"), ("--example", "the example"), ("--offset", "the sliders' offset"),
+                ("--strength", "strength"), ("--only", "the photos chosen"), ("--name", "name"),
+                ("--format", "the format"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -114,15 +142,32 @@ class OffsetBody(BaseModel):
 
 
 class PreviewBody(BaseModel):
-    strength: float = Field(1.0, ge=-10, le=10)  # as edit.strength
+    strength: float = Field(1.0, ge=STRENGTH_MIN, le=STRENGTH_MAX)  # as edit.strength
     sample: int = Field(16, ge=1, le=64)
 
 
 class ApplyBody(BaseModel):
     draft: str
     name: str
-    strength: float = Field(1.0, ge=-10, le=10)  # as edit.strength
+    strength: float = Field(1.0, ge=STRENGTH_MIN, le=STRENGTH_MAX)  # as edit.strength
     replace: bool = False  # as --replace: the page asks the user before it sends true
+
+
+class ReviewBody(BaseModel):
+    accept: list[str] = Field(default_factory=list, max_length=1_000_000)  # photo ids
+    reject: list[str] = Field(default_factory=list, max_length=1_000_000)
+    clear: list[str] = Field(default_factory=list, max_length=1_000_000)
+
+
+class RerunBody(BaseModel):
+    only: str = "rejected"  # rejected (in review) | short (final_state) | ids: the photos of `ids`
+    ids: list[str] = Field(default_factory=list, max_length=1_000_000)
+    strength: float | None = Field(None, ge=STRENGTH_MIN, le=STRENGTH_MAX)  # None: the edit's applied strength
+    refine_steps: int | None = None  # edit.refine.steps (checked by the params, as `--set` is)
+
+
+class VersionBody(BaseModel):
+    version: int | None = None  # None: the edit itself (delete keeps it as a version)
 
 
 # --------------------------------------------------------------------------------------------
@@ -135,7 +180,7 @@ class Job:
 
     id: str
     kind: str
-    state: str = "queued"  # queued | running | done | failed
+    state: str = "queued"  # queued | running | done | failed | cancelled
     phase: str = ""
     done: int = 0
     of: int = 0
@@ -146,18 +191,22 @@ class Job:
     holds: tuple[str, ...] = ()  # the drafts / uploads it works on: never dropped while it runs
     started: float = field(default_factory=time.time)
     finished: float | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)  # set by Cancel; polled at every tick
 
     @property
     def live(self) -> bool:
         return self.state in ("queued", "running")
 
     def phase_fn(self, what: str, done: int, of: int) -> None:
+        """A step's progress, and a cancellation point (the job's Cancel)."""
         self.phase, self.done, self.of = what, done, of
+        cancel.check()
 
     def to_dict(self) -> dict:
         lines = progress.snapshot(self.bars) if self.bars is not None else []
-        return {"id": self.id, "kind": self.kind, "title": self.title, "state": self.state, "phase": self.phase, "done": self.done,
-                "of": self.of, "error": self.error, "result": self.result, "progress": lines,
+        return {"id": self.id, "kind": self.kind, "title": self.title, "state": self.state, "phase": self.phase,
+                "done": self.done, "of": self.of, "error": self.error, "result": self.result, "progress": lines,
+                "cancelling": self.live and self.cancel.is_set(),
                 "elapsed": (self.finished or time.time()) - self.started}
 
 
@@ -306,6 +355,7 @@ class Studio:
         self._runs = ThreadPoolExecutor(1, thread_name_prefix="studio-run")
         self._G: tuple[float, Any] | None = None
         self._pca: tuple[float, torch.Tensor, torch.Tensor] | None = None
+        self._looks: tuple[float, list[dict]] | None = None
 
     def load_params(self, *extra: str) -> Params:
         return load_params(self.params_path, [*self.sets, *extra])
@@ -373,6 +423,27 @@ class Studio:
                 self._pca = (stamp, vh[:k], s[:k] / (len(w) - 1) ** 0.5)
             return self._pca[1], self._pca[2]
 
+    def direction_looks(self) -> list[dict]:
+        """What each principal direction changes, for the page's slider names: G's mean latent moved
+        PCA_LABEL_SIGMAS standard deviations each way, rendered (the slider's tiny end images) and compared
+        (`describe_change`)."""
+        components, sigma = self.principal_directions()
+        G = self.generator()
+        stamp = self.ws.gan.stat().st_mtime
+        with self._lock:
+            if self._looks is None or self._looks[0] != stamp:
+                looks = []
+                with torch.no_grad():
+                    mean = G.mean_w().float().cpu()
+                    for k in range(len(sigma)):
+                        step = PCA_LABEL_SIGMAS * sigma[k] * components[k]
+                        w = torch.stack([mean - step, mean + step]).to(G.device)
+                        minus, plus = to_uint8(G.synthesis(w))
+                        what, less, more = describe_change(minus, plus)
+                        looks.append({"minus": minus, "plus": plus, "what": what, "less": less, "more": more})
+                self._looks = (stamp, looks)
+            return self._looks[1]
+
     def offset(self, example: str, offsets: list[float]) -> tuple[np.ndarray, np.ndarray]:
         """(w0, Δw) for slider values (in standard deviations along each principal direction)."""
         self.check_example(example)
@@ -414,7 +485,8 @@ class Studio:
         """Project the uploaded example as the catalog's photos are (E init + optimization)."""
         job.phase_fn(f"project {upload.file}", 0, 1)
         G = self.generator()
-        result = project_example(G, self.ws, upload.thumb, self.params, G.device)
+        with progress.track(f"project {upload.file}", total=None) as bar, progress.optimizer_steps(bar):  # cancel points
+            result = project_example(G, self.ws, upload.thumb, self.params, G.device)
         upload.w, upload.err_pixel = result["w"].detach().cpu().numpy(), result["err_pixel"]
         job.phase_fn(f"project {upload.file}", 1, 1)
         return upload.to_dict()
@@ -508,14 +580,21 @@ class Studio:
         self.jobs[job.id] = job
 
         def body() -> None:
+            if job.cancel.is_set():  # cancelled while it waited for its turn
+                job.error, job.state, job.finished = "cancelled before it started", "cancelled", time.time()
+                return
             job.state = "running"
             try:
-                job.result = fn(job, *args)
+                with cancel.scope(job.cancel):
+                    job.result = fn(job, *args)
                 job.state = "done"
+            except cancel.Interrupted:
+                job.error, job.state = ("cancelled: the workspace is as it was before" if run else "cancelled"), \
+                    "cancelled"
             except (OneEditError, ValueError) as exc:
-                job.error, job.state = one_line(exc), "failed"
+                job.error, job.state = self.page_words(one_line(exc)), "failed"
             except OSError as exc:
-                job.error, job.state = os_error_line(exc), "failed"
+                job.error, job.state = self.page_words(os_error_line(exc)), "failed"
             except Exception as exc:  # a bug: the page shows one line, the server log the traceback
                 traceback.print_exc()
                 job.error, job.state = f"internal error: {type(exc).__name__}: {one_line(exc)}", "failed"
@@ -528,23 +607,24 @@ class Studio:
     def preview(self, job: Job, draft: Draft, strength: float, k: int) -> dict:
         """Fit Δ* once per draft, then α for every photo and the sample's transfer at `strength`."""
         from tasks.alphas import spread_over_alpha
-        from tasks.preview import catalog_alphas, fit_preview, transfer_sample
+        from tasks.preview import catalog_alphas, catalog_summary, fit_preview, transfer_sample
 
         params = self.load_params(f"edit.strength={strength}")
         if draft.preview is None:
             draft.preview = fit_preview(self.ws, draft.form, params, on_phase=job.phase_fn)
         table = catalog_alphas(self.ws, draft.preview, strength, params)
         ids = spread_over_alpha(table["id"], table["alpha"], k)
-        draft.sample = transfer_sample(self.ws, draft.preview, table, ids, params, on_phase=job.phase_fn)
+        draft.sample = transfer_sample(self.ws, draft.preview, table, ids, params, G=self.generator(),
+                                       on_phase=job.phase_fn)
         draft.strength = strength
         base = f"/api/drafts/{draft.id}"
         stamp = uuid.uuid4().hex[:6]
         return {
             "draft": draft.id, "strength": strength, "delta_norm": float(draft.preview.delta_star.norm()),
             "renders": {k: f"{base}/render/{k}.png" for k in draft.preview.renders},
-            "catalog": {"photos": len(table), "flagged": int(table["flagged"].sum()),
-                        "alpha_min": float(table["alpha"].min()), "alpha_max": float(table["alpha"].max())},
-            "sample": [{"file": s["file"], "alpha": s["alpha"], "flagged": s["flagged"], "reason": s["reason"],
+            "catalog": catalog_summary(table),
+            "sample": [{"id": s["id"], "file": s["file"], "alpha": s["alpha"], "flagged": s["flagged"],
+                        "status": s["status"], "reason": s["reason"],
                         "before": f"{base}/sample/{k}/before.png?v={stamp}" if s["before"] is not None else None,
                         "after": f"{base}/sample/{k}/after.png?v={stamp}" if s["after"] is not None else None}
                        for k, s in enumerate(draft.sample)],
@@ -558,10 +638,49 @@ class Studio:
         self.ws.edit(name)  # validates the name
         check_edit_name(self.ws, name, draft.form, self.params, replace)
 
+    def would_edit(self, draft: Draft, strength: float) -> None:
+        """Apply's honesty check, before any work: when the draft's preview says no photo of the catalog would be
+        edited at `strength` (every one skipped by the range guard), one line with the commonest reason."""
+        from tasks.preview import catalog_alphas, catalog_summary
+
+        if draft.preview is None:
+            return
+        made = catalog_summary(catalog_alphas(self.ws, draft.preview, strength, self.load_params()))
+        if not made["would_edit"]:
+            shown = ", ".join(f"{v} {k}" for k, v in made["status"].items())
+            raise InputError(f"nothing would be edited at strength {strength:g} ({shown}): "
+                             f"{made['common_reason'] or 'no reason recorded'}; change the edit or the strength")
+
+    def run_flows(self, job: Job, name: str, params: Params, run: Any) -> dict:
+        """`run()` (an edit's flows) then its report, under the workspace lock, the flows' bars captured for the
+        page; a cancel puts the edit back as it was. Returns what the run made of the catalog (counts per status,
+        the verdict, the report's address); a run that edited no photo fails (tasks.review.nothing_edited)."""
+        from flows.report import report_flow
+        from flows.runners import on_runner
+        from tasks.review import nothing_edited, outcome
+        from tasks.versions import undone_if_cancelled
+
+        with progress.capture() as bars, undone_if_cancelled(self.ws, name):
+            job.bars = bars
+            job.phase = "edit"
+            summary = run()
+            job.phase = "report"
+            on_runner(report_flow, params.runtime)(self.ws.root, name, params)
+        made = outcome(self.ws, name)
+        verdict = summary.get("final_state") or {}
+        job.result = {"name": name, "strength": params.edit.strength, "status": made["status"],
+                      "edited": made["edited"], "photos": made["photos"], "landed": verdict.get("landed"),
+                      "warnings": [self.page_words(w) for w in verdict.get("warnings", [])],
+                      "report": self.report_url(name)}
+        failure = nothing_edited(name, made)
+        if failure is not None:  # the results and report stay (they say why), but this is no success
+            raise OneEditError(failure)
+        job.phase = "done"
+        return job.result
+
     def apply(self, job: Job, draft: Draft, name: str, strength: float, replace: bool) -> dict:
         """The edit saved and run exactly as `oneedit edit` would, then its report; under the workspace lock."""
         from flows.edit import edit_flow
-        from flows.report import report_flow
         from flows.runners import on_runner
         from tasks.example import check_example_form
         from tasks.train import check_models
@@ -573,14 +692,148 @@ class Studio:
             check_models(self.ws, params)
             form = dict(draft.form)  # the edit copies its input into its own folder (tasks/direction.py)
             check_example_form(self.ws, form)
-            with progress.capture() as bars:
-                job.bars = bars
-                job.phase = "edit"
-                summary = on_runner(edit_flow, params.runtime)(self.ws.root, name, form, params)
-                job.phase = "report"
-                on_runner(report_flow, params.runtime)(self.ws.root, name, params)
-        job.phase = "done"
-        return {"name": name, "strength": strength, "status": summary["status"], "report": self.report_url(name)}
+            return self.run_flows(job, name, params,
+                                  lambda: on_runner(edit_flow, params.runtime)(self.ws.root, name, form, params))
+
+    # applied edits: review, re-run, versions, download --------------------------------------
+
+    def applied(self, name: str) -> EditPaths:
+        """The paths of edit `name`, which must have been applied (one line otherwise)."""
+        paths = self.ws.edit(name)
+        if not paths.results.exists():
+            raise InputError(f"edit {name!r} has no results yet: apply it first")
+        return paths
+
+    def results(self, name: str, show: str, page: int, size: int) -> dict:
+        """One page of edit `name`'s photos under filter `show` (FILTERS), with every filter's count: each photo's
+        status, reason, final state (landed / short), measured gap to the final state, α, review decision."""
+        from tasks.review import decisions, outcome
+
+        paths = self.applied(name)
+        if show not in FILTERS:
+            raise InputError(f"show {_cut.repr(show)}: choose one of {', '.join(FILTERS)}")
+        rows = _results(paths.results, paths.results.stat().st_mtime_ns)
+        made = decisions(self.ws, name)
+        decided = np.array([made.get(i, "") for i in rows["id"]], dtype=object)
+        has_image = rows["status"].isin(EDITED).to_numpy()
+        final = rows["final_state"].to_numpy() if "final_state" in rows else np.full(len(rows), "", dtype=object)
+        masks = {"all": np.ones(len(rows), bool), "edited": has_image, "landed": final == "landed",
+                 "short": final == "short", "accepted": decided == "accepted",
+                 "rejected-by-review": decided == "rejected", "unreviewed": has_image & (decided == ""),
+                 **{s: (rows["status"] == s).to_numpy() for s in ("flagged", "clamped", "skipped", "rejected")}}
+        chosen = rows[masks[show]]
+        chunk = chosen.iloc[page * size:(page + 1) * size]
+        verdict_path = paths.root / "final_state.json"
+        verdict = read_json(verdict_path) if verdict_path.exists() else {}
+
+        def number(v: Any) -> float | None:
+            return None if v is None or not np.isfinite(v) else float(v)
+
+        catalog = {r["id"] for r in self.catalog()}
+
+        return {"name": name, "show": show, "page": page, "size": size, "total": len(chosen),
+                "pages": max(1, (len(chosen) + size - 1) // size),
+                "counts": {k: int(m.sum()) for k, m in masks.items()},
+                "outcome": {k: v for k, v in outcome(self.ws, name).items() if k != "notes"},
+                "verdict": {"landed": verdict.get("landed"), "ratio": number(verdict.get("final_state_ratio")),
+                            "warnings": [self.page_words(w) for w in verdict.get("warnings", [])]},
+                "strength": _applied(paths), "report": self.report_url(name) if (paths.report / "index.html").exists()
+                else None,
+                "photos": [{"id": r.id, "file": r.source_path, "status": r.status, "reason": self.page_words(r.reason),
+                            "final_state": getattr(r, "final_state", "") or "",
+                            "final_gap": number(getattr(r, "final_gap", None)),
+                            "before_gap": number(getattr(r, "before_gap", None)), "alpha": number(r.alpha),
+                            "strength": number(getattr(r, "strength", None)), "decision": made.get(r.id),
+                            "image": r.status in EDITED, "original": r.id in catalog}
+                           for r in chunk.itertuples(index=False)]}
+
+    def review(self, name: str, body: ReviewBody) -> dict:
+        """Accept / reject / clear photos of edit `name` (tasks.review.set_decisions), under the workspace lock."""
+        from tasks.review import set_decisions, summary
+
+        self.applied(name)
+        changes: dict[str, str | None] = {}
+        for decision, ids in (("accepted", body.accept), ("rejected", body.reject), (None, body.clear)):
+            for i in ids:
+                if i in changes:
+                    raise InputError(f"photo {_cut.repr(i)} is given two decisions (accept, reject, clear): choose one")
+                changes[i] = decision
+        with workspace_lock(self.ws.root, wait=False):
+            if changes:
+                set_decisions(self.ws, name, changes)
+            return summary(self.ws, name)
+
+    def rerun_ids(self, name: str, body: RerunBody) -> tuple[list[str], Params]:
+        """The photos a re-run would take (tasks.rerun.select_rerun) and its params, checked before any work."""
+        from tasks.latents import check_latents
+        from tasks.manifest import require_source
+        from tasks.rerun import select_rerun
+        from tasks.train import check_models
+
+        paths = self.applied(name)
+        self.ws.require(paths.direction, hint="apply the edit again")
+        strength = body.strength if body.strength is not None else _applied(paths)
+        strength = strength if strength is not None else self.params.edit.strength
+        extra = [f"edit.strength={strength}", *([f"edit.refine.steps={body.refine_steps}"]
+                                                if body.refine_steps is not None else [])]
+        params = self.load_params(*extra)
+        if body.only == "ids":
+            if not body.ids:
+                raise InputError("no photos chosen: tick the photos to re-run first")
+            only = ",".join(body.ids)
+        elif body.only in ("rejected", "short"):
+            only = body.only
+        else:
+            raise InputError(f"only {_cut.repr(body.only)}: choose rejected, short or ids")
+        check_models(self.ws, params)
+        check_latents(self.ws)
+        require_source(self.ws)
+        return select_rerun(self.ws, name, only), params
+
+    def rerun(self, job: Job, name: str, ids: list[str], params: Params) -> dict:
+        """Only these photos of edit `name` again (flows/rerun.py, as `oneedit rescale --only`), the rest kept;
+        then its report. Under the workspace lock; a cancel puts the edit back as it was."""
+        from flows.rerun import rerun_flow
+        from flows.runners import on_runner
+
+        job.phase = "waiting for the workspace lock"
+        with workspace_lock(self.ws.root, wait=False):
+            return self.run_flows(job, name, params, lambda: {
+                **on_runner(rerun_flow, params.runtime)(self.ws.root, name, ids, params), "final_state": None})
+
+    def export_zip(self, name: str, only: str) -> Path:
+        """Edit `name`'s photos as a catalog takes them (tasks.export.export_zip), one zip written whole into the
+        studio's folder (removed once sent), under the workspace lock."""
+        from tasks.export import ExportOptions, export_zip, plan_export
+        from tasks.manifest import require_source
+
+        self.applied(name)
+        require_source(self.ws)
+        plan_export(self.ws, name, only)  # every choice checked before anything is written
+        p = self.params
+        folder = self.drafts_root / f"export-{uuid.uuid4().hex[:12]}"
+        folder.mkdir()
+        try:
+            with workspace_lock(self.ws.root, wait=False):
+                export_zip(self.ws, name, folder / f"{name}.zip", only,
+                           ExportOptions("same", p.export.jpeg_quality, p.export.webp_quality), p.runtime.threads)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return folder / f"{name}.zip"
+
+    def page_words(self, message: str) -> str:
+        """A CLI line as the page says it: the studio's own folders (drafts, uploads) out, each option named for
+        what the page calls it; a `oneedit ...` command in backticks (to run in a terminal) kept as it is."""
+        root = re.escape(str(self.drafts_root))
+        message = re.sub(rf"\s?{root}[^\s:;,)']*", "", message)
+        parts = message.split("`")
+        for k in range(0, len(parts), 2):  # outside backticks
+            text = re.sub(r"--set:?\s*", "", parts[k])
+            for flag, words in PAGE_PHRASES:
+                text = text.replace(flag, words)
+            parts[k] = text
+        return "`".join(parts)
 
 
 def _remove_dead_studios() -> None:
@@ -595,6 +848,40 @@ def _remove_dead_studios() -> None:
             shutil.rmtree(folder, ignore_errors=True)
         except PermissionError:
             pass  # alive, someone else's
+
+
+CHANGES = (("brightness", "darker", "brighter"), ("warmth", "cooler", "warmer"), ("tint", "greener", "redder"),
+           ("colourfulness", "greyer", "more colourful"), ("contrast", "flatter", "more contrast"))
+NOTICEABLE = 3.0  # CIELAB units (lightness 0-100): a smaller change of every statistic is shape, not colour
+
+
+def describe_change(minus: np.ndarray, plus: np.ndarray) -> tuple[str, str, str]:
+    """(what changes, the word for its − end, for its + end) between two renders (uint8 RGB): the largest change
+    of their mean lightness, yellow-blue and red-green axes, colourfulness and lightness contrast (CIELAB);
+    "shape" when none of them changes noticeably."""
+
+    def stats(rgb: np.ndarray) -> np.ndarray:
+        lab = cv2.cvtColor(rgb.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+        lightness, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+        return np.array([lightness.mean(), b.mean(), a.mean(), np.hypot(a, b).mean(), lightness.std()])
+
+    change = stats(plus) - stats(minus)
+    k = int(np.argmax(np.abs(change)))
+    if abs(change[k]) < NOTICEABLE:
+        return "shape", "shape −", "shape +"
+    what, less, more = CHANGES[k]
+    return (what, less, more) if change[k] > 0 else (what, more, less)
+
+
+def _applied(paths: EditPaths) -> float | None:
+    from tasks.alphas import applied_strength
+
+    return applied_strength(paths)
+
+
+@lru_cache(maxsize=4)
+def _results(path: Path, stamp: int) -> pd.DataFrame:
+    return read_parquet(path)
 
 
 @lru_cache(maxsize=2)
@@ -659,11 +946,13 @@ def create_app(studio: Studio, host: str = "127.0.0.1", port: int | None = None)
 
     @app.exception_handler(OneEditError)
     async def _one_line(request: Request, exc: OneEditError) -> JSONResponse:
-        return JSONResponse({"error": one_line(exc)}, status_code=409 if isinstance(exc, WorkspaceLocked) else 400)
+        return JSONResponse({"error": studio.page_words(one_line(exc))},
+                            status_code=409 if isinstance(exc, WorkspaceLocked) else 400)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"error": one_line(Exception(str(exc.detail)))}, status_code=exc.status_code)
+        return JSONResponse({"error": studio.page_words(one_line(Exception(str(exc.detail))))},
+                            status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -671,11 +960,12 @@ def create_app(studio: Studio, host: str = "127.0.0.1", port: int | None = None)
 
     @app.exception_handler(ValueError)
     async def _value(request: Request, exc: ValueError) -> JSONResponse:
-        return JSONResponse({"error": one_line(exc)}, status_code=400)
+        return JSONResponse({"error": studio.page_words(one_line(exc))}, status_code=400)
 
     @app.exception_handler(OSError)
     async def _os(request: Request, exc: OSError) -> JSONResponse:
-        return JSONResponse({"error": os_error_line(exc)}, status_code=500, headers=SECURITY_HEADERS)
+        return JSONResponse({"error": studio.page_words(os_error_line(exc))}, status_code=500,
+                            headers=SECURITY_HEADERS)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
@@ -707,7 +997,9 @@ def create_app(studio: Studio, host: str = "127.0.0.1", port: int | None = None)
         for e in edits:
             e["report"] = studio.report_url(e["name"]) if e["state"] == "reported" else None
         return {"workspace": str(ws.root), "photos": photos, "ready": missing is None, "missing": missing,
-                "strength": studio.params.edit.strength, "edits": edits,
+                "strength": studio.params.edit.strength, "strength_range": [STRENGTH_MIN, STRENGTH_MAX],
+                "refine_steps": studio.params.edit.refine.steps, "edits": edits,
+                "deleted": deleted_edits(ws) if ws.manifest.exists() else {},
                 "run": studio.run.to_dict() if studio.run is not None else None}
 
     @app.get("/api/photos")
@@ -743,19 +1035,35 @@ def create_app(studio: Studio, host: str = "127.0.0.1", port: int | None = None)
 
     @app.get("/api/photos/{photo_id}/photo.png")
     def photo(photo_id: str, size: int = DISPLAY) -> Response:
+        """The original, display-oriented, its longest side brought to `size` (0: full resolution, the compare)."""
         from tasks.manifest import source_paths
 
         studio.photo(photo_id)
         try:
-            return png(fit(read_photo(source_paths(ws)[photo_id]), max(16, min(size, 2048))))
+            rgb = read_photo(source_paths(ws)[photo_id])
+            return png(rgb if size <= 0 else fit(rgb, max(16, min(size, 2048))))
         except OSError as exc:
             raise InputError(f"the original of {photo_id} is unavailable: {exc.strerror or exc}") from None
 
     @app.get("/api/directions")
     def directions() -> dict:
+        """The sliders: principal directions of W, each named after what it changes (`describe_change`)."""
         studio.require_models()
         _, sigma = studio.principal_directions()
-        return {"count": len(sigma), "sigma": [float(s) for s in sigma]}
+        looks = studio.direction_looks()
+        return {"count": len(sigma), "sigma": [float(s) for s in sigma],
+                "labels": [{"what": x["what"], "minus": x["less"], "plus": x["more"],
+                            "minus_image": f"/api/directions/{k}/minus.png", "plus_image": f"/api/directions/{k}/plus.png"}
+                           for k, x in enumerate(looks)]}
+
+    @app.get("/api/directions/{k}/{end}.png")
+    def direction_image(k: int, end: str) -> Response:
+        """G's mean latent moved along principal direction k, toward its − or + end."""
+        studio.require_models()
+        looks = studio.direction_looks()
+        if end not in ("minus", "plus") or not 0 <= k < len(looks):
+            raise HTTPException(404, f"no direction image {k}/{_cut.repr(end)}")
+        return png(looks[k][end])
 
     @app.post("/api/render")
     def render(body: OffsetBody) -> Response:
@@ -865,21 +1173,98 @@ def create_app(studio: Studio, host: str = "127.0.0.1", port: int | None = None)
             raise HTTPException(404, f"no job {job_id!r}")
         return studio.jobs[job_id].to_dict()
 
+    @app.post("/api/jobs/{job_id}/cancel")
+    def cancel_job(job_id: str) -> dict:
+        """Ask a job to stop at its next progress tick; a cancelled Apply or re-run leaves the edit as it was."""
+        if job_id not in studio.jobs:
+            raise HTTPException(404, f"no job {job_id!r}")
+        job = studio.jobs[job_id]
+        if job.live:
+            job.cancel.set()
+        return job.to_dict()
+
+    def start_run(kind: str, fn: Any, *args: Any, title: str, holds: tuple[str, ...] = ()) -> dict:
+        """One catalog run at a time (Apply, re-run), in the run thread."""
+        with studio._lock:
+            if studio.run is not None and studio.run.live:
+                raise HTTPException(409, f"a run is in progress ({studio.run.title}): wait for it to finish")
+            studio.run = studio.submit(kind, fn, *args, run=True, title=title, holds=holds)
+        return studio.run.to_dict()
+
     @app.post("/api/apply")
     def apply(body: ApplyBody) -> dict:
         draft = studio.draft(body.draft)
         studio.check_name(draft, body.name, body.replace)  # the CLI's checks, before any work
-        with studio._lock:
-            if studio.run is not None and studio.run.live:
-                raise HTTPException(409, f"a run is in progress ({studio.run.title}): wait for it to finish")
-            studio.run = studio.submit("apply", studio.apply, draft, body.name, body.strength, body.replace,
-                                       run=True, title=f"{body.name} at strength {body.strength:g}",
-                                       holds=(draft.id,))
-        return studio.run.to_dict()
+        studio.would_edit(draft, body.strength)
+        return start_run("apply", studio.apply, draft, body.name, body.strength, body.replace,
+                         title=f"{body.name} at strength {body.strength:g}", holds=(draft.id,))
 
     @app.get("/api/run")
     def current_run() -> dict:
         return {"run": studio.run.to_dict() if studio.run is not None else None}
+
+    @app.get("/api/edits/{name}/results")
+    def edit_results(name: str, show: str = "all", page: int = 0, size: int = 48) -> dict:
+        if page < 0 or not 1 <= size <= 500:
+            raise InputError("page must be >= 0 and size between 1 and 500")
+        return studio.results(name, show, page, size)
+
+    @app.get("/api/edits/{name}/output/{photo_id}.png")
+    def edit_output(name: str, photo_id: str, size: int = 0) -> Response:
+        """A photo as the edit made it (images/<id>.png), full resolution (size 0) or brought to `size`."""
+        studio.photo(photo_id)
+        image = studio.applied(name).images / f"{photo_id}.png"
+        if not image.is_file():
+            raise HTTPException(404, f"edit {name!r} has no edited image of {photo_id!r} (not edited: see its reason)")
+        if size <= 0:
+            return FileResponse(image, media_type="image/png", headers={"Cache-Control": "no-store"})
+        return png(fit(read_photo(image), max(16, min(size, 2048))))
+
+    @app.post("/api/edits/{name}/review")
+    def edit_review(name: str, body: ReviewBody) -> dict:
+        return studio.review(name, body)
+
+    @app.post("/api/edits/{name}/rerun")
+    def edit_rerun(name: str, body: RerunBody) -> dict:
+        """Only the rejected / short / chosen photos again (another strength, more refinement), the rest kept."""
+        ids, params = studio.rerun_ids(name, body)
+        return start_run("rerun", studio.rerun, name, ids, params,
+                         title=f"{name}: {len(ids)} photo(s) again at strength {params.edit.strength:g}")
+
+    @app.get("/api/edits/{name}/versions")
+    def edit_versions(name: str) -> dict:
+        from tasks.versions import list_versions
+
+        return {"name": name, "versions": list_versions(ws, name)}
+
+    @app.post("/api/edits/{name}/restore")
+    def edit_restore(name: str, body: VersionBody) -> dict:
+        """Version K becomes the edit again; the edit it replaces is kept as a version (undoable)."""
+        from tasks.versions import restore_version
+
+        if body.version is None:
+            raise InputError("choose the version to restore")
+        with workspace_lock(ws.root, wait=False):
+            kept = restore_version(ws, name, body.version)
+        return {"name": name, "restored": body.version, "kept": kept}
+
+    @app.post("/api/edits/{name}/delete")
+    def edit_delete(name: str, body: VersionBody) -> dict:
+        """The edit deleted (kept as a version: restorable), or one kept version deleted for good."""
+        from tasks.versions import delete_edit
+
+        with workspace_lock(ws.root, wait=False):
+            kept = delete_edit(ws, name, body.version)
+        return {"name": name, "deleted": body.version if body.version is not None else "current", "kept": kept}
+
+    @app.get("/api/edits/{name}/export.zip")
+    def edit_export(name: str, only: str = "edited") -> FileResponse:
+        """The edit's photos as a catalog takes them (their names, folders, formats, metadata), one zip written
+        whole, then streamed; `?token=` works here, so the page's download link carries it."""
+        target = studio.export_zip(name, only)
+        return FileResponse(target, media_type="application/zip", filename=target.name,
+                            headers={"Cache-Control": "no-store"},
+                            background=BackgroundTask(shutil.rmtree, target.parent, ignore_errors=True))
 
     @app.get("/reports/{key}/{name}/{path:path}")
     def report_file(key: str, name: str, path: str) -> FileResponse:

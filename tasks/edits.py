@@ -59,6 +59,8 @@ def list_edits(ws: Workspace) -> list[dict]:
     manifest_rows = len(read_parquet(ws.manifest)) if ws.manifest.exists() else None
     latents_time = _latents_time(ws)
     for spec_path in sorted((ws.root / "edits").glob("*/spec.json")):
+        if spec_path.parent.name.startswith("."):  # a direction being fitted (.NAME.next), versions: not an edit
+            continue
         paths = ws.edit(spec_path.parent.name)
         spec = read_json(spec_path)
         stale, strength, counts = [], None, {}

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from common import progress
 from common.params import Params
 from common.storage import read_parquet, write_json
 from common.workspace import Workspace
@@ -31,7 +32,7 @@ from tasks.example import make_example_edit
 from tasks.images import read_photo, write_png
 from tasks.latents import load_latents
 from tasks.manifest import source_paths
-from tasks.refine import example_look, refined_offsets, render_path
+from tasks.refine import BATCH, example_look, refined_offsets, render_path
 from tasks.review import common_reason
 from tasks.transfer import edit_photo
 
@@ -68,9 +69,11 @@ def fit_preview(ws: Workspace, form: dict, params: Params, on_phase: PhaseFn = _
     device = resolve_device(params.runtime.device)
     G = load_generator(ws.gan, device)
     on_phase("example edit", 0, 2)
-    edit, example = make_example_edit(G, ws, form, params, device)
+    with progress.track("example edit", total=None) as bar, progress.optimizer_steps(bar):  # a cancel point a step
+        edit, example = make_example_edit(G, ws, form, params, device)
     on_phase("fit direction Δ*", 1, 2)
-    delta_star = fit_example_direction(G, edit, params)
+    with progress.track("fit direction Δ*", total=None) as bar, progress.optimizer_steps(bar):
+        delta_star = fit_example_direction(G, edit, params)
     with torch.no_grad():
         renders = to_uint8(G.synthesis(torch.stack([edit.w0, edit.w0_edited, edit.w0 + delta_star])))
     latents = load_latents(ws)
@@ -93,6 +96,16 @@ def catalog_alphas(ws: Workspace, preview: Preview, strength: float, params: Par
     return pd.DataFrame({"id": preview.ids, "file": [files.get(i, "") for i in preview.ids],
                          "err_pixel": preview.err_pixel.astype(np.float64), "alpha": table["alpha"],
                          "flagged": table["flagged"], "status": table["status"], "reason": table["reason"]})
+
+
+def catalog_summary(table: pd.DataFrame) -> dict:
+    """What applying the edit would leave of the catalog (`catalog_alphas`' table): photos, flagged, counts per
+    status, how many would be edited, the commonest reason of the others, α's range."""
+    edited = table["status"].isin(EDITED)
+    return {"photos": len(table), "flagged": int(table["flagged"].sum()),
+            "status": {str(k): int(v) for k, v in table["status"].value_counts().items()},
+            "would_edit": int(edited.sum()), "common_reason": common_reason(table.loc[~edited, "reason"]),
+            "alpha_min": float(table["alpha"].min()), "alpha_max": float(table["alpha"].max())}
 
 
 def _fit(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -120,29 +133,30 @@ def transfer_sample(ws: Workspace, preview: Preview, table: pd.DataFrame, ids: l
     n = preview.state["n"].to(device)
     look = example_look(G, preview.state, params.edit.strength, params.transfer.frames)
     out = []
-    for k, i in enumerate(ids):
-        on_phase("transfer the sample", k, len(ids))
+    for i in ids:
         r = rows.loc[i]
         item = {"id": i, "file": str(r["file"]), "alpha": float(r["alpha"]), "flagged": bool(r["flagged"]),
                 "status": str(r["status"]), "err_pixel": float(r["err_pixel"]), "before": None, "after": None,
                 "reason": str(r["reason"] or "")}
         try:
             photo = read_photo(Path(sources[i]))
-            photo = _fit(photo, size) if size is not None else photo
+            item["before"] = _fit(photo, size) if size is not None else photo
         except (OSError, KeyError) as exc:
             item["reason"] = f"original unavailable: {getattr(exc, 'strerror', None) or exc}"
-            out.append(item)
-            continue
-        if item["status"] not in EDITED:  # what Apply will not edit is not shown edited
-            item["before"] = photo
-            out.append(item)
-            continue
-        w = torch.from_numpy(preview.w[index[i]][None]).to(device)
-        alpha = torch.tensor([item["alpha"]], dtype=w.dtype, device=device)
-        frames = render_path(G, w, refined_offsets(G, w, alpha, n, look, params), params.transfer.frames)[0]
-        item["before"], item["after"] = photo, edit_photo(photo, frames, params, look)
         out.append(item)
-    on_phase("transfer the sample", len(ids), len(ids))
+    edited = [item for item in out if item["before"] is not None and item["status"] in EDITED]  # what Apply edits
+    done = 0
+    for start in range(0, len(edited), BATCH):  # refined and rendered in batches, as the catalog's run does
+        chunk = edited[start:start + BATCH]
+        w = torch.from_numpy(preview.w[[index[item["id"]] for item in chunk]]).to(device)
+        alpha = torch.tensor([item["alpha"] for item in chunk], dtype=w.dtype, device=device)
+        with progress.track("refine the sample", total=None) as bar, progress.optimizer_steps(bar):
+            delta = refined_offsets(G, w, alpha, n, look, params)
+        for item, frames in zip(chunk, render_path(G, w, delta, params.transfer.frames), strict=True):
+            on_phase("transfer the sample", done, len(edited))
+            item["after"] = edit_photo(item["before"], frames, params, look)
+            done += 1
+    on_phase("transfer the sample", len(edited), len(edited))
     return out
 
 
@@ -164,11 +178,7 @@ def write_preview(ws: Workspace, name: str, form: dict, params: Params, sample: 
                 write_png(folder / f"{n:02d}-{which}.png", item[which])
                 row[which] = f"{n:02d}-{which}.png"
         rows.append(row)
-    status = table["status"].value_counts()
     summary = {"name": name, "strength": params.edit.strength, "delta_norm": float(preview.delta_star.norm()),
-               "photos": len(table), "flagged": int(table["flagged"].sum()),
-               "status": {str(k): int(v) for k, v in status.items()},
-               "would_edit": int(table["status"].isin(EDITED).sum()), "common_reason": common_reason(table["reason"]),
-               "sample": rows}
+               **catalog_summary(table), "sample": rows}
     write_json(folder / "preview.json", summary)
     return summary

@@ -109,6 +109,15 @@ def outcome(ws: Workspace, name: str) -> dict:
             "common_reason": common_reason(r for _, s, r in notes if s not in EDITED), "notes": notes}
 
 
+def nothing_edited(name: str, made: dict) -> str | None:
+    """The failure line of a run that edited no photo of the catalog (`made`: its `outcome`), with its counts and
+    commonest reason; None when it edited some. One verdict for the CLI (exit 1) and the Studio (a failed run)."""
+    if not made["photos"] or made["edited"]:
+        return None
+    shown = ", ".join(f"{v} {k}" for k, v in sorted(made["status"].items(), key=lambda kv: -kv[1]))
+    return f"edit {name!r} edited no photo ({shown}); the commonest reason: {made['common_reason'] or 'none recorded'}"
+
+
 def forget(ws: Workspace, name: str, ids: Iterable[str]) -> None:
     """Drop the decisions of `ids` (photos edited again)."""
     current = decisions(ws, name)

@@ -7,7 +7,8 @@ version.json (when, why, the strength it was applied at). The copy is made of ha
 copied; every workspace file is replaced whole, never modified in place, so a link keeps the old
 content) into a hidden folder renamed into place once complete. `restore` brings a version back (the
 current edit is kept as a version first), `delete` drops the edit (kept as a version: undoable) or one
-version for good, `diff_versions` compares the settings of two versions.
+version for good, `diff_versions` compares the settings of two versions. `undone_if_cancelled` runs a change
+of an edit (the Studio's Apply and re-run) so that a cancelled one leaves the edit as it was.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from common.cancel import Interrupted
 from common.errors import InputError
 from common.storage import read_json, write_json
 from common.workspace import EditPaths, Workspace
@@ -208,3 +212,45 @@ def delete_edit(ws: Workspace, name: str, version: int | None = None) -> int | N
     shutil.rmtree(trash, ignore_errors=True)
     log.info("edit %s: deleted (kept as version %s)", name, kept)
     return kept
+
+
+@contextmanager
+def undone_if_cancelled(ws: Workspace, name: str) -> Iterator[None]:
+    """Run a change of edit `name` (apply, re-run, report) in the block; when it is cancelled midway
+    (`common.cancel.Interrupted`), the edit is put back as it was before the block: a hard-linked snapshot taken
+    first (as a version is: every workspace file is replaced whole, so a link keeps the old content) is swapped
+    back in (an edit that did not exist is removed), the versions the change kept are dropped (the edit is again
+    what they hold), and a staged direction is removed. A failure other than a cancel leaves what the CLI leaves
+    (a rerun resumes it). The snapshot lives in WS/edits/.versions/NAME/.undo, never taken for a version."""
+    from tasks.direction import staged_edit
+
+    root, kept = ws.edit(name).root, versions_root(ws, name)
+    before = set(version_numbers(ws, name))
+    snapshot = kept / ".undo"
+    shutil.rmtree(snapshot, ignore_errors=True)
+    existed = (root / "spec.json").exists()
+    if existed:
+        kept.mkdir(parents=True, exist_ok=True)
+        _link_tree(root, snapshot)
+    try:
+        yield
+    except Interrupted:
+        trash = root.parent / f".{name}.old"
+        shutil.rmtree(trash, ignore_errors=True)
+        if root.exists():
+            os.replace(root, trash)
+        if existed:
+            os.replace(snapshot, root)
+        if (trash / "preview").is_dir():  # not part of the edit's state: it stays where it was
+            root.mkdir(exist_ok=True)
+            os.replace(trash / "preview", root / "preview")
+        for k in set(version_numbers(ws, name)) - before:
+            shutil.rmtree(kept / str(k))
+        shutil.rmtree(staged_edit(ws, name).root, ignore_errors=True)
+        shutil.rmtree(trash, ignore_errors=True)
+        log.info("edit %s: cancelled; put back as it was", name)
+        raise
+    finally:
+        shutil.rmtree(snapshot, ignore_errors=True)
+        if kept.is_dir() and not any(kept.iterdir()):
+            kept.rmdir()

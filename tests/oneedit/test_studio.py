@@ -18,7 +18,7 @@ from PIL import Image
 from common.lock import workspace_lock
 from common.storage import read_json, read_parquet
 from common.workspace import Workspace
-from oneedit.studio import TOKEN_HEADER, Studio, create_app
+from oneedit.studio import CHANGES, TOKEN_HEADER, Studio, create_app
 from tasks.example import read_brush
 from tasks.ingest import ingest_photos
 from tasks.project import project_shard
@@ -328,7 +328,7 @@ def test_an_uploaded_photo_is_projected_as_the_catalog_is(client: TestClient, bu
     assert _png(client.get(f"{upload['base']}/photo.png?size=48")).shape[:2] == (48, 48)
 
 
-def test_bad_example_uploads_are_the_cli_one_line_errors(client: TestClient, built: dict,
+def test_bad_example_uploads_are_one_line_errors_in_the_page_words(client: TestClient, built: dict,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     import oneedit.studio
 
@@ -336,17 +336,17 @@ def test_bad_example_uploads_are_the_cli_one_line_errors(client: TestClient, bui
     Image.new("RGB", (4, 4)).save(small, format="PNG")
     photo = _outside_photo(built).read_bytes()
     cases = {
-        "--example x.png: the upload is empty": (b"", "x.png", "image/png"),
-        "--example notes.txt: not an image (content type text/plain)": (b"hello", "notes.txt", "text/plain"),
-        "--example x.png: not a readable image (not a recognised image)": (b"garbage", "x.png", "image/png"),
-        "--example tiny.png: too small: 4x4": (small.getvalue(), "tiny.png", "image/png"),
+        "the example x.png: the upload is empty": (b"", "x.png", "image/png"),
+        "the example notes.txt: not an image (content type text/plain)": (b"hello", "notes.txt", "text/plain"),
+        "the example x.png: not a readable image (not a recognised image)": (b"garbage", "x.png", "image/png"),
+        "the example tiny.png: too small: 4x4": (small.getvalue(), "tiny.png", "image/png"),
     }
     for expected, (data, name, kind) in cases.items():
         message = _error(_upload(client, data, name, kind))
         assert message.startswith(expected), (expected, message)
         assert str(client.studio.drafts_root) not in message  # the user's file name, not the studio's copy
     monkeypatch.setattr(oneedit.studio, "MAX_UPLOAD", len(photo) - 1)
-    assert "--example my car.png: the upload is larger than" in _error(_upload(client, photo, "my car.png"))
+    assert "the example my car.png: the upload is larger than" in _error(_upload(client, photo, "my car.png"))
     assert "no uploaded photo" in _error(client.get("/api/uploads/upload-nope/thumb.png"), 404)
 
 
@@ -504,6 +504,283 @@ def test_cli_status_shows_what_is_stale(ws_copy: Workspace, built: dict, capsys:
     assert "direction: the generator changed since" in out
     shard.unlink()
     assert "1 of 3 shards not projected yet" in _status(ws, capsys)
+
+
+# --- issue 27: review, re-runs, versions, honest runs, cancel, download, sliders, page words ----------------
+
+
+def _apply(client: TestClient, name: str, strength: float = 1.0, replace: bool = False, rgb: tuple = (20, 60, 220),
+           preview: bool = False) -> dict:
+    """A brush edit of car-000 applied through the page's API; the finished job."""
+    body = {"example": _example(client)["id"], "color": {"mask": _stroke(96, 96, (0, 0, 48, 96)), "rgb": list(rgb)}}
+    draft = client.post("/api/drafts/brush", json=body).json()["draft"]
+    if preview:
+        assert _wait(client, client.post(f"/api/drafts/{draft}/preview", json={"strength": strength}).json())[
+            "state"] == "done"
+    return _wait(client, client.post("/api/apply", json={"draft": draft, "name": name, "strength": strength,
+                                                         "replace": replace}).json())
+
+
+@pytest.fixture(scope="module")
+def reviewed(client: TestClient) -> str:
+    """An edit applied once for the review tests."""
+    done = _apply(client, "rev")
+    assert done["state"] == "done", done
+    return "rev"
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    """Every file under `root` with its bytes (what "as it was" compares)."""
+    return {str(f.relative_to(root)): f.read_bytes() for f in sorted(root.rglob("*")) if f.is_file()}
+
+
+def test_the_review_grid_shows_each_photo_status_reason_and_final_state(client: TestClient, built: dict,
+                                                                         reviewed: str) -> None:
+    """Every photo of an applied edit with its status, reason, final state and measured gap, filterable; the
+    run's end states its counts (was: no review route, 404)."""
+    results = read_parquet(built["ws"].edit(reviewed).results)
+    page = client.get(f"/api/edits/{reviewed}/results?size=500").json()
+    assert page["total"] == len(results) == 39 and page["counts"]["all"] == 39  # broken.jpg: rejected at ingest
+    by_file = {p["file"]: p for p in page["photos"]}
+    for row in results.itertuples():
+        shown = by_file[row.source_path]
+        assert (shown["status"], shown["reason"], shown["final_state"]) == (row.status, row.reason, row.final_state)
+        assert shown["final_gap"] == pytest.approx(row.final_gap) if np.isfinite(row.final_gap) else \
+            shown["final_gap"] is None
+    counts = page["counts"]
+    assert counts["landed"] + counts["short"] == int(results["final_state"].isin(["landed", "short"]).sum())
+    for show in ("landed", "short", "edited", "skipped", "flagged"):
+        shown = client.get(f"/api/edits/{reviewed}/results?show={show}&size=500").json()
+        assert shown["total"] == counts[show] and len(shown["photos"]) == counts[show], show
+    assert page["outcome"]["edited"] == int(results["status"].isin(["edited", "flagged", "clamped"]).sum())
+    assert "show 'nope': choose one of all" in _error(client.get(f"/api/edits/{reviewed}/results?show=nope"))
+    assert "has no results yet" in _error(client.get("/api/edits/none-such/results"))
+
+    edited = next(p for p in page["photos"] if p["image"])  # the compare view: both sides at full resolution
+    before = _png(client.get(f"/api/photos/{edited['id']}/photo.png?size=0"))
+    after = _png(client.get(f"/api/edits/{reviewed}/output/{edited['id']}.png"))
+    assert before.shape == after.shape == np.asarray(Image.open(built["root"] / "photos" / edited["file"])).shape
+    assert not by_file["broken.jpg"]["original"] and by_file["broken.jpg"]["reason"]
+    wide = next(p for p in page["photos"] if p["file"] == "wide.png")
+    assert _png(client.get(f"/api/photos/{wide['id']}/photo.png?size=0")).shape[:2] == (96, 144)
+    assert "no photo" in _error(client.get(f"/api/edits/{reviewed}/output/nope.png"), 404)
+    for unedited in (p for p in page["photos"] if not p["image"] and p["status"] != "rejected"):
+        assert "no edited image" in _error(client.get(f"/api/edits/{reviewed}/output/{unedited['id']}.png"), 404)
+
+
+def test_accept_and_reject_per_photo_and_in_bulk(client: TestClient, built: dict, reviewed: str) -> None:
+    """The page's decisions are tasks/review.py's (review.json), per photo and many at once (was: 404)."""
+    from tasks.review import decisions
+
+    photos = client.get(f"/api/edits/{reviewed}/results?show=edited&size=500").json()["photos"]
+    ids = [p["id"] for p in photos]
+    counts = client.post(f"/api/edits/{reviewed}/review", json={"accept": ids[:5], "reject": ids[5:7]}).json()
+    assert (counts["accepted"], counts["rejected"]) == (5, 2)
+    assert decisions(built["ws"], reviewed) == {**dict.fromkeys(ids[:5], "accepted"), **dict.fromkeys(ids[5:7], "rejected")}
+    page = client.get(f"/api/edits/{reviewed}/results?show=rejected-by-review").json()
+    assert sorted(p["id"] for p in page["photos"]) == sorted(ids[5:7]) and page["photos"][0]["decision"] == "rejected"
+    assert client.get(f"/api/edits/{reviewed}/results?show=accepted").json()["total"] == 5
+    client.post(f"/api/edits/{reviewed}/review", json={"clear": ids[:5]})
+    assert set(decisions(built["ws"], reviewed)) == set(ids[5:7])
+    skipped = [p["id"] for p in client.get(f"/api/edits/{reviewed}/results?show=rejected").json()["photos"]]
+    if skipped:  # a photo without an edited image cannot be judged: one line, nothing recorded
+        assert "have no edited image to review" in _error(client.post(f"/api/edits/{reviewed}/review",
+                                                                      json={"accept": skipped[:1]}))
+    assert "is given two decisions" in _error(client.post(
+        f"/api/edits/{reviewed}/review", json={"accept": ids[:1], "reject": ids[:1]}))
+    with workspace_lock(built["ws"].root):
+        assert "is in use by pid" in _error(client.post(f"/api/edits/{reviewed}/review", json={"accept": ids[:1]}), 409)
+
+
+def test_rerun_only_the_rejected_photos_keeps_the_rest(client: TestClient, built: dict, reviewed: str) -> None:
+    """Re-run only the rejected ones at another strength with more refinement, as a studio run (flows/rerun.py);
+    every other photo's row and image stay (was: 404)."""
+    from tasks.versions import version_numbers
+
+    ws: Workspace = built["ws"]
+    paths = ws.edit(reviewed)
+    photos = client.get(f"/api/edits/{reviewed}/results?show=edited&size=500").json()["photos"]
+    rejected = [p["id"] for p in photos[:2]]
+    client.post(f"/api/edits/{reviewed}/review", json={"clear": [p["id"] for p in photos]})
+    client.post(f"/api/edits/{reviewed}/review", json={"reject": rejected, "accept": [photos[3]["id"]]})
+    before = read_parquet(paths.results)
+    kept_images = {i: (paths.images / f"{i}.png").read_bytes() for i in before["id"] if i not in rejected
+                   and (paths.images / f"{i}.png").exists()}
+    versions = version_numbers(ws, reviewed)
+    assert "refine.steps: Input should be greater than or equal to 0" in _error(client.post(
+        f"/api/edits/{reviewed}/rerun", json={"only": "rejected", "refine_steps": -1}))
+    job = client.post(f"/api/edits/{reviewed}/rerun", json={"only": "rejected", "strength": 1.5, "refine_steps": 3}).json()
+    assert client.get("/api/run").json()["run"]["id"] == job["id"]
+    done = _wait(client, job)
+    assert done["state"] == "done", done
+    assert done["result"]["report"].endswith(f"/{reviewed}/index.html")
+    after = read_parquet(paths.results)
+    rerun = after["id"].isin(rejected)
+    assert set(after.loc[rerun, "strength"]) == {1.5} and set(after.loc[~rerun, "strength"]) == {1.0}
+    other = ["alpha", "status", "reason", "final_gap"]
+    assert after.loc[~rerun, other].equals(before.loc[~before["id"].isin(rejected), other])
+    assert all((paths.images / f"{i}.png").read_bytes() == data for i, data in kept_images.items())
+    assert len(version_numbers(ws, reviewed)) == len(versions) + 1  # the edit before the re-run is kept
+    from tasks.review import decisions
+
+    assert decisions(ws, reviewed) == {photos[3]["id"]: "accepted"}  # the re-run photos' decisions go
+    assert "no photo of edit 'rev' is rejected" in _error(client.post(f"/api/edits/{reviewed}/rerun",
+                                                                      json={"only": "rejected"}))
+    assert "tick the photos" in _error(client.post(f"/api/edits/{reviewed}/rerun", json={"only": "ids"}))
+
+
+def test_versions_listed_restored_and_deleted_from_the_page(client: TestClient, built: dict) -> None:
+    """Apply under a taken name keeps the replaced edit as a version; the page lists, restores and deletes them
+    (was: no versions routes)."""
+    ws: Workspace = built["ws"]
+    assert _apply(client, "kept", rgb=(200, 20, 20))["state"] == "done"
+    first = read_json(ws.edit("kept").spec)
+    assert "confirm replacing it" in _error(client.post("/api/apply", json={
+        "draft": client.post("/api/drafts/offset", json={"example": _example(client)["id"], "offsets": [1.0]}).json()[
+            "draft"], "name": "kept"}))
+    assert _apply(client, "kept", rgb=(20, 200, 20), replace=True)["state"] == "done"
+    listed = client.get("/api/edits/kept/versions").json()["versions"]
+    assert [v["version"] for v in listed] == [1, "current"] and listed[0]["reason"] == "replaced by another edit"
+    assert client.post("/api/edits/kept/restore", json={"version": 1}).json() == {"name": "kept", "restored": 1, "kept": 2}
+    assert read_json(ws.edit("kept").spec)["input_sha256"] == first["input_sha256"]
+    assert client.post("/api/edits/kept/delete", json={"version": 2}).json()["deleted"] == 2
+    assert client.post("/api/edits/kept/delete", json={}).json()["kept"] == 1  # kept, restorable (version 1 is it)
+    state = client.get("/api/state").json()
+    assert "kept" not in [e["name"] for e in state["edits"]] and state["deleted"]["kept"] == 1
+    client.post("/api/edits/kept/restore", json={"version": 1})
+    assert "kept" in [e["name"] for e in client.get("/api/state").json()["edits"]]
+    assert "has no version 9" in _error(client.post("/api/edits/kept/restore", json={"version": 9}))
+    assert "edit name" in _error(client.get("/api/edits/-x/versions"))
+
+
+def test_an_apply_that_would_edit_nothing_is_refused_and_a_run_that_edits_nothing_fails(built: dict) -> None:
+    """Honest runs: the preview says nothing would be edited -> Apply refused with the reason; a run that edits
+    nothing is a failure with its counts, never "done" (was: done, a full bar, 0 photos edited)."""
+    studio = Studio(built["ws"].root, TINY, [*SETS, "guard.quantile=0.499", "guard.margin=0"])  # a span of nothing
+    try:
+        with _page_client(studio) as c:
+            draft = c.post("/api/drafts/offset", json={"example": _example(c)["id"], "offsets": [2.0]}).json()["draft"]
+            shown = _wait(c, c.post(f"/api/drafts/{draft}/preview", json={"strength": 1.0, "sample": 4}).json())
+            catalog = shown["result"]["catalog"]
+            assert catalog["would_edit"] == 0 and catalog["status"].get("skipped", 0) > 0, catalog
+            assert all(s["after"] is None and s["reason"] for s in shown["result"]["sample"])
+            message = _error(c.post("/api/apply", json={"draft": draft, "name": "nothing"}))
+            assert message.startswith("nothing would be edited at strength 1") and "outside" in message, message
+            assert not built["ws"].edit("nothing").root.exists()
+            fresh = c.post("/api/drafts/offset", json={"example": _example(c)["id"], "offsets": [2.0]}).json()["draft"]
+            run = _wait(c, c.post("/api/apply", json={"draft": fresh, "name": "nothing"}).json())
+            assert run["state"] == "failed" and run["error"].startswith("edit 'nothing' edited no photo ("), run
+            assert run["result"]["edited"] == 0 and run["result"]["status"]["skipped"] > 0
+            assert run["result"]["report"]  # the report says why
+    finally:
+        studio.close()
+        import shutil
+
+        shutil.rmtree(built["ws"].edit("nothing").root, ignore_errors=True)
+
+
+def test_cancel_a_preview_and_an_apply_leaves_the_workspace_as_before(client: TestClient, built: dict,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cancel stops a preview (the draft as it was) and an Apply midway: a replaced edit is put back byte for
+    byte, with no new version; a new one leaves no folder (was: no cancel)."""
+    import tasks.preview
+    import tasks.transfer
+    from tasks.versions import version_numbers
+
+    ws: Workspace = built["ws"]
+    studio = client.studio
+    draft = client.post("/api/drafts/offset", json={"example": _example(client)["id"], "offsets": [1.5]}).json()["draft"]
+    fit = tasks.preview.fit_preview
+
+    def slow_fit(*args: object, **kwargs: object) -> object:
+        job = next(j for j in studio.jobs.values() if j.live and j.kind == "preview")
+        client.post(f"/api/jobs/{job.id}/cancel")
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(tasks.preview, "fit_preview", slow_fit)
+    job = _wait(client, client.post(f"/api/drafts/{draft}/preview", json={}).json())
+    assert job["state"] == "cancelled" and job["error"] == "cancelled", job
+    assert studio.drafts[draft].preview is None and studio.drafts[draft].sample == []
+    monkeypatch.setattr(tasks.preview, "fit_preview", fit)
+
+    assert _apply(client, "undo")["state"] == "done"
+    before, versions = _files(ws.edit("undo").root), version_numbers(ws, "undo")
+    edit = tasks.transfer.edit_original
+
+    def cancel_midway(*args: object, **kwargs: object) -> object:
+        studio.run.cancel.set()  # as the page's Cancel, while the catalog's photos are being edited
+        return edit(*args, **kwargs)
+
+    monkeypatch.setattr(tasks.transfer, "edit_original", cancel_midway)
+    for name, replace in (("undo", True), ("brand-new", False)):
+        run = _apply(client, name, strength=2.0, rgb=(250, 250, 20), replace=replace)
+        assert run["state"] == "cancelled" and "as it was before" in run["error"], run
+    assert _files(ws.edit("undo").root) == before and version_numbers(ws, "undo") == versions
+    assert not ws.edit("brand-new").root.exists() and not (ws.root / "edits" / ".versions" / "brand-new").exists()
+    assert [p.name for p in (ws.root / "edits").iterdir() if p.name.startswith(".") and p.name != ".versions"] == []
+    assert "no job" in _error(client.post("/api/jobs/nope/cancel"), 404)
+
+
+def test_download_a_zip_of_the_exported_photos(client: TestClient, built: dict, reviewed: str) -> None:
+    """The edit's photos under their own names and formats, as `oneedit export` writes them, one zip made whole
+    and streamed, with the token (was: no download)."""
+    import zipfile
+
+    ws: Workspace = built["ws"]
+    results = read_parquet(ws.edit(reviewed).results)
+    url = f"/api/edits/{reviewed}/export.zip"
+    assert "studio token" in _error(client.get(url, headers={TOKEN_HEADER: ""}), 403)
+    left = _left(client)
+    got = client.get(f"{url}?token={client.studio.token}", headers={TOKEN_HEADER: ""})
+    assert got.status_code == 200 and got.headers["content-type"] == "application/zip"
+    assert f'filename="{reviewed}.zip"' in got.headers["content-disposition"]
+    names = zipfile.ZipFile(io.BytesIO(got.content)).namelist()
+    assert sorted(names) == sorted(results.loc[results["status"].isin(["edited", "flagged", "clamped"]), "source_path"])
+    assert _left(client) == left  # the zip is removed once sent
+    client.post(f"/api/edits/{reviewed}/review", json={"clear": list(results["id"][results["status"] == "edited"])})
+    assert "nothing to export" in _error(client.get(f"{url}?only=accepted"))
+    assert "choose one of edited, landed, accepted" in _error(client.get(f"{url}?only=nope"))
+
+
+def test_full_strength_range_named_sliders_and_errors_in_the_page_words(client: TestClient, built: dict) -> None:
+    """The strength range is the params' (so the opposite edit is there); each slider is named after what it
+    changes, with its two ends rendered; errors carry no CLI flag nor the studio's temp folder."""
+    from common.params import EditParams
+
+    state = client.get("/api/state").json()
+    field = EditParams.model_fields["strength"]
+    assert state["strength_range"] == [next(m.ge for m in field.metadata if hasattr(m, "ge")),
+                                       next(m.le for m in field.metadata if hasattr(m, "le"))] == [-10, 10]
+    js = (Path(__file__).parents[2] / "oneedit" / "static" / "studio.js").read_text()
+    html = (Path(__file__).parents[2] / "oneedit" / "static" / "studio.html").read_text()
+    assert "s.strength_range" in js and 'min="0.1"' not in html  # the page takes the range from the API
+    d = client.get("/api/directions").json()
+    words = {"darker", "brighter", "cooler", "warmer", "greener", "redder", "greyer", "more colourful", "flatter",
+             "more contrast", "shape −", "shape +"}
+    assert len(d["labels"]) == d["count"] and all({x["minus"], x["plus"]} <= words for x in d["labels"]), d["labels"]
+    assert all(x["minus"] != x["plus"] for x in d["labels"])
+    assert _png(client.get(d["labels"][0]["plus_image"])).shape == (16, 16, 3)
+    from oneedit.studio import describe_change
+
+    grey = np.full((8, 8, 3), 100, np.uint8)
+    assert describe_change(grey, grey + 60) == ("brightness", "darker", "brighter")
+    assert describe_change(grey + 60, grey) == ("brightness", "brighter", "darker")
+    blue, orange = np.zeros_like(grey), np.zeros_like(grey)
+    blue[...] = (60, 90, 200)
+    orange[...] = (200, 120, 60)
+    assert describe_change(blue, orange)[0] in ("warmth", "tint")
+
+    example = _example(client)["id"]
+    small = io.BytesIO()
+    Image.new("RGB", (50, 40)).save(small, format="PNG")
+    message = _error(client.post(f"/api/drafts/after?example={example}", content=small.getvalue(),
+                                 headers={"content-type": "image/png"}))
+    assert message.startswith("the edited photo: size 50x40 differs") and "--" not in message, message
+    assert str(client.studio.drafts_root) not in message and "/tmp" not in message
+    shown = _error(_upload(client, b"", "x.png"))
+    assert shown.startswith("the example x.png: the upload is empty"), shown
+    assert client.studio.page_words("--set: edit.refine.steps: bad; run `oneedit rescale --name x --only short`") == \
+        "edit.refine.steps: bad; run `oneedit rescale --name x --only short`"
 
 
 # --- the security model (issue 28; docs/RELIABILITY.md) -------------------------------------------
@@ -726,9 +1003,13 @@ def server(client: TestClient) -> Iterator[str]:
 
 @pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
                     reason="needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver)")
-def test_browser_paints_previews_rescales_and_applies(server: str, built: dict, tmp_path: Path) -> None:
+def test_browser_picks_edits_previews_applies_reviews_reruns_and_exports(server: str, built: dict,
+                                                                          tmp_path: Path) -> None:
     """The page in a real headless Chromium: pick the example, paint a colour stroke, preview, move the
-    strength slider, apply; then results.parquet and a screenshot."""
+    strength slider, apply; the run's counts; review: compare, reject a photo, re-run the rejected one at
+    another strength; download the zip; then results.parquet, the zip and a screenshot."""
+    import zipfile
+
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.action_chains import ActionChains
@@ -738,36 +1019,72 @@ def test_browser_paints_previews_rescales_and_applies(server: str, built: dict, 
     options = webdriver.ChromeOptions()
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,2200"):
         options.add_argument(arg)
+    downloads = tmp_path / "downloads"
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
     options.binary_location = str(CHROMIUM)
     driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
     wait = WebDriverWait(driver, 240, poll_frequency=0.2)
+
+    def by_id(key: str):
+        return driver.find_element(By.ID, key)
+
+    def no_error() -> None:
+        assert not by_id("error").is_displayed(), by_id("error").text
+
     try:
         driver.get(server)
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#grid img[title='car-000.png']"))
-        driver.find_element(By.ID, "example-file").send_keys(str(_outside_photo(built)))  # or upload a photo
-        wait.until(lambda d: d.find_element(By.ID, "chosen-file").text.startswith("my car.png")
+        assert (by_id("strength").get_attribute("min"), by_id("strength").get_attribute("max")) == ("-10", "10")
+        by_id("example-file").send_keys(str(_outside_photo(built)))  # or upload a photo
+        wait.until(lambda d: by_id("chosen-file").text.startswith("my car.png")
                    and d.execute_script("return document.getElementById('chosen-projection').naturalWidth") > 0)
-        assert "reconstruction error" in driver.find_element(By.ID, "chosen-err").text
+        assert "reconstruction error" in by_id("chosen-err").text
         driver.find_element(By.CSS_SELECTOR, "#grid img[title='car-000.png']").click()
-        canvas = driver.find_element(By.ID, "paint")
+        driver.find_element(By.CSS_SELECTOR, ".tabs button[data-tab='sliders']").click()  # named sliders, a reset
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sliders .slider")) > 0)
+        assert by_id("sliders").find_element(By.TAG_NAME, "b").text in {c[0] for c in CHANGES} | {"shape"}
+        driver.find_element(By.CSS_SELECTOR, ".tabs button[data-tab='brush']").click()
+        canvas = by_id("paint")
         wait.until(lambda d: canvas.size["width"] > 100)
         driver.execute_script("document.getElementById('size').value = 40")  # wide enough for a 16 px model
         ActionChains(driver).move_to_element_with_offset(canvas, -80, -60).click_and_hold() \
             .move_by_offset(120, 0).move_by_offset(0, 60).release().perform()
-        driver.find_element(By.ID, "preview").click()
+        by_id("preview").click()
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sample .item")) == 16)
-        first = driver.find_element(By.ID, "catalog-summary").text
-        assert driver.find_element(By.ID, "error").get_attribute("hidden") is not None
+        first = by_id("catalog-summary").text
+        assert "applying would leave, of 38 photos" in first and not by_id("apply").get_attribute("disabled")
+        no_error()
         driver.execute_script("const s = document.getElementById('strength'); s.value = 2;"
                               "s.dispatchEvent(new Event('input'));")
-        wait.until(lambda d: d.find_element(By.ID, "catalog-summary").text not in ("", first))
-        name = driver.find_element(By.ID, "name")
+        wait.until(lambda d: by_id("catalog-summary").text not in ("", first))
+        name = by_id("name")
         name.clear()
         name.send_keys("browser")
-        driver.find_element(By.ID, "apply").click()
-        wait.until(lambda d: d.find_element(By.ID, "run-done").is_displayed()
-                   or d.find_element(By.ID, "error").is_displayed())
-        assert not driver.find_element(By.ID, "error").is_displayed(), driver.find_element(By.ID, "error").text
+        by_id("apply").click()
+        wait.until(lambda d: by_id("run-end").text or by_id("error").is_displayed())
+        no_error()
+        assert by_id("run-end").text.startswith("38 of 39 photos edited: 38 edited, 1 rejected"), by_id("run-end").text
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#review-grid .card"))  # the review opens
+        assert "38 of 39 photos edited at strength 2" in by_id("review-summary").text
+        card = driver.find_elements(By.CSS_SELECTOR, "#review-grid .card")[1]
+        card.find_element(By.XPATH, ".//button[text()='Compare']").click()
+        wait.until(lambda d: d.execute_script("return document.getElementById('compare-after').naturalWidth") > 0)
+        driver.find_element(By.CSS_SELECTOR, ".zoom button[data-zoom='2']").click()
+        assert by_id("compare-inner").size["width"] == 2 * driver.execute_script(
+            "return document.getElementById('compare-before').naturalWidth")
+        by_id("compare-close").click()
+        card.find_element(By.XPATH, ".//button[text()='Reject']").click()
+        wait.until(lambda d: "(1)" in d.find_element(By.XPATH, "//div[@id='filters']/button[contains(text(), "
+                                                               "'rejected in review')]").text)
+        by_id("rerun-strength").clear()
+        by_id("rerun-strength").send_keys("2.5")
+        by_id("rerun").click()
+        wait.until(lambda d: by_id("run-end").text.startswith("38 of 39") and "2.5" in by_id("run-title").text
+                   or by_id("error").is_displayed())
+        no_error()
+        wait.until(lambda d: "rejected in review (0)" in by_id("filters").text)  # the re-run photo: a new image
+        by_id("export-link").click()
+        wait.until(lambda d: (downloads / "browser.zip").exists())
         shot = tmp_path / "studio.png"
         driver.save_screenshot(str(shot))
     finally:
@@ -778,10 +1095,12 @@ def test_browser_paints_previews_rescales_and_applies(server: str, built: dict, 
     done = results[results["status"] != "rejected"]
     assert len(done) == 38 and set(done["status"]) <= {"edited", "flagged"}
     assert all((paths.images / f"{i}.png").is_file() for i in done["id"])
+    assert sorted(results["strength"].value_counts().items()) == [(2.0, 38), (2.5, 1)]  # only the rejected one again
     spec = read_json(paths.spec)
     assert spec["kind"] == "brush"
     strokes = json.loads((paths.root / spec["input"]).read_text())  # the edit's own copy of its input
     assert np.asarray(Image.open((paths.root / spec["input"]).parent / strokes["color"]["mask"])).max() == 255
     assert read_json(paths.root / "metrics.json")["strength"] == pytest.approx(2.0, rel=1e-3)
+    assert sorted(zipfile.ZipFile(downloads / "browser.zip").namelist()) == sorted(done["source_path"])
     image = np.asarray(Image.open(shot))
     assert image.shape[0] > 500 and image.std() > 5
