@@ -17,7 +17,7 @@ from common.storage import read_json, write_json
 FORMAT = "oneedit-workspace"
 FORMAT_VERSION = 1
 _EDIT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
-META, LOCK = "workspace.json", ".lock"
+META = "workspace.json"
 INGEST, MODELS, LATENTS, EDITS = "ingest", "models", "latents", "edits"
 FOLDERS = (INGEST, MODELS, LATENTS, EDITS)
 """The folders the pipeline writes in a workspace (a workspace ingested as photos is read without them)."""
@@ -91,6 +91,10 @@ class EditPaths:
         """The edit's own copy of its input (and of an example from outside the catalog)."""
         return self.example / "input"
 
+    def render(self, key: str) -> Path:
+        """example/KEY.png: the example before / after and the generator's renders of it."""
+        return self.example / f"{key}.png"
+
     @property
     def results(self) -> Path:
         return self.root / "results.parquet"
@@ -99,9 +103,21 @@ class EditPaths:
     def images(self) -> Path:
         return self.root / "images"
 
+    def image(self, photo_id: str) -> Path:
+        """images/ID.png: photo `photo_id` edited, at its original resolution."""
+        return self.images / f"{photo_id}.png"
+
     @property
     def parts(self) -> Path:
         return self.root / "parts"
+
+    def part(self, shard: str | Path) -> Path:
+        """parts/SHARD.parquet: the transfer's record of one shard (with the fingerprint of its inputs)."""
+        return self.parts / f"{Path(shard).stem}.parquet"
+
+    def refined(self, shard: str | Path) -> Path:
+        """parts/SHARD.refine.h5: each photo's refined offset of one shard (tasks/refine.py)."""
+        return self.parts / f"{Path(shard).stem}.refine.h5"
 
     @property
     def final_state(self) -> Path:
@@ -187,11 +203,6 @@ class Workspace:
         return self.models / "samples"
 
     @property
-    def next_models(self) -> Path:
-        """Where the models being trained are, until each replaces its current one whole."""
-        return self.models / "next"
-
-    @property
     def imports(self) -> Path:
         """Where an imported generator's gan.pt and gan.json are staged (tasks.pretrained.settle_generator)."""
         return self.models / ".import"
@@ -207,6 +218,10 @@ class Workspace:
     def ingest_shards(self) -> list[Path]:
         """The ingested image shards, in order."""
         return sorted(self.ingest.glob("shard-*.h5"))
+
+    def ingest_shard(self, shard: str | Path) -> Path:
+        """The ingest shard of this name."""
+        return self.ingest / Path(shard).name
 
     def latent_shard(self, image_shard: Path | str) -> Path:
         """The latents shard that mirrors an ingest shard (same name)."""

@@ -3,7 +3,6 @@ example edit's inputs), read originals (EXIF-oriented RGB), write PNGs atomicall
 
 from __future__ import annotations
 
-import hashlib
 import io
 import warnings
 from collections.abc import Callable
@@ -13,8 +12,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from common.errors import InputError
-from common.storage import atomic_path
+from common.errors import InputError, first_line
+from common.storage import atomic_path, sha256_bytes
 
 FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF"})
 MAX_PIXELS = 120_000_000  # the ingest default: larger photos are rejected from their header
@@ -55,11 +54,6 @@ def square_thumbnail(rgb: np.ndarray, resolution: int) -> np.ndarray:
     return cv2.resize(crop, (resolution, resolution), interpolation=interp)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def decode(data: bytes, resolution: int, max_pixels: int, min_side: int) -> tuple[np.ndarray, int, int, str]:
     """Bytes -> (uint8 [R, R, 3] thumbnail, width, height, note); width/height after EXIF orientation.
 
@@ -79,9 +73,9 @@ def _guarded(decoder):
     except UnidentifiedImageError as exc:
         raise Rejected("not a recognised image") from exc
     except Image.DecompressionBombError as exc:
-        raise Rejected(f"decompression bomb: {_one_line(exc)}") from exc
+        raise Rejected(f"decompression bomb: {first_line(exc, type(exc).__name__)}") from exc
     except Exception as exc:
-        raise Rejected(f"cannot decode: {_one_line(exc)}") from exc
+        raise Rejected(f"cannot decode: {first_line(exc, type(exc).__name__)}") from exc
 
 
 def _open(data: bytes, max_pixels: int, min_side: int, too_large: str = "decompression bomb") -> Image.Image:
@@ -162,7 +156,7 @@ def read_photo(path: Path | str, max_pixels: int = MAX_PIXELS, sha256: str | Non
         data = Path(path).read_bytes()
     except OSError as exc:
         raise Rejected(f"unavailable: {_reason(exc)}") from exc
-    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+    if sha256 is not None and sha256_bytes(data) != sha256:
         raise Rejected("changed since ingest (other bytes than the ingested photo): run `oneedit update` "
                        "(or ingest again) to take the new version in")
 
@@ -177,8 +171,8 @@ def read_photo(path: Path | str, max_pixels: int = MAX_PIXELS, sha256: str | Non
 def _reason(exc: BaseException) -> str:
     """One line for a Rejected or an OSError."""
     if isinstance(exc, OSError):
-        return exc.strerror or _one_line(exc)
-    return _one_line(exc)
+        return exc.strerror or first_line(exc, type(exc).__name__)
+    return first_line(exc, type(exc).__name__)
 
 
 def write_png(path: Path | str, rgb: np.ndarray) -> None:
