@@ -175,13 +175,32 @@ def _reason(exc: BaseException) -> str:
     return first_line(exc, type(exc).__name__)
 
 
-def write_png(path: Path | str, rgb: np.ndarray) -> None:
-    """Write uint8 HxWx3 RGB as PNG (temp file, then os.replace)."""
+def encode_png(rgb: np.ndarray) -> bytes:
+    """uint8 HxWx3 RGB as PNG bytes: what `write_png` writes, and what a page is sent (the Studio)."""
     ok, buf = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR))
     if not ok:
-        raise ValueError(f"cannot encode {path} as PNG")
+        raise ValueError(f"cannot encode a {rgb.shape} {rgb.dtype} array as PNG")
+    return buf.tobytes()
+
+
+def write_png(path: Path | str, rgb: np.ndarray) -> None:
+    """Write uint8 HxWx3 RGB as PNG (temp file, then os.replace)."""
+    try:
+        data = encode_png(rgb)
+    except ValueError:
+        raise ValueError(f"cannot encode {path} as PNG") from None
     with atomic_path(path) as tmp:
-        tmp.write_bytes(buf.tobytes())
+        tmp.write_bytes(data)
+
+
+def fit_within(rgb: np.ndarray, size: int, enlarge: bool = False) -> np.ndarray:
+    """A photo fitted into size x size, aspect kept (INTER_AREA): the report's thumbnails, the Studio's
+    views. A smaller photo is returned as it is, unless `enlarge`."""
+    h, w = rgb.shape[:2]
+    s = size / max(h, w)
+    if s >= 1 and not enlarge:
+        return rgb
+    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
 
 def centre_square(shape: tuple[int, ...]) -> tuple[slice, slice]:

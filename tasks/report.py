@@ -30,7 +30,7 @@ from edit_core.alphas import EDITED, STATUSES
 from edit_core.estimators import estimate_attributes
 from edit_core.metrics import LANDED_RATIO, attribute_final_state, edit_summary
 from tasks.alphas import RESULTS_ROWS, applied_strength, spread_over_alpha
-from tasks.images import Rejected, read_photo, write_png
+from tasks.images import Rejected, fit_within, read_photo, write_png
 from tasks.manifest import source_hashes, source_root
 
 PLOT_W, PLOT_H, PAD = 480, 320, 44
@@ -139,13 +139,6 @@ def line_plot(x: np.ndarray, series: dict[str, np.ndarray], title: str) -> np.nd
     return img
 
 
-def thumbnail(rgb: np.ndarray, size: int) -> np.ndarray:
-    """Fit a photo into size x size (aspect kept), INTER_AREA."""
-    h, w = rgb.shape[:2]
-    s = size / max(h, w)
-    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-
-
 def stroke_overlay(photo: np.ndarray, color: tuple[np.ndarray, tuple[int, int, int]] | None,
                    sketch: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
     """The brush strokes drawn over the example photo: colour mask tinted with its colour, sketch edges in black.
@@ -240,7 +233,7 @@ class _Folder:
 def _photo(path: Path | None, size: int, sha256: str | None = None) -> np.ndarray | None:
     """A thumbnail of the photo at `path`; None when it is gone, unreadable or (with `sha256`) changed."""
     try:
-        return thumbnail(read_photo(path, sha256=sha256), size) if path is not None else None
+        return fit_within(read_photo(path, sha256=sha256), size, enlarge=True) if path is not None else None
     except (OSError, Rejected):
         return None
 
