@@ -125,8 +125,9 @@ def pipeline_flow(name: str, *keys: str, step: str | None = None, **options: Any
     def decorate(fn: C) -> PipelineFlow:
         hints = typing.get_type_hints(fn)
         signature = inspect.signature(fn)
-        accepted = signature.replace(
-            parameters=[p.replace(annotation=accepts(hints.get(p.name, p.annotation))) for p in signature.parameters.values()],
+        accepted = signature.replace(  # what Prefect validates a run's parameters by: resolved types
+            parameters=[p.replace(annotation=accepts(hints.get(p.name, p.annotation)))
+                        for p in signature.parameters.values()],
             return_annotation=hints.get("return", signature.return_annotation))
 
         @functools.wraps(fn)
@@ -142,7 +143,7 @@ def pipeline_flow(name: str, *keys: str, step: str | None = None, **options: Any
                     start_step(step, arguments)
                 return fn(*values.args, **values.kwargs)
 
-        run.__signature__ = accepted  # type: ignore[attr-defined]  # what Prefect validates a run's parameters by
+        run.__signature__ = accepted  # type: ignore[attr-defined]
         version = file_hash(inspect.getsourcefile(fn))  # Prefect's default, of the flow's file (not this one)
         return PipelineFlow(run, name=name, flow_run_name=run_name(name, *keys), version=version, **options)
 
