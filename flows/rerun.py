@@ -10,6 +10,7 @@ from flows.inputs import pipeline_flow, task_run_name
 from flows.runners import gpu_annotation
 from tasks.alphas import Catalog, catalog_limits
 from tasks.direction import load_direction
+from tasks.final_state import calibrate_reading
 from tasks.refine import look_of_edit
 from tasks.rerun import merge_results, rerun_shard, shards_of
 from tasks.versions import keep_version
@@ -23,9 +24,10 @@ def rerun_flow(workspace: Workspace, name: str, ids: list[str], params: Params) 
     keep_version(workspace, name, f"before {len(ids)} photo(s) re-run at strength {params.edit.strength:g}")
     limits = catalog_limits(workspace, state, params)
     look = look_of_edit(workspace, state, params)
+    line = calibrate_reading(workspace, state, params)
     todo = shards_of(workspace, ids)
     named = rerun_shard.with_options(task_run_name=task_run_name("rerun", workspace.root, "name", "shard"))
     with gpu_annotation(params.runtime.gpu_resource):
         parts = named.map(unmapped(workspace), unmapped(name), list(todo), list(todo.values()), unmapped(state),
-                          unmapped(limits), unmapped(look), unmapped(params)).result()
+                          unmapped(limits), unmapped(look), unmapped(line), unmapped(params)).result()
     return {"rerun": merge_results(workspace, name, Catalog.concat(parts), params.edit.strength), "photos": len(ids)}

@@ -17,7 +17,7 @@ from flows.inputs import pipeline_flow, task_run_name
 from flows.runners import gpu_annotation
 from tasks.alphas import Catalog, alpha_shard, catalog_limits, write_results
 from tasks.direction import load_direction
-from tasks.final_state import judge_final_state
+from tasks.final_state import calibrate_reading, judge_final_state
 from tasks.refine import look_of_edit, refine_shard
 from tasks.transfer import transfer_shard
 from tasks.versions import keep_before_reapply
@@ -30,6 +30,7 @@ def rescale_flow(workspace: Workspace, name: str, params: Params) -> dict:
     keep_before_reapply(workspace, name, params.edit.strength)
     limits = catalog_limits(workspace, state, params)
     look = look_of_edit(workspace, state, params)
+    line = calibrate_reading(workspace, state, params)
     shards = [s.name for s in workspace.ingest_shards()]
 
     def named(task, step: str, *keys: str):
@@ -41,10 +42,10 @@ def rescale_flow(workspace: Workspace, name: str, params: Params) -> dict:
         refined = named(refine_shard, "refine", "name").map(unmapped(workspace), unmapped(name), shards, tables,
                                                             unmapped(look), unmapped(params))
         parts = named(transfer_shard, "transfer", "name").map(unmapped(workspace), unmapped(name), shards, tables,
-                                                              refined, unmapped(look), unmapped(params))
+                                                              refined, unmapped(look), unmapped(line), unmapped(params))
         for step in (tables, refined):  # a failure is raised as itself, not as its downstream tasks' NotReady
             step.result()
         catalog = Catalog.concat(parts.result())
-    verdict = judge_final_state(workspace, name, catalog, look, params)
+    verdict = judge_final_state(workspace, name, catalog, look, line, params)
     landed_below = verdict.get("landed_below", float("nan"))
     return {**write_results(workspace, name, catalog, landed_below, params.edit.strength), "final_state": verdict}

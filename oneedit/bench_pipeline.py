@@ -1,10 +1,11 @@
 """The edit stage of a catalog, measured end to end through the pipeline's own flows (issue 17):
 α + frames + transfer + PNG for N cached latents and N photos at full resolution.
 
-The workspace (demo photos at `photo_res`, ingested, latents from the bench's trained encoder, one
-offset edit's direction) is built once under WS/bench/edit-<N>-<res>/ and reused; then `rescale_flow`
-runs twice on the task runner params choose (both cores by default), the first run warming Prefect and
-the caches, the second timed after its outputs are removed, so every photo is edited again.
+The workspace (demo photos at `photo_res`, ingested, latents from the bench's trained encoder, the demo's
+example edit — demo.attribute to demo.value, a repaint by default, so every photo is refined — fitted as
+a pair) is built once under WS/bench/edit-<N>-<res>/ and reused; then `rescale_flow` runs twice on the
+task runner params choose (both cores by default), the first run warming Prefect and the caches, the
+second timed after its outputs are removed, so every photo is refined and edited again.
 """
 
 from __future__ import annotations
@@ -12,9 +13,6 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
-
-import numpy as np
-import torch
 
 from common.params import Params
 from common.workspace import Workspace
@@ -25,8 +23,8 @@ def _build(root: Path, m: Models, p: Params, n: int, photo_res: int) -> Workspac
     from flows.edit import direction_flow
     from flows.project import project_flow
     from tasks.catalog import write_demo_catalog
+    from tasks.demo import example_pair
     from tasks.ingest import ingest_photos
-    from tasks.manifest import source_paths
 
     ws = Workspace.create(root / "ws")
     if not ws.manifest.exists():
@@ -38,21 +36,19 @@ def _build(root: Path, m: Models, p: Params, n: int, photo_res: int) -> Workspac
             shutil.copyfile(src, dst)
     project_flow(ws.root, p)
     if not ws.edit("bench").direction.exists():
-        offset = root / "offset.npy"
-        w = torch.zeros(m.G.w_dim)
-        w[0] = 1.0
-        np.save(offset, (3.0 * w).numpy())
-        example = next(iter(source_paths(ws)))
-        direction_flow(ws.root, "bench", {"kind": "offset", "example": example, "path": str(offset)}, p)
+        pair = example_pair.fn(root / "catalog", p.model_copy(update={"catalog": p.catalog.model_copy(
+            update={"resolution": photo_res})}))
+        direction_flow(ws.root, "bench", {"kind": "pair", "example": str(pair["before"]), "path": str(pair["after"])},
+                       p)
     return ws
 
 
 def edit_catalog_seconds(bench_root: Path, m: Models, p: Params, n: int = 1000, photo_res: int = 512) -> dict:
-    """Wall seconds of `rescale_flow` (α + frames + transfer + PNG) over n photos at photo_res, measured."""
+    """Wall seconds of `rescale_flow` (α + refine + frames + transfer + PNG + the verdict's readings) over n
+    photos at photo_res, measured."""
     from flows.rescale import rescale_flow
 
-    p = p.model_copy(update={"project": p.project.model_copy(update={"mode": "encoder"}),
-                             "edit": p.edit.model_copy(update={"verify": 0})})
+    p = p.model_copy(update={"project": p.project.model_copy(update={"mode": "encoder"})})
     ws = _build(bench_root / f"edit-{n}-{photo_res}", m, p, n, photo_res)
     paths = ws.edit("bench")
     rescale_flow(ws.root, "bench", p)  # warm-up: Prefect's server, torch, OpenCV
@@ -63,4 +59,6 @@ def edit_catalog_seconds(bench_root: Path, m: Models, p: Params, n: int = 1000, 
     seconds = time.perf_counter() - start
     return {"edit_1000_s" if n == 1000 else f"edit_{n}_s": seconds, "photos": n, "photo_res": photo_res,
             "edited": summary["status"], "workers": p.runtime.workers, "task_runner": p.runtime.task_runner,
-            "s_per_photo": seconds / n}
+            "s_per_photo": seconds / n, "refine_steps": p.edit.refine.steps,
+            "landed": summary["final_state"].get("landed"), "final_state_ratio": summary["final_state"].get(
+                "final_state_ratio")}

@@ -240,6 +240,7 @@ def simulate_transfer(workdir: Path, real_shards: int) -> int:
     from edit_core.refine import FinalLook
     from tasks.alphas import alpha_shard, catalog_limits
     from tasks.direction import load_direction
+    from tasks.final_state import calibrate_reading
     from tasks.images import write_png
     from tasks.manifest import source_paths
     from tasks.refine import (
@@ -258,6 +259,7 @@ def simulate_transfer(workdir: Path, real_shards: int) -> int:
     state = load_direction(ws, paths)
     limits = catalog_limits.fn(ws, state, params)
     look = look_of_edit.fn(ws, state, params)
+    line = calibrate_reading.fn(ws, state, params)
     shards = [s.name for s in ws.ingest_shards()][real_shards:]
     for shard in shards:
         placeholder = paths.images / f".placeholder-{shard}.png"  # one per shard: a file has at most ~65k links
@@ -269,7 +271,7 @@ def simulate_transfer(workdir: Path, real_shards: int) -> int:
             refined = refine_path(ws, EDIT, shard)
             delta = closed_form_offsets(torch.from_numpy(edited["alpha"].to_numpy(np.float32)), state["n"])
             write_offsets(refined, edited["id"], delta.numpy(), refine_fingerprint(ws, EDIT, shard, frame, look, params))
-        key = part_fingerprint(ws, EDIT, shard, frame, source_paths(ws, frame["id"]), refined, look, params)
+        key = part_fingerprint(ws, EDIT, shard, frame, source_paths(ws, frame["id"]), refined, look, line, params)
         for i in edited["id"]:
             os.link(placeholder, paths.images / f"{i}.png")
         done = pd.DataFrame({"id": frame["id"], "status": frame["status"], "reason": frame["reason"],
@@ -287,20 +289,21 @@ def _rescale(ws, params) -> dict:
     transfer, the verdict, results."""
     from tasks.alphas import Catalog, alpha_shard, catalog_limits, write_results
     from tasks.direction import load_direction
-    from tasks.final_state import judge_final_state
+    from tasks.final_state import calibrate_reading, judge_final_state
     from tasks.refine import look_of_edit, refine_shard
     from tasks.transfer import transfer_shard
 
     state = load_direction(ws, ws.edit(EDIT))
     limits = catalog_limits.fn(ws, state, params)
     look = look_of_edit.fn(ws, state, params)
+    line = calibrate_reading.fn(ws, state, params)
     parts = []
     for shard in (s.name for s in ws.ingest_shards()):
         table = alpha_shard.fn(ws, shard, state, limits, params)
         refined = refine_shard.fn(ws, EDIT, shard, table, look, params)
-        parts.append(transfer_shard.fn(ws, EDIT, shard, table, refined, look, params))
+        parts.append(transfer_shard.fn(ws, EDIT, shard, table, refined, look, line, params))
     catalog = Catalog.concat(parts)
-    verdict = judge_final_state.fn(ws, EDIT, catalog, look, params)
+    verdict = judge_final_state.fn(ws, EDIT, catalog, look, line, params)
     return write_results.fn(ws, EDIT, catalog, verdict.get("landed_below", float("nan")), params.edit.strength)
 
 

@@ -68,14 +68,14 @@ def shards_of(ws: Workspace, ids: list[str]) -> dict[str, list[str]]:
 
 @task(cache_policy=NO_CACHE, persist_result=False)
 def rerun_shard(ws: Workspace, name: str, shard: str, ids: list[str], state: dict, limits: GuardLimits, look: dict,
-                params: Params) -> dict:
+                line: dict | None, params: Params) -> dict:
     """α and the guard's decision (`alpha_shard`, against the catalog's limits), the refinement and the
     transfer with its measured gaps (tasks/refine.py, tasks/transfer.py) of `ids`, photos of latents shard
     `shard`, at params' strength; their rows as the transfer returns them (compact columns)."""
     table = alpha_shard.fn(ws, shard, state, limits, params)
     table = table[table["id"].isin(ids)].reset_index(drop=True)
     refined = refine_shard.fn(ws, name, shard, table, look, params)
-    return transfer_shard.fn(ws, name, shard, table, refined, look, params)
+    return transfer_shard.fn(ws, name, shard, table, refined, look, line, params)
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)

@@ -89,14 +89,14 @@ def edit_original(photo: np.ndarray, frames: np.ndarray, params: Params, look: F
 
 
 def part_fingerprint(ws: Workspace, name: str, shard: str, table: pd.DataFrame, sources: dict[str, Path],
-                     refined: Path | None, look: dict, params: Params) -> str:
+                     refined: Path | None, look: dict, line: dict | None, params: Params) -> str:
     """Inputs of one shard's edited photos: direction, latents, these photos' α, planned status and original
     path, their refined offsets, the example's look, strength, transfer and guard params (not the whole
     manifest: photos added to the catalog leave the shard done)."""
     rows = [[i, float(a), str(st), str(sources.get(i, ""))]
             for i, a, st in zip(table["id"], table["alpha"], table["status"], strict=True)]
     return fingerprint(TRANSFER_VERSION, sha256_file(ws.edit(name).direction), sha256_file(ws.latent_shard(shard)), rows,
-                       sha256_file(refined) if refined is not None else None, look, params.edit.strength,
+                       sha256_file(refined) if refined is not None else None, look, line, params.edit.strength,
                        params.to_dict()["transfer"], params.to_dict()["guard"])
 
 
@@ -150,7 +150,7 @@ def _columns(shard: str, table: pd.DataFrame, done: pd.DataFrame) -> dict:
 
 @task(cache_policy=NO_CACHE, persist_result=False)
 def transfer_shard(ws: Workspace, name: str, shard: str, table: pd.DataFrame, refined: Path | None, look: dict,
-                   params: Params) -> dict:
+                   line: dict | None, params: Params) -> dict:
     """Step 7 for one shard: edit every original the guard let through along its path G(w_i + (t/N)·δ_i) (δ_i
     refined, tasks/refine.py, or α_i·n), and measure every photo's gap to the final state
     (tasks/final_state.py: a skipped photo keeps its before gap); the shard's record goes to parts/ with
@@ -159,16 +159,16 @@ def transfer_shard(ws: Workspace, name: str, shard: str, table: pd.DataFrame, re
     part = paths.part(shard)
     sources = source_paths(ws, table["id"])  # this shard's photos only: no whole-catalog dict per shard
     hashes = source_hashes(ws, table["id"])
-    key = part_fingerprint(ws, name, shard, table, sources, refined, look, params)
+    key = part_fingerprint(ws, name, shard, table, sources, refined, look, line, params)
     done = _read_part(part, key, paths)
     if done is None:
-        done = _transfer(ws, name, shard, table, refined, FinalLook.from_dict(look), sources, hashes, params)
+        done = _transfer(ws, name, shard, table, refined, FinalLook.from_dict(look), line, sources, hashes, params)
         write_parquet(part, done.assign(fingerprint=key)[PART_SCHEMA.names], PART_SCHEMA)
     return _columns(shard, table, done)
 
 
 def _transfer(ws: Workspace, name: str, shard: str, table: pd.DataFrame, refined: Path | None, look: FinalLook,
-              sources: dict[str, Path], hashes: dict[str, str], params: Params) -> pd.DataFrame:
+              line: dict | None, sources: dict[str, Path], hashes: dict[str, str], params: Params) -> pd.DataFrame:
     paths = ws.edit(name)
     rows = []
     nan = float("nan")
@@ -210,7 +210,7 @@ def _transfer(ws: Workspace, name: str, shard: str, table: pd.DataFrame, refined
                     outputs[k] = thumb
                 done.append((r.id, status, reason if status == "rejected" else r.reason, seconds, t_render))
                 bar.advance()
-            gaps = photo_gaps(encoder, state, params.edit.strength, look, originals[chunk["index"].to_numpy()],
+            gaps = photo_gaps(encoder, state, params.edit.strength, look, line, originals[chunk["index"].to_numpy()],
                               outputs, clips[:, 0], clips[:, -1])
             for k, row in enumerate(done):
                 measured = row[1] != "rejected"
