@@ -30,10 +30,16 @@ class UnreadableFile(OneEditError):
         super().__init__(f"{path}: unreadable ({reason})" + (f"; {hint}" if hint else ""))
 
 
+def first_line(error: BaseException | str, default: str = "") -> str:
+    """The first non-empty line of an error's message, stripped (`default` when it has none): what a
+    one-line message shows of an error whose text runs over several lines (a library's dump, a traceback)."""
+    return next((s.strip() for s in str(error).splitlines() if s.strip()), default)
+
+
 def os_error_line(exc: OSError) -> str:
     """A raw OSError as one line: the file, the reason and what to do (never a bare `[Errno 30] ...`)."""
     where = f"{exc.filename}: " if exc.filename else ""
-    reason = exc.strerror or next((s for s in str(exc).splitlines() if s.strip()), type(exc).__name__)
+    reason = exc.strerror or first_line(exc, type(exc).__name__)
     fix = {errno.EROFS: "the folder is read-only: use a writable --workspace (or mount it read-write)",
            errno.EACCES: "permission denied: check the folder's permissions, or use another --workspace",
            errno.EPERM: "permission denied: check the folder's permissions, or use another --workspace",

@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from common.errors import InputError
+from common.errors import InputError, first_line
 from common.fingerprint import fingerprint
 from edit_core.configs import (  # torch-free: the CLI validates params without importing the engine
     BACKBONES,
@@ -428,10 +428,10 @@ def _read_file(source: Path) -> dict[str, Any]:
     except _AliasBomb as err:
         raise InputError(f"{source}: refused, {err}") from None
     except (OSError, UnicodeDecodeError) as err:
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err).splitlines()[0]
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else first_line(err)
         raise InputError(f"{source}: not readable ({reason})") from None
     except (yaml.YAMLError, ValueError) as err:
-        raise InputError(f"{source}: not valid YAML ({_shown.repr(str(err).splitlines()[0])})") from None
+        raise InputError(f"{source}: not valid YAML ({_shown.repr(first_line(err))})") from None
     if not isinstance(data, dict):
         raise InputError(f"{source}: expected a mapping of sections")
     return data

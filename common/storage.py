@@ -18,9 +18,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from common.errors import OneEditError, OutputWriteError, UnreadableFile
+from common.errors import OneEditError, OutputWriteError, UnreadableFile, first_line
 
 if TYPE_CHECKING:  # imported where used: the CLI reads JSON through this module and must start at once
     import numpy as np
@@ -103,7 +103,7 @@ def atomic_path(final: Path | str, durable: bool = True) -> Iterator[Path]:
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError) and not isinstance(exc, OneEditError):
-            reason = exc.strerror or _errno_in(str(exc)) or str(exc).splitlines()[0]
+            reason = exc.strerror or _errno_in(str(exc)) or first_line(exc)
             raise OutputWriteError(f"cannot write {final}: {reason}") from exc
         raise
     if durable:
@@ -151,8 +151,8 @@ def unreadable(path: Path | str, exc: BaseException) -> UnreadableFile:
     elif isinstance(exc, OSError) and exc.strerror:
         reason = exc.strerror
     else:
-        text = str(exc).strip()
-        reason = f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+        line = first_line(exc)
+        reason = f"{type(exc).__name__}: {line}" if line else type(exc).__name__
     return UnreadableFile(path, reason, recovery_hint(Path(path)))
 
 
@@ -218,13 +218,28 @@ def read_parquet(path: Path | str) -> pd.DataFrame:
         return pq.read_table(path).to_pandas()
 
 
-def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks (bounded memory)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
+class FileTooLarge(ValueError):
+    """A file hashed with a size limit holds more bytes than the limit."""
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex sha256 of bytes in memory (a file read once, hashed and decoded from the same bytes)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(file: Path | str | BinaryIO, chunk: int = 1 << 20, max_bytes: int | None = None) -> str:
+    """Hex sha256 of a file: a path, or a binary file open for reading (hashed from where it stands), read in
+    chunks (bounded memory); with `max_bytes`, FileTooLarge as soon as it holds more. The one file hasher."""
+    if not isinstance(file, Path | str):
+        h, size = hashlib.sha256(), 0
+        while block := file.read(chunk):
+            size += len(block)
+            if max_bytes is not None and size > max_bytes:
+                raise FileTooLarge(f"more than {max_bytes} bytes")
             h.update(block)
-    return h.hexdigest()
+        return h.hexdigest()
+    with open(file, "rb") as fh:
+        return sha256_file(fh, chunk, max_bytes)
 
 
 def _json_default(obj: Any) -> Any:

@@ -2,36 +2,28 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from common.storage import remove_stale_temps
+from common.params import Params
 from common.workspace import Workspace
-from flows.inputs import ParamsInput, as_params, flow
+from flows.inputs import pipeline_flow
 from flows.rescale import rescale_flow
-from flows.runners import gpu_annotation, on_runner
-from tasks.direction import fit_edit_direction, is_current, publish_edit, staged_edit
+from flows.runners import gpu_annotation
+from tasks.direction import fit_edit_direction, is_current, publish_edit
 
 
-@flow("direction", "name")
-def direction_flow(workspace: Path, name: str, form: dict, params: ParamsInput) -> dict:
+@pipeline_flow("direction", "name", step="direction")
+def direction_flow(workspace: Workspace, name: str, form: dict, params: Params) -> dict:
     """The user's edit of one example -> a globally consistent direction Δ* (§3.1), fitted aside and
     published whole; skipped when the edit already holds it (same edit, same generator)."""
-    params = as_params(params)
-    ws = Workspace.open(workspace)
-    staged = staged_edit(ws, name)
-    for folder in (ws.edit(name).root, ws.edit(name).example, staged.root, staged.example):
-        remove_stale_temps(folder)
-    if is_current(ws, name, form, params):
+    if is_current(workspace, name, form, params):
         return {"skipped": True}
     with gpu_annotation(params.runtime.gpu_resource):
-        fitted = fit_edit_direction.submit(ws, name, form, params).result()
-    publish_edit(ws, name)
+        fitted = fit_edit_direction.submit(workspace, name, form, params).result()
+    publish_edit(workspace, name)
     return {**fitted, "skipped": False}
 
 
-@flow("edit", "name")
-def edit_flow(workspace: Path, name: str, form: dict, params: ParamsInput) -> dict:
+@pipeline_flow("edit", "name", step="edit")
+def edit_flow(workspace: Workspace, name: str, form: dict, params: Params) -> dict:
     """Direction, then every photo moved to the example's final state."""
-    params = as_params(params)
-    on_runner(direction_flow, params.runtime)(workspace, name, form, params)
-    return on_runner(rescale_flow, params.runtime)(workspace, name, params)
+    direction_flow(workspace.root, name, form, params)
+    return rescale_flow(workspace.root, name, params)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from common.params import Params
 from common.workspace import Workspace
-from flows.inputs import ParamsInput, as_params, flow
+from flows.inputs import pipeline_flow
 from tasks.report import publish_artifacts, write_report
 
 
-@flow("report", "name")
-def report_flow(workspace: Path, name: str, params: ParamsInput) -> Path:
+@pipeline_flow("report", "name", step="report")
+def report_flow(workspace: Workspace, name: str, params: Params) -> Path:
     """results -> report/index.html -> artifacts; returns the report's path."""
-    ws = Workspace.open(workspace)
-    metrics = write_report(ws, name, as_params(params))
-    index = ws.edit(name).report / "index.html"
+    metrics = write_report(workspace, name, params)
+    index = workspace.edit(name).report_index
     publish_artifacts(name, index, metrics)
     return index

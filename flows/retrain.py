@@ -25,7 +25,7 @@ from common.params import Params
 from common.storage import sha256_file
 from common.workspace import Workspace
 from flows.edit import direction_flow, edit_flow
-from flows.inputs import ParamsInput, as_params, flow
+from flows.inputs import pipeline_flow
 from flows.project import project_flow
 from flows.report import report_flow
 from flows.rescale import rescale_flow
@@ -58,67 +58,62 @@ OFFSET_STALE = ("an --offset edit is a move in the latent space of the generator
                 "generator changed: not replayed; make it again for the new one (`oneedit edit --replace`)")
 
 
-@flow("update")
-def update_flow(workspace: Path, source: Path, params: ParamsInput) -> dict:
+@pipeline_flow("update", step="update")
+def update_flow(workspace: Workspace, source: Path, params: Params) -> dict:
     """New photos only: ingest -> project (new shards) -> every applied edit re-applied at its own strength
     (new shards); edits that were only previewed or belong to another generator are left, with the reason."""
-    with shared_cluster(as_params(params)) as params:
-        run = params.runtime
-        ingested = on_runner(ingest_flow, run)(source, workspace, params)
-        projected = on_runner(project_flow, run)(workspace, params)
-        ws = Workspace.open(workspace)
-        gan = sha256_file(ws.gan)
+    root = workspace.root
+    with shared_cluster(params) as params:
+        ingested = ingest_flow(source, root, params)
+        projected = project_flow(root, params)
+        gan = sha256_file(workspace.gan)
         edits, skipped = {}, {}
-        for name, edit in saved_edits(ws).items():
+        for name, edit in saved_edits(workspace).items():
             if (reason := not_reapplied(edit, gan)) is not None:
                 skipped[name] = reason
                 continue
-            edits[name] = on_runner(rescale_flow, run)(workspace, name, at_strength(params, edit["strength"]))
+            edits[name] = rescale_flow(root, name, at_strength(params, edit["strength"]))
         reports = refresh_reports(workspace, edits, params)
     return {"ingest": ingested, "project": projected, "edits": edits, "skipped": skipped, "reports": reports}
 
 
-@flow("retrain")
-def retrain_flow(workspace: Path, source: Path, params: ParamsInput, mode: Literal["finetune", "retrain"] = "finetune",
+@pipeline_flow("retrain", step="retrain")
+def retrain_flow(workspace: Workspace, source: Path, params: Params, mode: Literal["finetune", "retrain"] = "finetune",
                  steps: int = 200, dvc: bool = False) -> dict:
     """Ingest -> fine-tune (`steps` more) or retrain G and E -> project -> re-fit + re-apply every edit at its
     own strength (-> DVC). An --offset edit made for another generator is skipped, with the reason."""
-    ws = Workspace.open(workspace)
-    with shared_cluster(as_params(params)) as params:
-        run = params.runtime
-        ingested = on_runner(ingest_flow, run)(source, workspace, params)
+    root = workspace.root
+    with shared_cluster(params) as params:
+        ingested = ingest_flow(source, root, params)
         if mode == "finetune":
-            with gpu_annotation(run.gpu_resource):
-                gan = finetune_catalog_gan.submit(ws, params, steps).result()
-                encoder = finetune_catalog_encoder.submit(ws, params, steps).result()
+            with gpu_annotation(params.runtime.gpu_resource):
+                gan = finetune_catalog_gan.submit(workspace, params, steps).result()
+                encoder = finetune_catalog_encoder.submit(workspace, params, steps).result()
             models = {"gan": gan, "encoder": encoder}
         else:
-            models = on_runner(train_flow, run)(workspace, params)
-        projected = on_runner(project_flow, run)(workspace, params)
-        gan_sha256 = sha256_file(ws.gan)
+            models = train_flow(root, params)
+        projected = project_flow(root, params)
+        gan_sha256 = sha256_file(workspace.gan)
         edits, skipped = {}, {}
-        for name, edit in saved_edits(ws).items():
+        for name, edit in saved_edits(workspace).items():
             if edit["kind"] == "offset" and edit["gan_sha256"] != gan_sha256:
                 skipped[name] = OFFSET_STALE
                 continue
-            check_input(ws, name, edit)
+            check_input(workspace, name, edit)
             if edit["applied"]:
-                edits[name] = on_runner(edit_flow, run)(workspace, name, edit["form"],
-                                                        at_strength(params, edit["strength"]))
+                edits[name] = edit_flow(root, name, edit["form"], at_strength(params, edit["strength"]))
             else:
-                edits[name] = on_runner(direction_flow, run)(workspace, name, edit["form"], params)
+                edits[name] = direction_flow(root, name, edit["form"], params)
         reports = refresh_reports(workspace, edits, params)
-    committed = dvc_commit(ws) if dvc else "skipped: dvc=False"
+    committed = dvc_commit(workspace) if dvc else "skipped: dvc=False"
     return {"ingest": ingested, "models": models, "project": projected, "edits": edits, "skipped": skipped,
             "reports": reports, "dvc": committed}
 
 
-def refresh_reports(workspace: Path, names: Iterable[str], params: Params) -> dict[str, str]:
+def refresh_reports(ws: Workspace, names: Iterable[str], params: Params) -> dict[str, str]:
     """Write again the report of every edit in `names` that has one (stale once its photos changed);
     each report_flow run publishes the edit's Prefect artifacts, so the UI shows them on this run."""
-    ws = Workspace.open(workspace)
-    return {name: str(on_runner(report_flow, params.runtime)(workspace, name, params))
-            for name in names if (ws.edit(name).report / "index.html").is_file()}
+    return {name: str(report_flow(ws.root, name, params)) for name in names if ws.edit(name).report_index.is_file()}
 
 
 def serve_retraining(workspace: Path, source: Path, params: Params, cron: str = WEEKLY,

@@ -247,7 +247,7 @@ def catalog_limits(ws: Workspace, state: dict, params: Params) -> GuardLimits:
 def alpha_shard(ws: Workspace, shard: str, state: dict, limits: GuardLimits, params: Params) -> pd.DataFrame:
     """Step 5 for one shard: α and the range guard's decision of its current photos (`alpha_table`), one row
     per photo: id, index (in the shard), err_pixel, alpha, distance_before, flagged, status, reason."""
-    part = _current(ws, {"shard": shard, **read_h5(ws.latents / shard, ["ids", "w", "err_pixel"])})
+    part = _current(ws, {"shard": shard, **read_h5(ws.latent_shard(shard), ["ids", "w", "err_pixel"])})
     err = part["err_pixel"].astype(np.float64)
     table = alpha_table(part["w"], state, params.edit.strength, err, limits, params.guard)
     return pd.DataFrame({"id": pd.Series(part["ids"].astype(str), dtype=object), "index": part["index"],

@@ -15,6 +15,7 @@ from common import progress
 from common.errors import InputError
 from common.params import Params
 from common.storage import atomic_path, read_json, read_parquet, write_json
+from common.workspace import FOLDERS, Workspace
 from edit_core.demo_catalog import ATTRIBUTES, render_edited
 from tasks.catalog import ATTRIBUTES_FILE, PHOTOS, read_demo_catalog, write_demo_catalog
 from tasks.images import write_png
@@ -30,17 +31,23 @@ def catalog_is_current(out: Path, params: Params) -> bool:
             and all((out / PHOTOS / f).is_file() for f in df["file"]))
 
 
+def demo_catalog(root: Path) -> Path:
+    """WS/catalog/: the catalog the demo renders inside its own workspace (its photos in WS/catalog/photos)."""
+    return Path(root) / "catalog"
+
+
 def check_demo_workspace(root: Path) -> None:
     """`oneedit demo` writes its own catalog, manifest, models and edit: only into a new or empty folder,
     or a workspace an earlier demo made (its catalog is WS/catalog/photos)."""
     root = Path(root)
     if not root.exists() or (root.is_dir() and not any(root.iterdir())):
         return
-    source = root / "ingest" / "source.json"
-    if (root / "workspace.json").is_file():
-        if source.is_file() and Path(read_json(source).get("source", "")) == (root / "catalog" / PHOTOS).resolve():
+    layout = Workspace(root)  # its paths only: the folder may be no workspace at all
+    if layout.meta.is_file():
+        source = layout.source
+        if source.is_file() and Path(read_json(source).get("source", "")) == (demo_catalog(root) / PHOTOS).resolve():
             return
-        if not source.is_file() and not any((root / d).exists() for d in ("ingest", "models", "latents", "edits")):
+        if not source.is_file() and not any((root / d).exists() for d in FOLDERS):
             return
     raise InputError(f"{root} is not a demo workspace (it holds other files or another catalog, which the demo "
                      "would replace): give `oneedit demo` a new folder with --workspace")

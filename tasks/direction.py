@@ -47,12 +47,6 @@ log = logging.getLogger(__name__)
 BRUSH_FILES = (("color", "mask"), ("sketch", "edges"), ("sketch", "mask"))
 
 
-def staged_edit(ws: Workspace, name: str) -> EditPaths:
-    """Where a new direction for edit `name` is fitted before it is published (hidden: never a saved edit)."""
-    ws.edit(name)  # validates the name
-    return EditPaths(ws.root / "edits" / f".{name}.next")
-
-
 def _brush_files(spec: dict) -> list[tuple[str, str, str]]:
     """(stroke, key, relative file name) of every mask / edge map a brush JSON names."""
     return [(s, k, str(spec[s][k])) for s, k in BRUSH_FILES if isinstance(spec.get(s), dict) and k in spec[s]]
@@ -174,8 +168,8 @@ def fit_example_direction(G: Generator, edit: ExampleEdit, params: Params) -> to
 @task(cache_policy=NO_CACHE, persist_result=False)
 def fit_edit_direction(ws: Workspace, name: str, form: dict, params: Params) -> dict:
     """Example edit -> Δ* (§3.1); writes spec.json, example/ (renders + input copy) and direction.pt
-    into the staging folder `staged_edit(ws, name)` (publish it with `publish_edit`)."""
-    paths = staged_edit(ws, name)
+    into the staging folder `ws.staged_edit(name)` (publish it with `publish_edit`)."""
+    paths = ws.staged_edit(name)
     shutil.rmtree(paths.root, ignore_errors=True)  # a run that died before publishing
     device = resolve_device(params.runtime.device)
     with reading(ws.gan):
@@ -199,9 +193,9 @@ def fit_edit_direction(ws: Workspace, name: str, form: dict, params: Params) -> 
     for key, image in {**{k: v for k, v in example.items() if k not in ("id", "w_catalog")},
                        "render_before": renders[0], "render_user_edit": renders[1],
                        "render_direction": renders[2]}.items():
-        write_png(paths.example / f"{key}.png", image)
-    copy = copy_input(form["kind"], Path(form["path"]), paths.example / "input")
-    outside = copy_example(Path(form["example"]), paths.example / "input") if example["id"] is None else None
+        write_png(paths.render(key), image)
+    copy = copy_input(form["kind"], Path(form["path"]), paths.inputs)
+    outside = copy_example(Path(form["example"]), paths.inputs) if example["id"] is None else None
     gan_sha256 = sha256_file(ws.gan)
     state = {"delta_star": delta_star.detach().cpu(), "n": unit_normal(delta_star).detach().cpu(),
              "w0": edit.w0.detach().cpu(), "w0_edited": edit.w0_edited.detach().cpu(),
@@ -229,13 +223,12 @@ def publish_edit(ws: Workspace, name: str) -> None:
     """Move the staged direction over edit `name`; the old edit is kept as a version (tasks/versions.py), then
     its results (and, for another edit, its images) go, spec.json comes last (it says which edit the folder
     holds)."""
-    final, stage = ws.edit(name), staged_edit(ws, name)
+    final, stage = ws.edit(name), ws.staged_edit(name)
     new = read_json(stage.spec)
     if final.spec.exists():
         keep_version(ws, name, "replaced by another edit" if identity(read_json(final.spec)) != identity(new)
                      else "re-fitted on another generator")
-        for stale in (final.results, final.root / "metrics.json", final.root / "alphas.csv",
-                      final.root / "final_state.json"):
+        for stale in (final.results, final.metrics, final.alphas_csv, final.final_state):
             stale.unlink(missing_ok=True)
         same = identity(read_json(final.spec)) == identity(new)
         for folder in (final.report, final.parts, *(() if same else (final.images,))):

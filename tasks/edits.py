@@ -34,7 +34,7 @@ def edit_state(paths: EditPaths) -> str:
     applied / reported."""
     if _newer_part(paths):
         return "partial"
-    if (paths.report / "index.html").exists():
+    if paths.report_index.exists():
         return "reported"
     if paths.results.exists():
         return "applied"
@@ -58,9 +58,7 @@ def list_edits(ws: Workspace) -> list[dict]:
     gan = sha256_file(ws.gan) if ws.gan.exists() else None
     manifest_rows = len(read_parquet(ws.manifest)) if ws.manifest.exists() else None
     latents_time = _latents_time(ws)
-    for spec_path in sorted((ws.root / "edits").glob("*/spec.json")):
-        if spec_path.parent.name.startswith("."):  # a direction being fitted (.NAME.next), versions: not an edit
-            continue
+    for spec_path in ws.edit_specs():
         paths = ws.edit(spec_path.parent.name)
         spec = read_json(spec_path)
         stale, strength, counts = [], None, {}
@@ -88,7 +86,7 @@ def list_edits(ws: Workspace) -> list[dict]:
             stale.append("results: the photos were projected again since (run `oneedit rescale`)")
         if _newer_part(paths):
             stale.append("results: the last run stopped midway (run `oneedit rescale` to finish it)")
-        if _older(paths.report / "index.html", paths.results):
+        if _older(paths.report_index, paths.results):
             stale.append("report: older than the results (run `oneedit report`)")
         rows.append({"name": paths.root.name, "kind": spec.get("kind", ""),
                      "example": spec.get("example_id") or spec.get("example", ""), "strength": strength,
@@ -104,7 +102,7 @@ def model_status(ws: Workspace, params: Params) -> list[dict]:
     rows = []
     gan = sha256_file(ws.gan) if ws.gan.exists() else None
     for name, ckpt in (("gan", ws.gan), ("encoder", ws.encoder)):
-        meta_path = ws.models / f"{name}.json"
+        meta_path = ws.model_record(name)
         meta = read_json(meta_path) if meta_path.is_file() else {}
         row = {"name": name, "present": ckpt.exists(), "fingerprint": meta.get("fingerprint"),
                "steps": int(meta["final_step"]) if "final_step" in meta else None,

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common.errors import InputError
+from common.errors import InputError, first_line
 from common.params import Params
 from common.storage import read_h5, reading, sha256_file
 from common.workspace import Workspace
@@ -37,7 +37,7 @@ def resolve_example(ws: Workspace, example: str, resolution: int) -> dict:
             return {"id": None, "thumb": read_thumbnail(Path(example), resolution), "w": None}
     if not row["id"]:
         raise InputError(f"--example {example!r} is neither a catalog photo id nor an image file")
-    shard, index = ws.ingest / shard_name(row["shard"][0]), row["index"][0]
+    shard, index = ws.ingest_shard(shard_name(row["shard"][0])), row["index"][0]
     if not ws.latent_shard(shard).exists():
         raise InputError(f"{ws.latents}: no latents for {shard.name}; run `oneedit project` first")
     w = read_h5(ws.latent_shard(shard), ["w"])["w"][index]
@@ -73,7 +73,7 @@ def read_brush_spec(path: Path) -> dict:
     try:
         spec = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"--constraints {path}: not a readable JSON file ({str(exc).splitlines()[0]})") from None
+        raise InputError(f"--constraints {path}: not a readable JSON file ({first_line(exc)})") from None
     if not isinstance(spec, dict) or not ({"color", "sketch"} & set(spec)) or set(spec) - {"color", "sketch"}:
         raise InputError(f"--constraints {path}: expected a JSON object with 'color' and/or 'sketch' (only)")
     needs = {"color": {"mask", "rgb"}, "sketch": {"edges", "mask"}}
@@ -100,7 +100,7 @@ def read_offset(path: Path) -> np.ndarray:
     try:
         offset = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
-        raise InputError(f"--offset {path}: not a readable .npy array ({str(exc).splitlines()[0]})") from None
+        raise InputError(f"--offset {path}: not a readable .npy array ({first_line(exc)})") from None
     if not isinstance(offset, np.ndarray) or offset.dtype.kind not in "fiu" or offset.ndim not in (1, 2):
         raise InputError(f"--offset {path}: expected a 1-D (W) or 2-D (W+) array of numbers")
     if not np.isfinite(offset).all():
@@ -157,7 +157,7 @@ def read_brush(path: Path, resolution: int, device: torch.device) -> BrushConstr
     try:
         constraints.check(resolution)
     except ValueError as exc:
-        raise InputError(f"--constraints {path}: {str(exc).splitlines()[0]}") from None
+        raise InputError(f"--constraints {path}: {first_line(exc)}") from None
     return constraints
 
 

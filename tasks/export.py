@@ -20,7 +20,6 @@ this folder wrote that are no longer selected.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import os
@@ -34,9 +33,9 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, JpegImagePlugin, PngImagePlugin
 
-from common.errors import InputError
+from common.errors import InputError, first_line
 from common.fingerprint import fingerprint
-from common.storage import atomic_path, read_json, remove_stale_temps, write_json
+from common.storage import atomic_path, read_json, remove_stale_temps, sha256_bytes, write_json
 from common.workspace import Workspace
 from edit_core.alphas import EDITED
 from tasks.images import Rejected, open_original
@@ -107,7 +106,7 @@ def plan_export(ws: Workspace, name: str, only: str = "edited", fmt: str = "same
         why = {"edited": "it edited no photo", "landed": "no photo is marked landed",
                "accepted": "no photo is accepted yet (`oneedit review NAME --accept ...`)"}[only]
         raise InputError(f"edit {name!r}: nothing to export with --only {only}: {why}")
-    root, images = source_root(ws), ws.edit(name).images
+    root, edited = source_root(ws), ws.edit(name)
     items, seen = [], {}
     for i, path in chosen:
         rel = path if fmt == "same" else str(Path(path).with_suffix(EXTENSIONS[FORMATS[fmt]]))
@@ -115,7 +114,7 @@ def plan_export(ws: Workspace, name: str, only: str = "edited", fmt: str = "same
             raise InputError(f"--format {fmt}: {seen[rel.casefold()]} and {path} would both be written as {rel}; "
                              "export with --format same")
         seen[rel.casefold()] = path
-        items.append(ExportItem(i, root / path, sha[i], images / f"{i}.png", rel))
+        items.append(ExportItem(i, root / path, sha[i], edited.image(i), rel))
     return items
 
 
@@ -202,15 +201,14 @@ def encode_photo(item: ExportItem, options: ExportOptions) -> tuple[bytes, str]:
         data = item.source.read_bytes()
     except OSError as exc:
         raise Rejected(f"original unavailable: {exc.strerror or exc}") from exc
-    if hashlib.sha256(data).hexdigest() != item.sha256:
+    if sha256_bytes(data) != item.sha256:
         raise Rejected("original changed since ingest: its format and metadata are not the edited photo's")
     try:
         return _encode(data, item, options)
     except Rejected:
         raise
     except Exception as exc:  # one photo's failure is that photo's, never the export's
-        text = str(exc).strip().splitlines()
-        raise Rejected(f"cannot export: {type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")) from exc
+        raise Rejected(f"cannot export: {type(exc).__name__}: {first_line(exc)}".rstrip(": ")) from exc
 
 
 def _encode(data: bytes, item: ExportItem, options: ExportOptions) -> tuple[bytes, str]:

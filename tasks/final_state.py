@@ -134,5 +134,5 @@ def judge_final_state(ws: Workspace, name: str, catalog: Catalog, look: dict, li
         warnings.append(f"the example's own edit is only {max(capture, 0.0):.0%} reproduced by the generator (capture < "
                         f"{WEAK_CAPTURE:.0%}): the photos reach the example's state only as far as G renders it")
     verdict |= {"example_capture": capture, "warnings": warnings}
-    write_json(paths.root / "final_state.json", verdict)
+    write_json(paths.final_state, verdict)
     return verdict

@@ -3,7 +3,6 @@ example edit's inputs), read originals (EXIF-oriented RGB), write PNGs atomicall
 
 from __future__ import annotations
 
-import hashlib
 import io
 import warnings
 from collections.abc import Callable
@@ -13,8 +12,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from common.errors import InputError
-from common.storage import atomic_path
+from common.errors import InputError, first_line
+from common.storage import atomic_path, sha256_bytes
 
 FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "GIF"})
 MAX_PIXELS = 120_000_000  # the ingest default: larger photos are rejected from their header
@@ -55,11 +54,6 @@ def square_thumbnail(rgb: np.ndarray, resolution: int) -> np.ndarray:
     return cv2.resize(crop, (resolution, resolution), interpolation=interp)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def decode(data: bytes, resolution: int, max_pixels: int, min_side: int) -> tuple[np.ndarray, int, int, str]:
     """Bytes -> (uint8 [R, R, 3] thumbnail, width, height, note); width/height after EXIF orientation.
 
@@ -79,9 +73,9 @@ def _guarded(decoder):
     except UnidentifiedImageError as exc:
         raise Rejected("not a recognised image") from exc
     except Image.DecompressionBombError as exc:
-        raise Rejected(f"decompression bomb: {_one_line(exc)}") from exc
+        raise Rejected(f"decompression bomb: {first_line(exc, type(exc).__name__)}") from exc
     except Exception as exc:
-        raise Rejected(f"cannot decode: {_one_line(exc)}") from exc
+        raise Rejected(f"cannot decode: {first_line(exc, type(exc).__name__)}") from exc
 
 
 def _open(data: bytes, max_pixels: int, min_side: int, too_large: str = "decompression bomb") -> Image.Image:
@@ -162,7 +156,7 @@ def read_photo(path: Path | str, max_pixels: int = MAX_PIXELS, sha256: str | Non
         data = Path(path).read_bytes()
     except OSError as exc:
         raise Rejected(f"unavailable: {_reason(exc)}") from exc
-    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+    if sha256 is not None and sha256_bytes(data) != sha256:
         raise Rejected("changed since ingest (other bytes than the ingested photo): run `oneedit update` "
                        "(or ingest again) to take the new version in")
 
@@ -177,17 +171,36 @@ def read_photo(path: Path | str, max_pixels: int = MAX_PIXELS, sha256: str | Non
 def _reason(exc: BaseException) -> str:
     """One line for a Rejected or an OSError."""
     if isinstance(exc, OSError):
-        return exc.strerror or _one_line(exc)
-    return _one_line(exc)
+        return exc.strerror or first_line(exc, type(exc).__name__)
+    return first_line(exc, type(exc).__name__)
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    """uint8 HxWx3 RGB as PNG bytes: what `write_png` writes, and what a page is sent (the Studio)."""
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError(f"cannot encode a {rgb.shape} {rgb.dtype} array as PNG")
+    return buf.tobytes()
 
 
 def write_png(path: Path | str, rgb: np.ndarray) -> None:
     """Write uint8 HxWx3 RGB as PNG (temp file, then os.replace)."""
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise ValueError(f"cannot encode {path} as PNG")
+    try:
+        data = encode_png(rgb)
+    except ValueError:
+        raise ValueError(f"cannot encode {path} as PNG") from None
     with atomic_path(path) as tmp:
-        tmp.write_bytes(buf.tobytes())
+        tmp.write_bytes(data)
+
+
+def fit_within(rgb: np.ndarray, size: int, enlarge: bool = False) -> np.ndarray:
+    """A photo fitted into size x size, aspect kept (INTER_AREA): the report's thumbnails, the Studio's
+    views. A smaller photo is returned as it is, unless `enlarge`."""
+    h, w = rgb.shape[:2]
+    s = size / max(h, w)
+    if s >= 1 and not enlarge:
+        return rgb
+    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
 
 def centre_square(shape: tuple[int, ...]) -> tuple[slice, slice]:

@@ -13,7 +13,6 @@ after a crash the previous manifest and shards stay valid.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import os
@@ -33,17 +32,25 @@ from prefect.cache_policies import NO_CACHE
 
 from common import progress
 from common.errors import InputError
+from common.lock import LOCK_NAME
 from common.params import Params
-from common.storage import reading, remove_stale_temps, write_h5, write_json, write_parquet
-from common.workspace import Workspace
+from common.storage import (
+    FileTooLarge,
+    reading,
+    remove_stale_temps,
+    sha256_bytes,
+    sha256_file,
+    write_h5,
+    write_json,
+    write_parquet,
+)
+from common.workspace import FOLDERS, META, Workspace
 from tasks.images import MAX_PIXELS, Rejected, decode
 
 log = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
 ID_HEX = 16
 MANIFEST = "manifest.parquet"
-WORKSPACE_OUTPUTS = frozenset({"ingest", "models", "latents", "edits"})  # what the pipeline writes in a workspace
-WORKSPACE_FILES = frozenset({"workspace.json", ".lock"})
 MANIFEST_COLUMNS = ["id", "source_path", "sha256", "width", "height", "status", "reason", "shard", "index"]
 
 
@@ -96,20 +103,17 @@ def _open_regular(path: Path) -> io.BufferedReader:
 
 def _hash_file(path: Path, max_bytes: int) -> str:
     """Streaming sha256 (pass 1): bounded memory whatever the file size."""
-    h = hashlib.sha256()
-    size = 0
     with _open_regular(path) as fh:
         try:
-            while block := fh.read(1 << 20):
-                size += len(block)
-                if size > max_bytes:
-                    raise Rejected(f"file too large (> {max_bytes} bytes)")
-                h.update(block)
+            digest = sha256_file(fh, max_bytes=max_bytes)
+        except FileTooLarge:
+            raise Rejected(f"file too large (> {max_bytes} bytes)") from None
         except OSError as exc:
             raise Rejected(f"cannot read: {exc.strerror or exc}") from exc
-    if size == 0:
+        empty = fh.tell() == 0
+    if empty:
         raise Rejected("empty file")
-    return h.hexdigest()
+    return digest
 
 
 def read_bytes(path: Path, max_bytes: int) -> bytes:
@@ -139,12 +143,12 @@ def _walk(src: Path, exclude: Path) -> tuple[list[str], list[_Row]]:
 
     for root, dirnames, filenames in os.walk(src, onerror=onerror, followlinks=False):
         rootp = Path(root)
-        if "workspace.json" in filenames and rootp != src:
+        if META in filenames and rootp != src:
             dirnames[:] = []
             continue
-        if "workspace.json" in filenames:  # src is itself a workspace: its photos, never its outputs
-            dirnames[:] = [d for d in dirnames if d not in WORKSPACE_OUTPUTS]
-            filenames = [f for f in filenames if f not in WORKSPACE_FILES]
+        if META in filenames:  # src is itself a workspace: its photos, never its outputs
+            dirnames[:] = [d for d in dirnames if d not in FOLDERS]
+            filenames = [f for f in filenames if f not in (META, LOCK_NAME)]
         dirnames[:] = sorted(d for d in dirnames if (rootp / d).resolve() != exclude)
         files.extend((rootp / f).relative_to(src).as_posix() for f in filenames)
     return sorted(files), errors
@@ -304,7 +308,7 @@ def ingest(
         row = primary[id_]
         try:
             data = read_bytes(src / row.source_path, max_bytes)
-            if hashlib.sha256(data).hexdigest() != row.sha256:
+            if sha256_bytes(data) != row.sha256:
                 raise Rejected("file changed while ingesting; run ingest again")
             thumb, row.width, row.height, row.reason = decode(data, resolution, max_pixels, min_side)
         except Rejected as exc:

@@ -19,7 +19,7 @@ import os
 import shutil
 from pathlib import Path
 
-from common.errors import InputError
+from common.errors import InputError, first_line
 from common.params import Params
 from common.storage import atomic_path, read_json, reading, sha256_file, write_json
 from common.workspace import Workspace
@@ -27,28 +27,28 @@ from edit_core.checkpoint import load_checkpoint, save_checkpoint
 from edit_core.stylegan2_import import StyleGAN2ImportError, describe, import_stylegan2
 
 
-def _staged(ws: Workspace) -> Path:
-    return ws.models / ".import"
+def _staged_pair(ws: Workspace) -> tuple[Path, Path]:
+    """An import's gan.pt and gan.json as staged in models/.import/, named as they will be in models/."""
+    return ws.imports / ws.gan.name, ws.imports / ws.model_record("gan").name
 
 
 def settle_generator(ws: Workspace) -> None:
     """Finish an import whose pair was staged complete but not both renamed (killed in between), or drop a
     staging that never completed; then refuse, in one line with the command that repairs it, a gan.json that
     records an imported generator other than gan.pt."""
-    staged = _staged(ws)
-    record = staged / "gan.json"
+    staged, meta = ws.imports, ws.model_record("gan")
+    checkpoint, record = _staged_pair(ws)
     if staged.is_dir():
         if record.is_file():
             expected = read_json(record).get("sha256")
             try:
-                if (staged / "gan.pt").is_file():
-                    os.replace(staged / "gan.pt", ws.gan)
+                if checkpoint.is_file():
+                    os.replace(checkpoint, ws.gan)
                 if ws.gan.is_file() and sha256_file(ws.gan) == expected:
-                    os.replace(record, ws.models / "gan.json")
+                    os.replace(record, meta)
             except FileNotFoundError:  # another command finished it meanwhile
                 pass
         shutil.rmtree(staged, ignore_errors=True)
-    meta = ws.models / "gan.json"
     if not (meta.is_file() and ws.gan.is_file()):
         return
     recorded = read_json(meta)  # an import's record (a fine-tune of it resumes from models/next/ instead)
@@ -61,7 +61,7 @@ def settle_generator(ws: Workspace) -> None:
 
 def imported_generator(ws: Workspace) -> dict | None:
     """What gan.json records of an imported generator (None: the workspace trained its own)."""
-    meta = ws.models / "gan.json"
+    meta = ws.model_record("gan")
     if not meta.is_file():
         return None
     try:
@@ -105,14 +105,13 @@ def import_generator(source: Path, ws: Workspace, precision: str = "as-file", re
     try:
         payload, summary = import_stylegan2(source, precision)
     except StyleGAN2ImportError as exc:
-        raise InputError(str(exc).splitlines()[0]) from None
-    staged = _staged(ws)
-    shutil.rmtree(staged, ignore_errors=True)
-    with atomic_path(staged / "gan.pt") as tmp:
+        raise InputError(first_line(exc)) from None
+    checkpoint, record = _staged_pair(ws)
+    shutil.rmtree(ws.imports, ignore_errors=True)
+    with atomic_path(checkpoint) as tmp:
         save_checkpoint(tmp, **payload)
-    write_json(staged / "gan.json", {"fingerprint": f"imported:{summary['source_sha256']}",
-                                     "sha256": sha256_file(staged / "gan.pt"),
-                                     "imported": {**summary, "precision": precision}})  # last: the pair is complete
+    write_json(record, {"fingerprint": f"imported:{summary['source_sha256']}", "sha256": sha256_file(checkpoint),
+                        "imported": {**summary, "precision": precision}})  # last: the pair is complete
     settle_generator(ws)
     return {**summary, "line": describe(summary)}
 
@@ -136,7 +135,7 @@ def check_init(init: Path, params: Params, what: str) -> Path:
     try:
         ckpt = load_checkpoint(init)
     except Exception as exc:  # a truncated or foreign file: one line, nothing written
-        raise InputError(f"{what} {init}: not a OneEdit GAN checkpoint ({str(exc).splitlines()[0]}); "
+        raise InputError(f"{what} {init}: not a OneEdit GAN checkpoint ({first_line(exc)}); "
                          "import a StyleGAN2 file with `oneedit import-generator` first") from None
     if ckpt.get("kind") != "gan":
         raise InputError(f"{what} {init}: a {ckpt.get('kind')} checkpoint, not a GAN")

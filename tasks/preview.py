@@ -165,7 +165,7 @@ def write_preview(ws: Workspace, name: str, form: dict, params: Params, sample: 
     """`oneedit edit --preview K` (`sample` K: photos spread over α) or `--only IDS` (`sample`: those
     ids): the photos edited at full resolution into WS/edits/NAME/preview/ (PNGs + preview.json);
     spec.json, direction.pt, results and images of the edit are left as they are."""
-    folder = ws.edit(name).root / "preview"
+    folder = ws.edit(name).preview
     preview = fit_preview(ws, form, params, on_phase)
     table = catalog_alphas(ws, preview, params.edit.strength, params)
     ids = spread_over_alpha(table["id"], table["alpha"], sample) if isinstance(sample, int) else sample

@@ -77,13 +77,13 @@ def look_of_edit(ws: Workspace, state: dict, params: Params) -> dict:
 
 def refine_path(ws: Workspace, name: str, shard: str) -> Path:
     """Where one shard's refined offsets are kept."""
-    return ws.edit(name).parts / f"{Path(shard).stem}.refine.h5"
+    return ws.edit(name).refined(shard)
 
 
 def refine_fingerprint(ws: Workspace, name: str, shard: str, table: pd.DataFrame, look: dict, params: Params) -> str:
     """Inputs of one shard's refined offsets: direction, latents, the photos' α and status, the look, params."""
     rows = [[i, float(a), str(s)] for i, a, s in zip(table["id"], table["alpha"], table["status"], strict=True)]
-    return fingerprint(REFINE_VERSION, sha256_file(ws.edit(name).direction), sha256_file(ws.latents / shard), rows,
+    return fingerprint(REFINE_VERSION, sha256_file(ws.edit(name).direction), sha256_file(ws.latent_shard(shard)), rows,
                        look, params.to_dict()["edit"]["refine"])
 
 
@@ -110,7 +110,7 @@ def refine_shard(ws: Workspace, name: str, shard: str, table: pd.DataFrame, look
     with reading(ws.gan):
         G = load_generator(ws.gan, device)
     n = read_torch(ws.edit(name).direction)["n"].to(device)
-    latents = torch.from_numpy(read_h5(ws.latents / shard, ["w"])["w"]).to(device)
+    latents = torch.from_numpy(read_h5(ws.latent_shard(shard), ["w"])["w"]).to(device)
     deltas = []
     with progress.track(f"refine {shard}", total=len(todo)) as bar:
         for start in range(0, len(todo), BATCH):

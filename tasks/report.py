@@ -30,7 +30,7 @@ from edit_core.alphas import EDITED, STATUSES
 from edit_core.estimators import estimate_attributes
 from edit_core.metrics import LANDED_RATIO, attribute_final_state, edit_summary
 from tasks.alphas import RESULTS_ROWS, applied_strength, spread_over_alpha
-from tasks.images import Rejected, read_photo, write_png
+from tasks.images import Rejected, fit_within, read_photo, write_png
 from tasks.manifest import source_hashes, source_root
 
 PLOT_W, PLOT_H, PAD = 480, 320, 44
@@ -139,13 +139,6 @@ def line_plot(x: np.ndarray, series: dict[str, np.ndarray], title: str) -> np.nd
     return img
 
 
-def thumbnail(rgb: np.ndarray, size: int) -> np.ndarray:
-    """Fit a photo into size x size (aspect kept), INTER_AREA."""
-    h, w = rgb.shape[:2]
-    s = size / max(h, w)
-    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-
-
 def stroke_overlay(photo: np.ndarray, color: tuple[np.ndarray, tuple[int, int, int]] | None,
                    sketch: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
     """The brush strokes drawn over the example photo: colour mask tinted with its colour, sketch edges in black.
@@ -240,7 +233,7 @@ class _Folder:
 def _photo(path: Path | None, size: int, sha256: str | None = None) -> np.ndarray | None:
     """A thumbnail of the photo at `path`; None when it is gone, unreadable or (with `sha256`) changed."""
     try:
-        return thumbnail(read_photo(path, sha256=sha256), size) if path is not None else None
+        return fit_within(read_photo(path, sha256=sha256), size, enlarge=True) if path is not None else None
     except (OSError, Rejected):
         return None
 
@@ -280,8 +273,8 @@ def _example(folder: _Folder, paths: EditPaths, spec: dict, sources: dict[str, P
     before = _photo(before_path, EXAMPLE_SIZE)
     if spec.get("example_input"):  # an example from outside the catalog: the edit's own copy of it
         before = _photo(paths.root / spec["example_input"], EXAMPLE_SIZE)
-    if before is None and (paths.example / "before.png").exists():
-        before = _photo(paths.example / "before.png", EXAMPLE_SIZE)
+    if before is None and paths.render("before").exists():
+        before = _photo(paths.render("before"), EXAMPLE_SIZE)
     figures, strokes = [], []
     label = before_path.name if before_path is not None else "example"
     if before is not None:
@@ -298,12 +291,12 @@ def _example(folder: _Folder, paths: EditPaths, spec: dict, sources: dict[str, P
                             "caption": "Your brush strokes on the example"})
     if spec.get("kind") == "offset":
         strokes = [{"kind": "offset", "rgb": "#999999", "text": f"latent offset {Path(spec.get('input', '')).name}"}]
-    applied = _photo(paths.images / f"{example_id}.png", EXAMPLE_SIZE) if example_id else None
+    applied = _photo(paths.image(example_id), EXAMPLE_SIZE) if example_id else None
     if applied is not None:
         figures.append({"src": folder.png("example/applied.png", applied),
                         "caption": "After, as OneEdit applied it to the photo"})
-    renders = [{"src": folder.copy(f"example/{key}.png", paths.example / f"{key}.png"), "caption": caption}
-               for key, caption in RENDERS if (paths.example / f"{key}.png").exists()]
+    renders = [{"src": folder.copy(f"example/{key}.png", paths.render(key)), "caption": caption}
+               for key, caption in RENDERS if paths.render(key).exists()]
     return {"label": label, "figures": figures, "renders": renders, "strokes": strokes}
 
 
@@ -317,7 +310,7 @@ def _models(folder: _Folder, ws: Workspace) -> list[dict]:
             step = int(samples[-1].stem.split("-")[-1])
             entry["sample"] = {"src": folder.copy(f"models/{samples[-1].name}", samples[-1]),
                                "caption": f"samples at step {step}"}
-        losses = ws.models / f"{name}_losses.json"
+        losses = ws.model_losses(name)
         if losses.exists():
             table = pd.DataFrame(read_json(losses))
             if "step" in table and len(table):
@@ -415,8 +408,8 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
     strength = applied_strength(paths)
     if strength is not None:
         metrics["strength"] = strength
-    if (paths.root / "final_state.json").exists():  # the verdict measured after the edit (tasks/final_state.py)
-        metrics |= read_json(paths.root / "final_state.json")
+    if paths.final_state.exists():  # the verdict measured after the edit (tasks/final_state.py)
+        metrics |= read_json(paths.final_state)
 
     def sample(k: int) -> list[str]:
         return [i.decode("utf-8") for i in spread_over_alpha(done_ids, done_alpha, k)]
@@ -433,7 +426,7 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
     for i in shown:
         row = rows[i]
         before = _photo(sources.get(i), params.report.thumb, hashes.get(i))
-        after = _photo(paths.images / f"{i}.png", params.report.thumb)
+        after = _photo(paths.image(i), params.report.thumb)
         if before is None or after is None:
             continue
         grid.append({"file": row["source_path"], "alpha": float(row["alpha"]), "status": row["status"],
@@ -449,7 +442,7 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
               "caption": "Final state in latent space: after the edit every photo sits on the line"}]
     if estimated:
         attr, value = spec["truth"]["attribute"], float(spec["truth"]["value"])
-        pairs = [(_photo(sources[i], 64, hashes.get(i)), _photo(paths.images / f"{i}.png", 64))
+        pairs = [(_photo(sources[i], 64, hashes.get(i)), _photo(paths.image(i), 64))
                  for i in estimated if i in sources]
         pairs = [(b, a) for b, a in pairs if b is not None and a is not None]  # gone or changed: not measured
     else:
@@ -473,16 +466,16 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
         "problems": _rows(paths.results, to_review), "problem_count": _review_count(paths.results),
         "counts": pd.Series(cols["status"], dtype=object).value_counts().to_dict(), "thumb": params.report.thumb,
     }
-    write_json(paths.root / "metrics.json", metrics)
-    with atomic_path(paths.root / "alphas.csv") as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+    write_json(paths.metrics, metrics)
+    with atomic_path(paths.alphas_csv) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
         for start in range(0, max(len(done), 1), RESULTS_ROWS):
             at = done[start : start + RESULTS_ROWS]
             pd.DataFrame({"id": pd.Series([i.decode("utf-8") for i in cols["id"][at]], dtype=object),
                           **{c: cols[c][at] for c in ("alpha", "distance_before", "distance_after")}}
                          ).to_csv(fh, index=False, header=start == 0)
-    with atomic_path(paths.report / "index.html") as tmp, open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_path(paths.report_index) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         fh.writelines(render_page(context))
-    folder.written.add(paths.report / "index.html")
+    folder.written.add(paths.report_index)
     folder.remove_others()
     return metrics
 

@@ -101,7 +101,7 @@ def merge_results(ws: Workspace, name: str, rerun: Catalog, strength: float) -> 
     df.loc[at, "reason"] = np.where(duplicate, df.loc[at, "reason"], rerun.columns["reason"][pos])
     df.loc[at, "strength"] = float(strength)
     if "final_state" in df.columns:
-        verdict = ws.edit(name).root / "final_state.json"
+        verdict = ws.edit(name).final_state
         below = read_json(verdict).get("landed_below") if verdict.exists() else None
         df.loc[at, "final_state"] = (photo_final_states(df.loc[at, "final_gap"].to_numpy(), below)
                                      if below is not None else "")

@@ -28,9 +28,7 @@ def saved_edits(ws: Workspace) -> dict[str, dict]:
     `strength` (the strength it was applied at; None for results made before it was recorded) and
     `gan_sha256` (the generator its direction was fitted on)."""
     edits = {}
-    for spec_path in sorted((ws.root / "edits").glob("*/spec.json")):
-        if spec_path.parent.name.startswith("."):  # a direction being fitted (tasks/direction.py)
-            continue
+    for spec_path in ws.edit_specs():
         spec = read_json(spec_path)
         paths = ws.edit(spec["name"])
         source = paths.root / spec["input"]  # the copy in the edit's folder (an absolute path before copies)

@@ -40,7 +40,7 @@ def results_columns(ws: Workspace, name: str, columns: list[str]) -> dict[str, l
 
 
 def review_path(ws: Workspace, name: str) -> Path:
-    return ws.edit(name).root / "review.json"
+    return ws.edit(name).review
 
 
 def decisions(ws: Workspace, name: str) -> dict[str, str]:

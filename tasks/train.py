@@ -15,7 +15,6 @@ records the generator the encoder was trained for (`check_encoder`).
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
 import os
 import shutil
@@ -36,6 +35,7 @@ from common.storage import (
     read_json,
     reading,
     remove_stale_temps,
+    sha256_bytes,
     sha256_file,
     write_json,
     write_parquet,
@@ -78,10 +78,7 @@ def catalog_images(ws: Workspace) -> ShardImages:
 
 def data_digest(ws: Workspace) -> str:
     """Fingerprint of the training data: the shard files' hashes."""
-    h = hashlib.sha256()
-    for shard in ws.ingest_shards():
-        h.update(sha256_file(shard).encode())
-    return h.hexdigest()
+    return sha256_bytes("".join(sha256_file(shard) for shard in ws.ingest_shards()).encode())
 
 
 log = logging.getLogger(__name__)
@@ -145,18 +142,18 @@ def _start(ckpt: Path, key: str, finetune_steps: int | None = None, start_from: 
     return target
 
 
-def _record(ckpt: Path, meta: Path, key: str, history: dict, name: str, samples_dir: Path,
+def _record(ws: Workspace, ckpt: Path, meta: Path, key: str, history: dict, name: str,
             extra: dict | None = None) -> dict:
     """Write sample grids, the loss table (parquet + csv for DVC plots) and the metrics json of the
     finished model in models/next/, then swap it in: `ckpt` is replaced only by a complete model."""
     nxt = staged(ckpt)
     for step, grid in history.get("samples", []):
-        write_png(samples_dir / f"{name}-{int(step):06d}.png", grid)
+        write_png(ws.samples / f"{name}-{int(step):06d}.png", grid)
     curves = {k: v for k, v in history.items() if k != "samples" and isinstance(v, list)}
     wide = pd.DataFrame(curves)
     long = wide.melt(id_vars="step", var_name="metric", value_name="value").assign(model=name)
     long = long.astype({"step": "int64", "value": "float64"})
-    losses = ckpt.parent / f"{name}_losses"
+    losses = ws.model_losses(name)
     write_parquet(losses.with_suffix(".parquet"), long, LOSS_SCHEMA)
     write_json(losses.with_suffix(".json"), wide.to_dict(orient="records"))
     last = {k: float(v.iloc[-1]) for k, v in wide.items() if len(v)}
@@ -187,7 +184,7 @@ def _replace_model(ws: Workspace, ckpt: Path, meta: Path, key: str, fit: Callabl
         if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EFBIG):
             raise OutputWriteError(f"cannot write {nxt}: {exc.strerror or exc}; {ckpt} is unchanged") from exc
         raise
-    return _record(ckpt, meta, key, history, name, ws.samples, extra)
+    return _record(ws, ckpt, meta, key, history, name, extra)
 
 
 def _bar_callback(bar: progress.Tracker) -> Callable[[dict], None]:
@@ -231,15 +228,15 @@ def train_catalog_gan(ws: Workspace, params: Params) -> dict:
     is kept as it is (`oneedit train --init` fine-tunes it)."""
     settle_generator(ws)
     if imported_generator(ws) is not None:
-        return read_json(ws.models / "gan.json")
-    return _replace_model(ws, ws.gan, ws.models / "gan.json", gan_fingerprint(ws, params),
+        return read_json(ws.model_record("gan"))
+    return _replace_model(ws, ws.gan, ws.model_record("gan"), gan_fingerprint(ws, params),
                           _fit_gan(ws, params, "train GAN"), params.gan.steps, "gan")
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
 def train_catalog_encoder(ws: Workspace, params: Params) -> dict:
     """Train the encoder E against the frozen generator (resumable); returns the final metrics."""
-    return _replace_model(ws, ws.encoder, ws.models / "encoder.json", encoder_fingerprint(ws, params),
+    return _replace_model(ws, ws.encoder, ws.model_record("encoder"), encoder_fingerprint(ws, params),
                           _fit_encoder(ws, params, "train encoder"), params.encoder.steps, "encoder",
                           extra={"gan_sha256": sha256_file(ws.gan)})
 
@@ -249,7 +246,7 @@ def finetune_catalog_gan(ws: Workspace, params: Params, steps: int) -> dict:
     """Resume G/D from WS/models/gan.pt for `steps` more steps on the current catalog (skip if current)."""
     ws.require(ws.gan, hint="train the models once (`oneedit train`) before fine-tuning")
     imported = imported_generator(ws)
-    return _replace_model(ws, ws.gan, ws.models / "gan.json", gan_fingerprint(ws, params),
+    return _replace_model(ws, ws.gan, ws.model_record("gan"), gan_fingerprint(ws, params),
                           _fit_gan(ws, params, "fine-tune GAN", finetune=True), steps, "gan", finetune=True,
                           extra={"imported": imported} if imported else None)
 
@@ -263,7 +260,7 @@ def finetune_from(ws: Workspace, params: Params, init: Path) -> dict:
     imported = imported_generator(ws) if init.resolve() == ws.gan.resolve() else None
     extra = {"imported": imported or {"init": str(init.resolve()), "source_sha256": sha256_file(init),
                                       "resolution": meta["config"]["resolution"]}}
-    return _replace_model(ws, ws.gan, ws.models / "gan.json", key, _fit_gan(ws, params, "fine-tune GAN", True),
+    return _replace_model(ws, ws.gan, ws.model_record("gan"), key, _fit_gan(ws, params, "fine-tune GAN", True),
                           params.gan.steps, "gan", finetune=True, extra=extra, start_from=init)
 
 
@@ -271,14 +268,14 @@ def finetune_from(ws: Workspace, params: Params, init: Path) -> dict:
 def finetune_catalog_encoder(ws: Workspace, params: Params, steps: int) -> dict:
     """Resume E from WS/models/encoder.pt for `steps` more steps against the current G (skip if current)."""
     ws.require(ws.encoder, hint="train the models once (`oneedit train`) before fine-tuning")
-    return _replace_model(ws, ws.encoder, ws.models / "encoder.json", encoder_fingerprint(ws, params),
+    return _replace_model(ws, ws.encoder, ws.model_record("encoder"), encoder_fingerprint(ws, params),
                           _fit_encoder(ws, params, "fine-tune encoder"), steps, "encoder", finetune=True,
                           extra={"gan_sha256": sha256_file(ws.gan)})
 
 
 def check_encoder(ws: Workspace) -> None:
     """Before projecting: encoder.pt must have been trained for the current gan.pt (else finish `train`)."""
-    meta = ws.models / "encoder.json"
+    meta = ws.model_record("encoder")
     recorded = read_json(meta).get("gan_sha256") if meta.exists() else None
     if recorded is not None and recorded != sha256_file(ws.gan):
         raise InputError(f"{ws.encoder} was trained for another generator than {ws.gan}: "
@@ -316,5 +313,5 @@ def model_quality(ws: Workspace, params: Params) -> dict:
     quality = {"photos": len(picked), "reconstruction_error": error, "unexplained": unexplained,
                "weak": unexplained > WEAK_UNEXPLAINED,  # the sample grid relative to the workspace: it moves with it
                "samples": samples[-1].relative_to(ws.root).as_posix() if samples else None}
-    write_json(ws.models / "quality.json", quality)
+    write_json(ws.quality, quality)
     return quality

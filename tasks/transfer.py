@@ -25,11 +25,11 @@ from prefect.cache_policies import NO_CACHE
 
 from common import progress
 from common.cancel import Interrupted
-from common.errors import OutputWriteError, UnreadableFile
+from common.errors import OutputWriteError, UnreadableFile, first_line
 from common.fingerprint import fingerprint
 from common.params import Params
 from common.storage import read_h5, read_parquet, reading, sha256_file, write_parquet
-from common.workspace import Workspace
+from common.workspace import EditPaths, Workspace
 from edit_core.alphas import EDITED, STATUSES
 from edit_core.checkpoint import load_encoder, load_generator
 from edit_core.imageops import resolve_device
@@ -95,7 +95,7 @@ def part_fingerprint(ws: Workspace, name: str, shard: str, table: pd.DataFrame, 
     manifest: photos added to the catalog leave the shard done)."""
     rows = [[i, float(a), str(st), str(sources.get(i, ""))]
             for i, a, st in zip(table["id"], table["alpha"], table["status"], strict=True)]
-    return fingerprint(TRANSFER_VERSION, sha256_file(ws.edit(name).direction), sha256_file(ws.latents / shard), rows,
+    return fingerprint(TRANSFER_VERSION, sha256_file(ws.edit(name).direction), sha256_file(ws.latent_shard(shard)), rows,
                        sha256_file(refined) if refined is not None else None, look, line, params.edit.strength,
                        params.to_dict()["transfer"], params.to_dict()["guard"])
 
@@ -117,13 +117,12 @@ def edit_one(out: Path, source: Path, frames: np.ndarray, planned: str, params: 
         return "rejected", f"original {exc}", 0.0, None
     except Exception as exc:  # one photo's failure is that photo's rejection, not its shard's
         out.unlink(missing_ok=True)
-        text = str(exc).strip().splitlines()
-        return "rejected", f"edit failed: {type(exc).__name__}: {text[0] if text else ''}".rstrip(": "), 0.0, None
+        return "rejected", f"edit failed: {type(exc).__name__}: {first_line(exc)}".rstrip(": "), 0.0, None
     seconds = time.perf_counter() - start
     return planned, "", seconds, square_thumbnail(edited, frames.shape[1])
 
 
-def _read_part(part: Path, key: str, images: Path) -> pd.DataFrame | None:
+def _read_part(part: Path, key: str, paths: EditPaths) -> pd.DataFrame | None:
     """A finished shard's record when it was made from these inputs and its images are all there."""
     if not part.exists():
         return None
@@ -132,7 +131,7 @@ def _read_part(part: Path, key: str, images: Path) -> pd.DataFrame | None:
     except UnreadableFile:  # a damaged record of a finished shard: redo the shard
         return None
     edited = done[done["status"].isin(EDITED)]["id"]
-    if (done["fingerprint"] == key).all() and all((images / f"{i}.png").exists() for i in edited):
+    if (done["fingerprint"] == key).all() and all(paths.image(i).exists() for i in edited):
         return done.drop(columns="fingerprint")
     return None
 
@@ -157,11 +156,11 @@ def transfer_shard(ws: Workspace, name: str, shard: str, table: pd.DataFrame, re
     (tasks/final_state.py: a skipped photo keeps its before gap); the shard's record goes to parts/ with
     the fingerprint of its inputs (a rerun skips it). Returns the rows as compact columns (`Catalog`)."""
     paths = ws.edit(name)
-    part = paths.parts / Path(shard).with_suffix(".parquet").name
+    part = paths.part(shard)
     sources = source_paths(ws, table["id"])  # this shard's photos only: no whole-catalog dict per shard
     hashes = source_hashes(ws, table["id"])
     key = part_fingerprint(ws, name, shard, table, sources, refined, look, line, params)
-    done = _read_part(part, key, paths.images)
+    done = _read_part(part, key, paths)
     if done is None:
         done = _transfer(ws, name, shard, table, refined, FinalLook.from_dict(look), line, sources, hashes, params)
         write_parquet(part, done.assign(fingerprint=key)[PART_SCHEMA.names], PART_SCHEMA)
@@ -174,7 +173,7 @@ def _transfer(ws: Workspace, name: str, shard: str, table: pd.DataFrame, refined
     rows = []
     nan = float("nan")
     for r in table[table["status"] == "rejected"].itertuples(index=False):  # not finite: nothing to measure
-        (paths.images / f"{r.id}.png").unlink(missing_ok=True)
+        paths.image(r.id).unlink(missing_ok=True)
         rows.append((r.id, r.status, r.reason, 0.0, 0.0, nan, nan, nan))
     todo = table[table["status"] != "rejected"]
     if len(todo):
@@ -183,8 +182,8 @@ def _transfer(ws: Workspace, name: str, shard: str, table: pd.DataFrame, refined
             G = load_generator(ws.gan, device)
         encoder = load_encoder(ws.encoder, device).eval() if ws.encoder.exists() else None
         state = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in load_direction(ws, paths).items()}
-        latents = torch.from_numpy(read_h5(ws.latents / shard, ["w"])["w"]).to(device)
-        originals = read_h5(ws.ingest / shard, ["images"])["images"]
+        latents = torch.from_numpy(read_h5(ws.latent_shard(shard), ["w"])["w"]).to(device)
+        originals = read_h5(ws.ingest_shard(shard), ["images"])["images"]
         offsets = read_offsets(refined) if refined is not None else {}
     with progress.track(f"transfer {shard}", total=int(todo["status"].isin(EDITED).sum())) as bar:
         for start in range(0, len(todo), RENDER_BATCH):
@@ -202,10 +201,10 @@ def _transfer(ws: Workspace, name: str, shard: str, table: pd.DataFrame, refined
             done = []
             for k, (r, frames) in enumerate(zip(chunk.itertuples(index=False), clips, strict=True)):
                 if r.status not in EDITED:  # skipped by the guard: no image, measured as it is
-                    (paths.images / f"{r.id}.png").unlink(missing_ok=True)
+                    paths.image(r.id).unlink(missing_ok=True)
                     done.append((r.id, r.status, r.reason, 0.0, 0.0))
                     continue
-                status, reason, seconds, thumb = edit_one(paths.images / f"{r.id}.png", sources[r.id], frames,
+                status, reason, seconds, thumb = edit_one(paths.image(r.id), sources[r.id], frames,
                                                           r.status, params, hashes.get(r.id), look)
                 if thumb is not None:
                     outputs[k] = thumb

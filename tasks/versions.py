@@ -33,8 +33,7 @@ NOT_KEPT = ("preview",)  # a preview is not part of the edit's state
 
 def versions_root(ws: Workspace, name: str) -> Path:
     """WS/edits/.versions/NAME/ (hidden: never taken for a saved edit)."""
-    ws.edit(name)  # validates the name
-    return ws.root / "edits" / ".versions" / name
+    return ws.edit_versions(name)
 
 
 def version_numbers(ws: Workspace, name: str) -> list[int]:
@@ -72,22 +71,23 @@ def keep_version(ws: Workspace, name: str, reason: str) -> int | None:
     """Keep edit `name` as it is now as the next version (hard-linked copy, renamed into place when complete);
     returns its number, None when there is no such edit. An edit whose spec and results the latest version
     already holds (a run that stopped and runs again) is not kept twice."""
-    current = ws.edit(name).root
-    if not (current / "spec.json").exists():
+    current = ws.edit(name)
+    if not current.spec.exists():
         return None
     latest = max(version_numbers(ws, name), default=None)
-    if latest is not None and all(_same(current / f, versions_root(ws, name) / str(latest) / f)
-                                  for f in ("spec.json", "results.parquet")):
-        return latest
+    if latest is not None:
+        kept = EditPaths(versions_root(ws, name) / str(latest))
+        if _same(current.spec, kept.spec) and _same(current.results, kept.results):
+            return latest
     root = versions_root(ws, name)
     root.mkdir(parents=True, exist_ok=True)
     for stale in root.glob(".*.partial"):  # a copy a crash left unfinished
         shutil.rmtree(stale, ignore_errors=True)
     k = max(version_numbers(ws, name), default=0) + 1
     partial = root / f".{k}.partial"
-    _link_tree(current, partial)
+    _link_tree(current.root, partial)
     write_json(partial / VERSION_FILE, {"version": k, "saved_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-                                        "reason": reason, "strength": _applied_strength(current)})
+                                        "reason": reason, "strength": _applied_strength(current.root)})
     os.replace(partial, root / str(k))
     log.info("edit %s: kept as version %d (%s)", name, k, reason)
     return k
@@ -113,7 +113,7 @@ def keep_before_reapply(ws: Workspace, name: str, strength: float) -> int | None
 
 def deleted_edits(ws: Workspace) -> dict[str, int]:
     """Edits that exist only as kept versions (deleted): name -> how many versions."""
-    root = ws.root / "edits" / ".versions"
+    root = ws.versions
     names = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     return {n: len(version_numbers(ws, n)) for n in names
             if not ws.edit(n).spec.exists() and version_numbers(ws, n)}
@@ -123,7 +123,7 @@ def _folder(ws: Workspace, name: str, version: int | str) -> Path:
     """The folder of version `version` of edit `name` ("current": the edit itself); one line if absent."""
     if str(version) == "current":
         folder = ws.edit(name).root
-        if not (folder / "spec.json").exists():
+        if not EditPaths(folder).spec.exists():
             raise InputError(f"edit {name!r} does not exist (its versions: `oneedit versions {name}`)")
         return folder
     folder = versions_root(ws, name) / str(version)
@@ -137,16 +137,17 @@ def describe(folder: Path) -> dict:
     """One version as `oneedit versions` shows it: kind, example, strength, counts, when and why it was kept."""
     import pyarrow.parquet as pq
 
-    spec = read_json(folder / "spec.json") if (folder / "spec.json").exists() else {}
+    paths = EditPaths(folder)  # a kept version has the edit's layout
+    spec = read_json(paths.spec) if paths.spec.exists() else {}
     meta = read_json(folder / VERSION_FILE) if (folder / VERSION_FILE).exists() else {}
     counts: dict[str, int] = {}
-    if (folder / "results.parquet").exists():
-        for status in pq.read_table(folder / "results.parquet", columns=["status"])["status"].to_pylist():
+    if paths.results.exists():
+        for status in pq.read_table(paths.results, columns=["status"])["status"].to_pylist():
             counts[status] = counts.get(status, 0) + 1
     return {"version": meta.get("version", "current"), "saved_utc": meta.get("saved_utc", ""),
             "reason": meta.get("reason", ""), "kind": spec.get("kind", ""),
             "example": spec.get("example_id") or spec.get("example", ""), "strength": _applied_strength(folder),
-            "counts": counts, "reported": (folder / "report" / "index.html").exists()}
+            "counts": counts, "reported": paths.report_index.exists()}
 
 
 def list_versions(ws: Workspace, name: str) -> list[dict]:
@@ -167,7 +168,7 @@ def _flat(value: object, prefix: str = "") -> dict[str, object]:
 
 def settings(folder: Path) -> dict[str, object]:
     """What an edit was made with, flat (kind, example, input, params..., strength, generator)."""
-    spec = read_json(folder / "spec.json")
+    spec = read_json(EditPaths(folder).spec)
     keep = {k: spec.get(k) for k in ("kind", "example", "example_key", "input_sha256", "gan_sha256")}
     return {**keep, **_flat(spec.get("params", {}), "params."), "strength": _applied_strength(folder)}
 

@@ -47,14 +47,14 @@ def test_bad_address_is_refused() -> None:
 
 def test_cli_dask_flags_become_runtime_params() -> None:
     from common.errors import InputError
-    from oneedit.cli import _params
+    from oneedit.cli.runtime import command_params
 
-    local = _params(None, ["runtime.dask_address=tcp://h:1"], dask_local=3).runtime
+    local = command_params(None, ["runtime.dask_address=tcp://h:1"], dask_local=3).runtime
     assert (local.task_runner, local.dask_address, local.workers) == ("dask", "", 3)
-    remote = _params(None, None, dask_address="tcp://10.0.0.5:8786").runtime
+    remote = command_params(None, None, dask_address="tcp://10.0.0.5:8786").runtime
     assert (remote.task_runner, remote.dask_address) == ("dask", "tcp://10.0.0.5:8786")
     with pytest.raises(InputError, match="not both"):
-        _params(None, None, dask_address="tcp://h:1", dask_local=2)
+        command_params(None, None, dask_address="tcp://h:1", dask_local=2)
 
 
 def test_on_runner_and_shared_cluster_leave_threads_alone() -> None:

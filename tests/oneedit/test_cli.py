@@ -87,14 +87,14 @@ def test_ingest_lists_the_rejected_files(capsys: pytest.CaptureFixture, ws: Path
     import pandas as pd
 
     from common.storage import write_parquet
-    from oneedit.cli import _print_rejected
+    from oneedit.cli.printing import print_rejected
     from tasks.ingest import manifest_schema
 
     rows = [["a" * 16, "ok.png", "", 8, 8, "accepted", "", 0, 0]]
     rows += [["", f"bad-{k}.jpg", "", -1, -1, "rejected", "not a recognised image", -1, -1] for k in range(3)]
     workspace = Workspace.open(ws)
     write_parquet(workspace.manifest, pd.DataFrame(rows, columns=manifest_schema(8).names), manifest_schema(8))
-    _print_rejected(workspace, limit=2)
+    print_rejected(workspace, limit=2)
     lines = capsys.readouterr().out.splitlines()
     assert lines[:2] == ["  rejected bad-0.jpg: not a recognised image", "  rejected bad-1.jpg: not a recognised image"]
     assert "1 more" in lines[2] and str(workspace.manifest) in lines[2]
@@ -124,7 +124,7 @@ def test_a_hard_exit_stops_the_temporary_prefect_server(monkeypatch: pytest.Monk
     skips the atexit hook that stops it, so the hard exit stops it first."""
     from prefect.server.api.server import SubprocessASGIServer
 
-    from oneedit import cli
+    from oneedit.cli import signals
 
     stopped, exits = [], []
 
@@ -133,6 +133,6 @@ def test_a_hard_exit_stops_the_temporary_prefect_server(monkeypatch: pytest.Monk
             stopped.append(True)
 
     monkeypatch.setitem(SubprocessASGIServer._instances, -1, Server())
-    monkeypatch.setattr(cli.os, "_exit", exits.append)
-    cli._hard_exit(2)
+    monkeypatch.setattr(signals.os, "_exit", exits.append)
+    signals.hard_exit(2)
     assert stopped == [True] and exits == [130]

@@ -954,13 +954,13 @@ def test_cli_rescale_without_a_manifest_and_a_capture_below_zero(ws_copy: Worksp
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """`rescale` with the manifest gone says what to run (was: a bare `[Errno 2]` line); a generator that
     reproduces less than none of the example's edit is said so, never as a negative percentage."""
-    import oneedit.cli
+    import flows.edit
     from oneedit.cli import main
 
     ws = ws_copy
     manifest = read_parquet(ws.manifest)
     example = manifest.loc[manifest["source_path"] == "car-000.png", "id"].iloc[0]
-    monkeypatch.setattr(oneedit.cli, "on_runner", lambda flow, runtime: lambda *a, **k: {
+    monkeypatch.setattr(flows.edit, "direction_flow", lambda *a, **k: {
         "capture": {"weak": True, "direction": -0.42}})  # the fit as a generator that renders the edit backwards
     assert main(_cli(ws, "direction", "--name", "back", "--example", example, "--after", built["pair"]["path"])) == 0
     warning = capsys.readouterr().err

@@ -1,0 +1,1 @@
+"""The commands, one module per group; importing a module registers its commands on `oneedit.cli.app.app`."""
