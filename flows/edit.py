@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from common.params import Params
 from common.storage import remove_stale_temps
 from common.workspace import Workspace
 from flows.inputs import ParamsInput, as_params, flow
 from flows.rescale import rescale_flow
-from flows.runners import gpu_annotation, on_runner
+from flows.runners import on_runner
+from flows.steps import FlowSteps, Steps
 from tasks.direction import fit_edit_direction, is_current, publish_edit, staged_edit
 
 
@@ -18,13 +20,17 @@ def direction_flow(workspace: Path, name: str, form: dict, params: ParamsInput) 
     published whole; skipped when the edit already holds it (same edit, same generator)."""
     params = as_params(params)
     ws = Workspace.open(workspace)
+    return direction_steps(ws, name, form, params, FlowSteps(ws.root, params.runtime.gpu_resource))
+
+
+def direction_steps(ws: Workspace, name: str, form: dict, params: Params, steps: Steps) -> dict:
+    """The direction flow's steps: unless the edit is current, the example edit + Δ* fitted aside, then published."""
     staged = staged_edit(ws, name)
     for folder in (ws.edit(name).root, ws.edit(name).example, staged.root, staged.example):
         remove_stale_temps(folder)
     if is_current(ws, name, form, params):
         return {"skipped": True}
-    with gpu_annotation(params.runtime.gpu_resource):
-        fitted = fit_edit_direction.submit(ws, name, form, params).result()
+    fitted = steps.submit(fit_edit_direction, ws, name, form, params)
     publish_edit(ws, name)
     return {**fitted, "skipped": False}
 

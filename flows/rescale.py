@@ -13,10 +13,11 @@ from pathlib import Path
 
 from prefect import unmapped
 
+from common.params import Params
 from common.storage import remove_stale_temps
 from common.workspace import Workspace
-from flows.inputs import ParamsInput, as_params, flow, task_run_name
-from flows.runners import gpu_annotation
+from flows.inputs import ParamsInput, as_params, flow
+from flows.steps import FlowSteps, Steps
 from tasks.alphas import Catalog, alpha_shard, catalog_limits, write_results
 from tasks.direction import load_direction
 from tasks.final_state import judge_final_state
@@ -29,27 +30,29 @@ def rescale_flow(workspace: Path, name: str, params: ParamsInput) -> dict:
     """α (§3.2) -> refine -> transfer, per shard -> the final state judged on every output -> results.parquet."""
     params = as_params(params)
     ws = Workspace.open(workspace)
+    return rescale_steps(ws, name, params, FlowSteps(ws.root, params.runtime.gpu_resource))
+
+
+def rescale_steps(ws: Workspace, name: str, params: Params, steps: Steps) -> dict:
+    """The rescale flow's steps in order: the guard's limits and the example's look, then per shard
+    α -> refine -> transfer (each a mapped task), the verdict on every output, results.parquet."""
     paths = ws.edit(name)
     for folder in (paths.root, paths.images, paths.parts):
         remove_stale_temps(folder)
     state = load_direction(ws, paths)
-    limits = catalog_limits(ws, state, params)
-    look = look_of_edit(ws, state, params)
+    limits = steps.call(catalog_limits, ws, state, params)
+    look = steps.call(look_of_edit, ws, state, params)
     shards = [s.name for s in ws.ingest_shards()]
-
-    def named(task, step: str, *keys: str):
-        return task.with_options(task_run_name=task_run_name(step, ws.root, *keys, "shard"))
-
-    with gpu_annotation(params.runtime.gpu_resource):
-        tables = named(alpha_shard, "alpha").map(unmapped(ws), shards, unmapped(state), unmapped(limits),
-                                                 unmapped(params))
-        refined = named(refine_shard, "refine", "name").map(unmapped(ws), unmapped(name), shards, tables, unmapped(look),
-                                                    unmapped(params))
-        parts = named(transfer_shard, "transfer", "name").map(unmapped(ws), unmapped(name), shards, tables, refined,
-                                                      unmapped(look), unmapped(params))
-        for step in (tables, refined):  # a failure is raised as itself, not as its downstream tasks' NotReady
-            step.result()
-        catalog = Catalog.concat(parts.result())
-    verdict = judge_final_state(ws, name, catalog, look, params)
-    return {**write_results(ws, name, catalog, verdict.get("landed_below", float("nan")), params.edit.strength),
-            "final_state": verdict}
+    tables = steps.map(alpha_shard, ("alpha", "shard"), unmapped(ws), shards, unmapped(state), unmapped(limits),
+                       unmapped(params))
+    refined = steps.map(refine_shard, ("refine", "name", "shard"), unmapped(ws), unmapped(name), shards, tables,
+                        unmapped(look), unmapped(params))
+    parts = steps.map(transfer_shard, ("transfer", "name", "shard"), unmapped(ws), unmapped(name), shards, tables,
+                      refined, unmapped(look), unmapped(params))
+    for step in (tables, refined):  # a failure is raised as itself, not as its downstream tasks' NotReady
+        steps.wait(step)
+    catalog = Catalog.concat(steps.wait(parts))
+    verdict = steps.call(judge_final_state, ws, name, catalog, look, params)
+    results = steps.call(write_results, ws, name, catalog, verdict.get("landed_below", float("nan")),
+                         params.edit.strength)
+    return {**results, "final_state": verdict}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from common.params import Params
 from common.workspace import Workspace
 from flows.inputs import ParamsInput, as_params, flow
-from flows.runners import gpu_annotation
+from flows.steps import FlowSteps, Steps
 from tasks.ingest import ingest_photos
 from tasks.train import finetune_from, train_catalog_encoder, train_catalog_gan
 
@@ -24,10 +25,14 @@ def train_flow(workspace: Path, params: ParamsInput, source: Path | None = None,
     ws = Workspace.open(workspace)
     if source is not None:
         ingest_photos(source, ws, params)
-    with gpu_annotation(params.runtime.gpu_resource):
-        if init is not None:
-            gan = finetune_from.submit(ws, params, Path(init)).result()
-        else:
-            gan = train_catalog_gan.submit(ws, params).result()
-        encoder = train_catalog_encoder.submit(ws, params).result()
+    return train_steps(ws, params, FlowSteps(ws.root, params.runtime.gpu_resource), init)
+
+
+def train_steps(ws: Workspace, params: Params, steps: Steps, init: Path | None = None) -> dict:
+    """The train flow's steps: the GAN (trained, or fine-tuned from `init`), then the encoder against it."""
+    if init is not None:
+        gan = steps.submit(finetune_from, ws, params, Path(init))
+    else:
+        gan = steps.submit(train_catalog_gan, ws, params)
+    encoder = steps.submit(train_catalog_encoder, ws, params)
     return {"gan": gan, "encoder": encoder}
