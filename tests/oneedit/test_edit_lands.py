@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.fashion_mnist import FASHION_MNIST_DIR
 from common.storage import read_json
 from oneedit.cli import main
-from tasks.fashion_mnist import FASHION_MNIST_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 INIT = REPO / "data" / "pretrained" / "demo-gan.pt"

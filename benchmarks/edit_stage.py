@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.models import Models
 from common.params import Params
 from common.workspace import Workspace
-from oneedit.bench_models import Models
 
 
 def _build(root: Path, m: Models, p: Params, n: int, photo_res: int) -> Workspace:
