@@ -51,8 +51,7 @@ def edit_catalog_seconds(bench_root: Path, m: Models, p: Params, n: int = 1000, 
     """Wall seconds of `rescale_flow` (α + frames + transfer + PNG) over n photos at photo_res, measured."""
     from flows.rescale import rescale_flow
 
-    p = p.model_copy(update={"project": p.project.model_copy(update={"mode": "encoder"}),
-                             "edit": p.edit.model_copy(update={"verify": 0})})
+    p = p.model_copy(update={"project": p.project.model_copy(update={"mode": "encoder"})})
     ws = _build(bench_root / f"edit-{n}-{photo_res}", m, p, n, photo_res)
     paths = ws.edit("bench")
     rescale_flow(ws.root, "bench", p)  # warm-up: Prefect's server, torch, OpenCV
