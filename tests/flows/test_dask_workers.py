@@ -25,7 +25,10 @@ from flows.project import project_flow
 from flows.runners import on_runner
 from flows.train import ingest_flow, train_flow
 from tests.catalogs import torch_threads, write_after
-from tests.flows.test_scaleout import TINY, add_photos, stamps, tiny
+from tests.flows.test_scaleout import add_photos, stamps, tiny
+from tests.helpers import TINY
+
+pytestmark = pytest.mark.slow  # infrastructure: a real dask scheduler + worker processes and CLI runs (CI's `make test` runs it)
 
 PHOTOS = 16
 # 4 shards, each long enough to be caught mid-run; one torch thread: a `dask worker` process starts

@@ -31,8 +31,8 @@ from flows.runners import on_runner, shared_cluster
 from flows.train import ingest_flow, train_flow
 from tasks.images import write_png
 from tests.catalogs import torch_threads, write_after
+from tests.helpers import TINY
 
-TINY = Path(__file__).parent / "tiny_params.yaml"
 FIRST = 20  # photos of the first run: shards of 16 + 4 (tiny params)
 
 
