@@ -196,7 +196,7 @@ def test_a_storage_declaring_more_than_it_holds_is_refused(tmp_path: Path, capsy
 # --- the generator's checkpoint and record, replaced as one unit -----------------------------------
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "stylegan2"
-SMALL = ["catalog.size=8", "model.resolution=32", "encoder.steps=2", "edit.verify=4", "runtime.threads=1"]
+SMALL = ["catalog.size=8", "model.resolution=32", "encoder.steps=2", "runtime.threads=1"]
 
 
 def _cli(*args: str) -> int:
