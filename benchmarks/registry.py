@@ -179,3 +179,14 @@ class StyleGAN2Options:
     set_: list[str] | None = _set()
     batch: int = option(8, help="Images per timed batch.", min=1)
     repeats: int = option(5, help="Timed repeats (median).", min=1)
+
+
+@register("export")
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ExportBenchOptions(BenchOptions):
+    """`oneedit export` of an applied edit of N JPEG photos (synthetic, no training): seconds, and for a rerun."""
+
+    workspace: Path = option(Path("workspace/bench-export"), help="Scratch folder for the synthetic applied edit "
+                                                                   "(reused).", flags=("--workspace", "-w"))
+    photos: int = option(1000, help="Photos of the applied edit.", min=1)
+    photo_res: int = option(512, help="Photo size (px).", flags=("--photo-res",), min=16)

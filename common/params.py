@@ -11,6 +11,7 @@ defaults). Unknown keys and out-of-range values fail with one line before any wo
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import reprlib
 import typing
@@ -31,14 +32,17 @@ from pydantic import (
 
 from common.errors import InputError
 from common.fingerprint import fingerprint
-from edit_core.direction import DirectionConfig
-from edit_core.edits import BrushConfig
-from edit_core.models import GENERATORS, ModelConfig
-from edit_core.project import ProjectConfig
-from edit_core.refine import RefineConfig
-from edit_core.train_encoder import EncoderTrainConfig
-from edit_core.train_gan import GanTrainConfig
-from edit_core.transfer import TransferConfig
+from edit_core.configs import (  # torch-free: the CLI validates params without importing the engine
+    BACKBONES,
+    BrushConfig,
+    DirectionConfig,
+    EncoderTrainConfig,
+    GanTrainConfig,
+    ModelConfig,
+    ProjectConfig,
+    RefineConfig,
+    TransferConfig,
+)
 
 DEFAULT_PATH = Path("params.yaml")
 MAX_FILE_BYTES = 1 << 20  # a params file is a page of settings: anything larger is not one
@@ -133,7 +137,7 @@ ModelParams = engine_section(
     ModelConfig, "Generator / discriminator / encoder architecture (edit_core.models.ModelConfig).",
     limits={"z_dim": {"ge": 2, "le": 1024}, "w_dim": {"ge": 2, "le": 1024}, "width": {"ge": 4, "le": 1024},
             "mapping_layers": {"ge": 1, "le": 16}, "mapping_lr_mul": {"gt": 0, "le": 1}},
-    types={"backbone": Literal[tuple(GENERATORS)], "resolution": Literal[8, 16, 32, 64, 128]},
+    types={"backbone": Literal[BACKBONES], "resolution": Literal[8, 16, 32, 64, 128, 256, 512, 1024]},
     exclude=("channels", "stylegan2"), validators={"dcgan_w_is_z": model_validator(mode="after")(_dcgan_w_is_z)})
 
 GanParams = engine_section(
@@ -142,14 +146,14 @@ GanParams = engine_section(
             "r1_every": {"ge": 1}, "ema_beta": {"ge": 0, "lt": 1}, "pl_weight": {"ge": 0}, "pl_every": {"ge": 1},
             "pl_decay": {"gt": 0, "le": 1}, "tune_from": {"ge": 0}, "tune_lr": {"gt": 0, "le": 1},
             "tune_ema_beta": {"ge": 0, "lt": 1}, "tune_pl_weight": {"ge": 0}, "sample_every": {"ge": 1},
-            "ckpt_every": {"ge": 1}, "log_every": {"ge": 1},
+            "ckpt_every": {"ge": 1}, "ckpt_seconds": {"ge": 0}, "log_every": {"ge": 1},
             "augment": {"pattern": r"^$|^(color|translation|cutout)(,(color|translation|cutout))*$"}})
 
 EncoderParams = engine_section(
     EncoderTrainConfig, "Encoder training against the frozen generator (edit_core.train_encoder.EncoderTrainConfig).",
     limits={"steps": {"ge": 1}, "batch_size": {"ge": 2, "le": 4096}, "lr": {"gt": 0, "le": 1},
             "pixel_weight": {"ge": 0}, "feature_weight": {"ge": 0}, "latent_weight": {"ge": 0},
-            "sample_every": {"ge": 1}, "ckpt_every": {"ge": 1}, "log_every": {"ge": 1}})
+            "sample_every": {"ge": 1}, "ckpt_every": {"ge": 1}, "ckpt_seconds": {"ge": 0}, "log_every": {"ge": 1}})
 
 ProjectParams = engine_section(
     ProjectConfig, "Projection of every photo (edit_core.project.ProjectConfig).",
@@ -231,6 +235,13 @@ class ReportParams(Section):
     estimate: int = Field(300, ge=0, le=1_000_000)  # 0: no attribute measurement
 
 
+class ExportParams(Section):
+    """Catalog-ready copies (`oneedit export`, tasks/export.py): how outputs are encoded."""
+
+    jpeg_quality: int = Field(0, ge=0, le=100)  # 0: the original JPEG's own quantization tables (95 for others)
+    webp_quality: int = Field(90, ge=1, le=100)  # lossy WebP originals; lossless ones stay lossless
+
+
 class RuntimeParams(Section):
     """Where and how the flows run."""
 
@@ -263,6 +274,7 @@ class Params(Section):
     transfer: TransferParams = TransferParams()
     guard: GuardParams = GuardParams()
     report: ReportParams = ReportParams()
+    export: ExportParams = ExportParams()
     runtime: RuntimeParams = RuntimeParams()
 
     def to_dict(self) -> dict[str, Any]:
@@ -276,13 +288,28 @@ class Params(Section):
         return fingerprint(picked)
 
 
+def _did_you_mean(loc: tuple) -> str:
+    """` (did you mean section.key?)` for an unknown key close to a known one of its section (difflib)."""
+    model: Any = Params
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            return ""
+        model = field.annotation
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return ""
+    known = [f.alias or name for name, f in model.model_fields.items()]
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+    return f" (did you mean {'.'.join([*map(str, loc[:-1]), close[0]])}?)" if close else ""
+
+
 def _error_line(err: ValidationError, source: str) -> str:
     """The first validation error as one line: `source: section.key: message`."""
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "(top level)"
     msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        msg = "unknown key"
+        msg = "unknown key" + _did_you_mean(first["loc"])
     elif first["type"] != "value_error" and "input" in first and not isinstance(first["input"], dict):
         msg = f"{msg} (got {_shown.repr(first['input'])})"
     return f"{source}: {where}: {msg}"
@@ -412,7 +439,10 @@ def _read_file(source: Path) -> dict[str, Any]:
 
 def check_device(device: str) -> None:
     """The device must exist on this machine (cuda[:N] only with that many CUDA devices, mps only where
-    PyTorch has it): one line now, rather than a crash loading the first checkpoint there."""
+    PyTorch has it): one line now, rather than a crash loading the first checkpoint there. torch is imported
+    only for a device that needs the check (auto and cpu always exist), so a bad argument is answered at once."""
+    if device in ("auto", "cpu"):
+        return
     import torch
 
     if device.startswith("cuda"):

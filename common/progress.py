@@ -208,6 +208,27 @@ def snapshot(progress: Progress, now: float | None = None) -> list[dict]:
 
 
 @contextmanager
+def optimizer_steps(tracker: Tracker) -> Iterator[None]:
+    """Advance `tracker` by one for every torch optimizer step this thread takes inside the block: the
+    engine's optimization loops (the example edit, the direction fit) get a bar with an ETA, and a
+    cancellation point per step, without a callback through the engine. Other threads' steps (shards
+    projected beside it) are not counted."""
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    owner = threading.get_ident()
+
+    def hook(optimizer: object, args: object, kwargs: object) -> None:
+        if threading.get_ident() == owner:
+            tracker.advance()
+
+    handle = register_optimizer_step_post_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+@contextmanager
 def track(description: str, total: float | None) -> Iterator[Tracker]:
     """A bar for one step (total None: a spinner until done); it stays on screen, completed, when the step ends."""
     with _lock:

@@ -33,11 +33,11 @@ the paper and the authors' code (torch's default decoupled weight decay, 0.01).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from edit_core.configs import DirectionConfig
 from edit_core.models.base import Generator
 
 
@@ -53,18 +53,6 @@ def rms_error(a: Tensor, b: Tensor) -> Tensor:
     return diff.norm(dim=1) / math.sqrt(diff.shape[1])
 
 
-@dataclass(frozen=True)
-class DirectionConfig:
-    """Δ* settings: the defaults of `fit_direction` and of the pipeline's edit.direction params (one source)."""
-
-    lam: float = 0.0  # attribute-term weight (paper 0.02); 0 measured best for consistency here (BENCHMARKS.md)
-    steps: int = 200
-    lr: float = 0.01
-    init: str = "zero"  # "zero" (the paper) | "delta" (the authors' code: start from the user's Δw)
-    origin: str = "mean"  # "mean": latents centred on G's mean w (the caller passes it) | "raw"
-    anchors: int = 0  # extra random anchor latents in the image term (0 = the paper's loss)
-    layers: tuple[int, ...] = ()  # W+ only: the synthesis layers Δ* may move (the authors' code: the first 6 of 18)
-    seed: int = 0
 
 
 def layer_mask(w0: Tensor, layers: tuple[int, ...]) -> Tensor | None:

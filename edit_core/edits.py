@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from edit_core.configs import BrushConfig
 from edit_core.features import FeatureExtractor, HOGFeatures
 from edit_core.models.base import Generator
 from edit_core.project import check_images, project
@@ -203,19 +204,6 @@ class BrushEnergy:
         out["smooth"] = self.lambda_s * (w - self.w0).pow(2).flatten(1).mean(1)
         out["total"] = out["color"] + out["sketch"] + out["smooth"] + out["realism"]
         return out
-
-
-@dataclass(frozen=True)
-class BrushConfig:
-    """Brush-edit settings: the defaults of `edit_from_brush` and of the edit.brush params (one source)."""
-
-    lambda_s: float = 5.0  # smoothness weight: λ_s·mean((w − w0)²) keeps the edit near the example (iGAN)
-    lambda_d: float = 0.0  # discriminator realism weight
-    starts: int = 64
-    steps: int = 40
-    lr: float = 0.1
-    spread: float = 0.5  # random starts: w0 + spread·(w_j − mean w)
-    seed: int = 0
 
 
 def edit_from_brush(

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from edit_core.configs import ProjectConfig
 from edit_core.features import FeatureExtractor
 from edit_core.models.base import Generator
 
@@ -77,20 +78,6 @@ def _initial_latents(
         raise ValueError(f"mode {mode!r} needs an encoder")
     with torch.no_grad():
         return encoder(images)
-
-
-@dataclass(frozen=True)
-class ProjectConfig:
-    """Projection settings: the defaults of `project` and of the pipeline's `project` params (one source)."""
-
-    mode: str = "hybrid"  # "encoder" | "optimize" | "hybrid"
-    steps: int = 10  # the `make demo` budget; a real catalog wants 100 or more
-    lr: float = 0.05
-    feature_weight: float = 0.002  # iGAN's weight of the deep-feature term
-    w_plus: bool = False
-    wplus_pull: float = 0.0  # W+ only: weight of mean_layers ||w_l − w̄||² / w_dim, keeping the layers near one w
-    starts: int = 1
-    seed: int = 0
 
 
 def project(

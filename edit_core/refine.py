@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from edit_core.configs import RefineConfig
 from edit_core.imageops import to_tensor
 from edit_core.models.base import Generator
 from edit_core.region import edit_region
@@ -125,16 +126,6 @@ def final_look(frames: np.ndarray) -> FinalLook:
     weight = region[0, 0].numpy()
     motion = float((np.linalg.norm(change.flow, axis=-1) * weight).sum() / max(float(weight.sum()), 1e-6))
     return FinalLook(target, torch.tensor([_ramp(float(residual[0].abs())), chroma, chroma]), motion)
-
-
-@dataclass(frozen=True)
-class RefineConfig:
-    """Refinement settings: the defaults of `refine` and of the pipeline's edit.refine params (one source)."""
-
-    steps: int = 10  # Adam steps per photo (0: the closed form, unchanged)
-    lr: float = 0.05
-    keep: float = 20.0  # weight of the photo outside its edit region held where the closed form put it
-    pull: float = 0.05  # weight of δ held near the closed form's α·n
 
 
 def refine(G: Generator, w: Tensor, delta: Tensor, look: FinalLook, steps: int = RefineConfig.steps,

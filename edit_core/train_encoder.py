@@ -10,35 +10,26 @@ of W that the mapping produces. Resumable like `train_gan`.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from edit_core.checkpoint import load_checkpoint, load_discriminator, load_generator, save_checkpoint
+from edit_core.configs import EncoderTrainConfig
 from edit_core.features import DiscriminatorFeatures, feature_distance
 from edit_core.imageops import resolve_device, to_tensor
 from edit_core.models import build_encoder
-from edit_core.training import ImageSource, ProgressFn, after_step, check_resume, image_grid, sample_indices
-
-
-@dataclass
-class EncoderTrainConfig:
-    """Optimisation settings: the defaults of the pipeline's `encoder` params (one source); the `make demo` budget."""
-
-    steps: int = 300
-    batch_size: int = 16
-    lr: float = 0.002
-    betas: tuple[float, float] = (0.9, 0.99)
-    pixel_weight: float = 1.0
-    feature_weight: float = 0.1
-    latent_weight: float = 0.1  # measured: 0.1 reconstructs and recovers w better than 1.0
-    w_plus: bool = False
-    sample_every: int = 200
-    ckpt_every: int = 200
-    log_every: int = 25
-    seed: int = 0
+from edit_core.training import (
+    CheckpointClock,
+    ImageSource,
+    ProgressFn,
+    after_step,
+    check_resume,
+    image_grid,
+    sample_indices,
+)
 
 
 def train_encoder(data: ImageSource, gan_ckpt: str | Path, train: EncoderTrainConfig, ckpt_path: str | Path,
@@ -85,6 +76,7 @@ def train_encoder(data: ImageSource, gan_ckpt: str | Path, train: EncoderTrainCo
 
     E.train()
     t0, seen = time.perf_counter(), 0
+    clock = CheckpointClock(train.ckpt_seconds)
     while step < train.steps:
         x = to_tensor(data[sample_indices(len(data), train.batch_size, gen)], device)
         recon = G.synthesis(E(x))
@@ -104,7 +96,7 @@ def train_encoder(data: ImageSource, gan_ckpt: str | Path, train: EncoderTrainCo
         seen += x.shape[0]
 
         after_step(step, train, {"loss": loss, "pixel": pixel, "feature": feature, "latent": latent},
-                   seen / (time.perf_counter() - t0), history, add_samples, save, on_progress)
+                   seen / (time.perf_counter() - t0), history, add_samples, save, on_progress, clock)
     if not history["samples"]:
         add_samples()
     return history

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -23,37 +23,18 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from edit_core.checkpoint import load_checkpoint, save_checkpoint
+from edit_core.configs import GanTrainConfig
 from edit_core.imageops import resolve_device, to_tensor
 from edit_core.models import ModelConfig, build_discriminator, build_generator
-from edit_core.training import ImageSource, ProgressFn, after_step, check_resume, image_grid, sample_indices
-
-
-@dataclass
-class GanTrainConfig:
-    """Optimisation settings: the defaults of the pipeline's `gan` params (one source); the `make demo` budget
-    (64 px style model, 2 CPU cores)."""
-
-    steps: int = 600  # a usable model needs far more (e.g. 20000 on a GPU)
-    batch_size: int = 16
-    lr: float = 0.002
-    betas: tuple[float, float] = (0.0, 0.99)
-    r1_gamma: float = 1.0
-    r1_every: int = 16  # lazy R1: applied every k steps with weight k (its double backward is costly on CPU)
-    ema_beta: float = 0.995  # per step, ramped up from 0 over the first steps
-    pl_weight: float = 0.0  # path-length regularization of G (StyleGAN2 uses 2); 0 = off
-    pl_every: int = 4  # lazy: applied every k steps with weight k, on half the batch
-    pl_decay: float = 0.01  # running-mean rate of the target path length
-    # Optional second phase from step `tune_from` on (0 = none): a lower rate, a slower EMA and
-    # path-length regularization sharpen a trained G (BENCHMARKS.md, probe).
-    tune_from: int = 0
-    tune_lr: float = 0.0005
-    tune_ema_beta: float = 0.999
-    tune_pl_weight: float = 2.0
-    sample_every: int = 250
-    ckpt_every: int = 250
-    log_every: int = 25
-    augment: str = ""  # differentiable augmentation of D's inputs, e.g. "color,translation,cutout" ("" = none)
-    seed: int = 0
+from edit_core.training import (
+    CheckpointClock,
+    ImageSource,
+    ProgressFn,
+    after_step,
+    check_resume,
+    image_grid,
+    sample_indices,
+)
 
 
 def schedule(train: GanTrainConfig, step: int) -> tuple[float, float, float]:
@@ -206,6 +187,7 @@ def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt
     D.train()
     policy = augment_policy(train.augment)
     t0, seen = time.perf_counter(), 0
+    clock = CheckpointClock(train.ckpt_seconds)
     while step < train.steps:
         lr, ema_beta, pl_weight = schedule(train, step)
         for opt, rate in ((opt_G, lr), (opt_D, lr * lazy)):  # also on resume: Adam's saved state carries the old rate
@@ -243,7 +225,7 @@ def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt
         seen += real.shape[0]
 
         after_step(step, train, {"loss_G": loss_G, "loss_D": loss_D, "r1": r1},
-                   seen / (time.perf_counter() - t0), history, add_samples, save, on_progress)
+                   seen / (time.perf_counter() - t0), history, add_samples, save, on_progress, clock)
     if not history["samples"]:
         add_samples()
     return history

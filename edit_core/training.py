@@ -3,6 +3,7 @@ grids, the resume check and the per-step tail (log, samples, progress, checkpoin
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -50,11 +51,27 @@ def check_resume(ckpt: dict, path: Path, kind: str, model: dict) -> None:
                                  f"run wants {kind} {model}")
 
 
+class CheckpointClock:
+    """Wall time since the last checkpoint: one is due every `seconds` (0: never by time), so an interrupted
+    run loses less than that whatever a step costs."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.reset()
+
+    def reset(self) -> None:
+        self.since = time.monotonic()
+
+    def due(self) -> bool:
+        return self.seconds > 0 and time.monotonic() - self.since >= self.seconds
+
+
 def after_step(step: int, train: Any, losses: dict[str, Tensor], img_per_s: float,
                history: dict[str, list], add_samples: Callable[[], np.ndarray], save: Callable[[], None],
-               on_progress: ProgressFn | None) -> None:
+               on_progress: ProgressFn | None, clock: CheckpointClock | None = None) -> None:
     """Shared tail of the GAN and encoder loops (`train`: either config): log losses every `log_every` steps, add a sample grid every
-    `sample_every`, report progress (every step: {step, steps}; log steps add losses), and checkpoint every `ckpt_every` (always on the last step)."""
+    `sample_every`, report progress (every step: {step, steps}; log steps add losses), and checkpoint every `ckpt_every`
+    steps, when `clock` says one is due (every ckpt_seconds) and always on the last step."""
     last = step == train.steps
     sampled = step % train.sample_every == 0 or last
     if step % train.log_every == 0 or sampled:
@@ -68,5 +85,7 @@ def after_step(step: int, train: Any, losses: dict[str, Tensor], img_per_s: floa
             on_progress(event)
     elif on_progress is not None:  # every step reports its count, so a progress bar moves and can estimate
         on_progress({"step": step, "steps": train.steps})
-    if step % train.ckpt_every == 0 or last:
+    if step % train.ckpt_every == 0 or last or (clock is not None and clock.due()):
         save()
+        if clock is not None:
+            clock.reset()

@@ -33,10 +33,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from edit_core.configs import TransferConfig
 from edit_core.region import relative_region
 
 FLOW_METHODS = ("dis", "farneback")
 CHANGE_FLOOR = 2.0 / 255.0  # a change below a couple of grey levels is G's rounding: no evidence either way
+COLOR_GROWTH = 1  # px (frame grid): how far the colour model reaches past the edit region (change_confidence)
 EVIDENCE_RADIUS, EVIDENCE_FLOOR, EVIDENCE_FULL = 8, 0.2, 0.6  # see motion_evidence
 RANGE_MARGIN = 0.05  # photo colours up to this far outside the frames' local range get the model as is
 # G's renders of a grey catalog wobble in chroma by a few levels between frames: that is not a colour edit.
@@ -201,14 +203,21 @@ def _flow_estimator(method: str) -> Callable[[np.ndarray, np.ndarray], np.ndarra
 
 def change_confidence(frames: np.ndarray, radius: int) -> np.ndarray:
     """[h, w] in [0, 1]: the frames' edit region (edit_core/region.py: where some frame differs from the
-    first, relative to this photo's own change), grown and faded over `radius` px.
+    first, relative to this photo's own change), grown and faded over `radius` px; outside it nothing is
+    transferred.
 
-    Outside it nothing is transferred: flow in a flat, unchanging part of the frames is unobservable (DIS
-    fills it in from neighbours), and a colour model fitted to G's few-level tint of the background would
-    carry it, amplified, onto the photo.
+    Flow in a flat, unchanging part of the frames is unobservable (DIS fills it in from neighbours), and a
+    colour model fitted to G's few-level tint of the background would carry it, amplified, onto the photo.
+    The colour model takes the region grown by COLOR_GROWTH px: grown by the colour window (3 px at 64 px)
+    it left 1.0 grey levels of change outside the demo's cars and 2.2 outside Fashion-MNIST's garments
+    (0.7 and 0.95 grown by 1; not grown at all, a colour change over the whole frame lost 2 dB on its
+    weakest-changed pixels: BENCHMARKS.md, issue 25). The flow takes it grown by the colour window: the
+    flat inside of a moving shape does not change between frames, yet moves.
     """
     diff = np.abs(frames[1:] - frames[:1]).max(axis=(0, -1))
     seen = relative_region(torch.from_numpy(np.ascontiguousarray(diff))[None])[0].numpy().astype(np.float32)
+    if radius < 1:
+        return seen
     kernel = np.ones((2 * radius + 1,) * 2, np.uint8)
     return np.clip(_box(cv2.dilate(seen, kernel), radius), 0.0, 1.0)
 
@@ -259,7 +268,7 @@ def estimate_change(frames: np.ndarray, iterations: int = 3, flow_method: str = 
     h, w = f.shape[1:3]
     if len(f) < 2:
         return Change.identity(h, w)
-    confidence = change_confidence(f, color_radius)
+    confidence = change_confidence(f, COLOR_GROWTH)
     flow = np.zeros((h, w, 2), np.float32)
     if motion:
         flow_of = _flow_estimator(flow_method)
@@ -271,7 +280,8 @@ def estimate_change(frames: np.ndarray, iterations: int = 3, flow_method: str = 
             color = fit_color(f[-1], moved, color_radius, color_eps)
             if i < iterations - 1:
                 target = undo_color(f[-1], color)
-        flow = flow * (confidence * motion_evidence(f[0], f[-1], moved, color, color_radius, color_eps))[..., None]
+        moving = change_confidence(f, color_radius)
+        flow = flow * (moving * motion_evidence(f[0], f[-1], moved, color, color_radius, color_eps))[..., None]
     moved = warp(f[0], flow)
     color = fit_color(f[-1], moved, color_radius, color_eps)
     identity = _identity_color(h, w)
@@ -373,20 +383,6 @@ def apply_change(photo: np.ndarray, flow: np.ndarray, color: np.ndarray, bounds:
     out = torch.minimum(torch.maximum(out, low, out=out), high, out=out).add_(moved)
     out = out.mul_(255.0).round_().clamp_(0.0, 255.0).to(torch.uint8)
     return out.permute(1, 2, 0).cpu().numpy()
-
-
-@dataclass(frozen=True)
-class TransferConfig:
-    """Transfer settings: the defaults of `transfer` and of the pipeline's `transfer` params (one source)."""
-
-    frames: int = 7  # N: the caller renders G(w + (t/N)·α·n), t = 0..N
-    iterations: int = 3  # flow / colour alternations from the first frame to the last
-    flow_method: str = "dis"  # "dis" | "farneback"
-    color_radius: int = 3  # local colour model window (frame px)
-    color_eps: float = 1e-3
-    guide_radius: int = 8  # guided upsampling to the photo (photo px)
-    guide_eps: float = 1e-3
-    subsample: int = 8  # the guided fit runs on a grid this much coarser than the photo (He & Sun)
 
 
 def transfer(photo: np.ndarray, frames: np.ndarray, iterations: int = TransferConfig.iterations,

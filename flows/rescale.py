@@ -23,6 +23,7 @@ from tasks.direction import load_direction
 from tasks.final_state import judge_final_state
 from tasks.refine import look_of_edit, refine_shard
 from tasks.transfer import transfer_shard
+from tasks.versions import keep_before_reapply
 
 
 @flow("rescale", "name")
@@ -40,6 +41,7 @@ def rescale_steps(ws: Workspace, name: str, params: Params, steps: Steps) -> dic
     for folder in (paths.root, paths.images, paths.parts):
         remove_stale_temps(folder)
     state = load_direction(ws, paths)
+    keep_before_reapply(ws, name, params.edit.strength)
     limits = steps.call(catalog_limits, ws, state, params)
     look = steps.call(look_of_edit, ws, state, params)
     shards = [s.name for s in ws.ingest_shards()]

@@ -9,7 +9,7 @@ from common.workspace import Workspace
 from flows.inputs import ParamsInput, as_params, flow
 from flows.steps import FlowSteps, Steps
 from tasks.ingest import ingest_photos
-from tasks.train import finetune_from, train_catalog_encoder, train_catalog_gan
+from tasks.train import finetune_from, model_quality, train_catalog_encoder, train_catalog_gan
 
 
 @flow("ingest")
@@ -29,10 +29,12 @@ def train_flow(workspace: Path, params: ParamsInput, source: Path | None = None,
 
 
 def train_steps(ws: Workspace, params: Params, steps: Steps, init: Path | None = None) -> dict:
-    """The train flow's steps: the GAN (trained, or fine-tuned from `init`), then the encoder against it."""
+    """The train flow's steps: the GAN (trained, or fine-tuned from `init`), the encoder against it, then what
+    the models reached (models/quality.json)."""
     if init is not None:
         gan = steps.submit(finetune_from, ws, params, Path(init))
     else:
         gan = steps.submit(train_catalog_gan, ws, params)
     encoder = steps.submit(train_catalog_encoder, ws, params)
-    return {"gan": gan, "encoder": encoder}
+    quality = steps.submit(model_quality, ws, params)
+    return {"gan": gan, "encoder": encoder, "quality": quality}

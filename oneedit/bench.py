@@ -1,9 +1,9 @@
 """`oneedit bench NAME --out FILE.json`: benchmarks that reproduce the papers' tables on our data.
 
 One command per registered benchmark (benchmarks.registry: probe, projection, consistency, linearity,
-transfer, fashion, speed, memory, stylegan2), generated from its options type: every field is an option
-with the flags, help and bounds its metadata names, the same --workspace / --params / --set as the rest
-of the CLI. This module only builds the command line (it stays light to import, for the CLI's start-up);
+transfer, fashion, speed, memory, stylegan2, export), generated from its options type: every field is an
+option with the flags, help and bounds its metadata names, the same --workspace / --params / --set as the
+rest of the CLI. This module only builds the command line (it stays light to import, for the CLI's start-up);
 `benchmarks.driver` runs the benchmark. BENCHMARKS.md documents every benchmark and its JSON keys.
 """
 

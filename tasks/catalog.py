@@ -13,6 +13,7 @@ be the user's own photos).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +61,10 @@ def _written(out: Path) -> set[str]:
     return set()
 
 
-def write_demo_catalog(out: Path | str, n: int, seed: int = 0, resolution: int = 512, chunk: int = 32) -> Path:
-    """Render `n` demo photos at `resolution` px into `out/photos` and write `out/attributes.parquet`.
+def write_demo_catalog(out: Path | str, n: int, seed: int = 0, resolution: int = 512, chunk: int = 32,
+                       on_progress: Callable[[int], None] | None = None) -> Path:
+    """Render `n` demo photos at `resolution` px into `out/photos` and write `out/attributes.parquet`
+    (`on_progress(photos written so far)` after each chunk).
 
     Deterministic in (n, seed, resolution). Index-named PNGs left in `out/photos` by an earlier,
     larger catalog are removed so that ingesting the folder sees exactly this catalog; a non-empty
@@ -82,6 +85,8 @@ def write_demo_catalog(out: Path | str, n: int, seed: int = 0, resolution: int =
         images = render({k: v[s : s + chunk] for k, v in attrs.items()}, resolution)
         for i, image in enumerate(images, start=s):
             write_png(photos / files[i], image)
+        if on_progress is not None:
+            on_progress(s + len(images))
     for stale in sorted(written - set(files)):
         (photos / stale).unlink(missing_ok=True)
     write_json(out / MARKER, {"format": "oneedit-demo-catalog", "files": files})

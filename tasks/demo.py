@@ -61,8 +61,8 @@ def write_catalog(out: Path, params: Params) -> Path:
     """out/photos/*.png + out/attributes.parquet (skipped when already there)."""
     c = params.catalog
     if not catalog_is_current(out, params):
-        with progress.track(f"render {c.size} demo photos ({c.resolution} px)", total=None):
-            write_demo_catalog(out, c.size, seed=c.seed, resolution=c.resolution)
+        with progress.track(f"render {c.size} demo photos ({c.resolution} px)", total=c.size) as bar:
+            write_demo_catalog(out, c.size, seed=c.seed, resolution=c.resolution, on_progress=bar.update)
     return out / PHOTOS
 
 

@@ -17,6 +17,7 @@ the old edit's results, images and report first, so the new example never mixes 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -37,10 +38,12 @@ from edit_core.direction import fit_direction, layer_mask
 from edit_core.edits import WEAK_CAPTURE, ExampleEdit, edit_capture
 from edit_core.imageops import resolve_device, to_tensor, to_uint8
 from edit_core.models.base import Generator
-from tasks.example import make_example_edit
+from tasks.example import example_edit_steps, make_example_edit
 from tasks.images import write_png
 from tasks.manifest import accepted_rows
+from tasks.versions import keep_version
 
+log = logging.getLogger(__name__)
 BRUSH_FILES = (("color", "mask"), ("sketch", "edges"), ("sketch", "mask"))
 
 
@@ -142,6 +145,20 @@ def is_current(ws: Workspace, name: str, form: dict, params: Params) -> bool:
     return spec.get("gan_sha256") == sha256_file(ws.gan) and identity(spec) == form_identity(ws, form, params)
 
 
+def check_direction_layers(ws: Workspace, params: Params) -> None:
+    """Before any work: edit.direction.layers fit the stored latents (W+ with that many layers; W has none)."""
+    layers = tuple(params.edit.direction.layers)
+    if not layers:
+        return
+    from tasks.latents import iter_latent_shards
+
+    w = next(iter_latent_shards(ws, ("w",)))["w"][:1]
+    try:
+        layer_mask(torch.from_numpy(w[0]), layers)
+    except ValueError as exc:  # the engine's own words: W latents, or layers the generator does not have
+        raise InputError(f"{exc}: the photos' latents in {ws.latents} have shape {list(w.shape[1:])}") from None
+
+
 def fit_example_direction(G: Generator, edit: ExampleEdit, params: Params) -> torch.Tensor:
     """Δ* of one example edit with params.edit.direction (origin: G's mean w, or raw latents)."""
     d = params.edit.direction
@@ -163,9 +180,11 @@ def fit_edit_direction(ws: Workspace, name: str, form: dict, params: Params) -> 
     device = resolve_device(params.runtime.device)
     with reading(ws.gan):
         G = load_generator(ws.gan, device)
-    with progress.track(f"example edit ({form['kind']})", total=None):
+    steps = example_edit_steps(ws, form, params)
+    with progress.track(f"example edit ({form['kind']})", total=steps or None) as bar, progress.optimizer_steps(bar):
         edit, example = make_example_edit(G, ws, form, params, device)
-    with progress.track("fit direction Δ*", total=None):
+    with progress.track("fit direction Δ*", total=params.edit.direction.steps or None) as bar, \
+            progress.optimizer_steps(bar):
         delta_star = fit_example_direction(G, edit, params)
     if not bool(torch.isfinite(delta_star).all()):
         raise InputError(f"edit {name!r}: the fitted direction is not finite (check the example edit's input)")
@@ -197,6 +216,8 @@ def fit_edit_direction(ws: Workspace, name: str, form: dict, params: Params) -> 
             "capture": capture, "params": _identity_params(params), "gan_sha256": gan_sha256,
             **({"truth": form["truth"]} if "truth" in form else {})}
     write_json(paths.spec, spec)
+    log.info("edit %s: direction fitted (|Δ*| %.4g%s)", name, float(delta_star.norm()),
+             f", the generator reproduces {capture['direction']:.0%} of the example's change" if capture else "")
     return {"delta_norm": float(delta_star.norm()), "example_id": example["id"], "capture": capture}
 
 
@@ -205,11 +226,14 @@ def _files(folder: Path) -> set[Path]:
 
 
 def publish_edit(ws: Workspace, name: str) -> None:
-    """Move the staged direction over edit `name`; the old direction's results (and, for another edit,
-    its images) go first, spec.json comes last (it says which edit the folder holds)."""
+    """Move the staged direction over edit `name`; the old edit is kept as a version (tasks/versions.py), then
+    its results (and, for another edit, its images) go, spec.json comes last (it says which edit the folder
+    holds)."""
     final, stage = ws.edit(name), staged_edit(ws, name)
     new = read_json(stage.spec)
     if final.spec.exists():
+        keep_version(ws, name, "replaced by another edit" if identity(read_json(final.spec)) != identity(new)
+                     else "re-fitted on another generator")
         for stale in (final.results, final.root / "metrics.json", final.root / "alphas.csv",
                       final.root / "final_state.json"):
             stale.unlink(missing_ok=True)

@@ -19,6 +19,7 @@ from tasks.alphas import applied_strength
 from tasks.direction import input_digest
 from tasks.project import is_current, shard_fingerprint
 from tasks.train import encoder_fingerprint, gan_fingerprint
+from tasks.versions import version_numbers
 
 
 def _newer_part(paths: EditPaths) -> bool:
@@ -52,7 +53,7 @@ def _latents_time(ws: Workspace) -> int | None:
 def list_edits(ws: Workspace) -> list[dict]:
     """One row per WS/edits/*/spec.json: name, kind, example, strength (the one it was applied at),
     state (started / fitted / partial / applied / reported), counts (results per status) and stale
-    (what to rerun, and why)."""
+    (what to rerun, and why), versions (how many earlier versions are kept, tasks/versions.py)."""
     rows = []
     gan = sha256_file(ws.gan) if ws.gan.exists() else None
     manifest_rows = len(read_parquet(ws.manifest)) if ws.manifest.exists() else None
@@ -89,7 +90,8 @@ def list_edits(ws: Workspace) -> list[dict]:
             stale.append("report: older than the results (run `oneedit report`)")
         rows.append({"name": paths.root.name, "kind": spec.get("kind", ""),
                      "example": spec.get("example_id") or spec.get("example", ""), "strength": strength,
-                     "state": edit_state(paths), "counts": counts, "stale": stale})
+                     "state": edit_state(paths), "counts": counts, "stale": stale,
+                     "versions": len(version_numbers(ws, paths.root.name))})
     return rows
 
 

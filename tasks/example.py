@@ -186,6 +186,16 @@ def project_example(G: Generator, ws: Workspace, thumb: np.ndarray, params: Para
     return {"w": result.w[0], "err_pixel": float(result.err_pixel[0])}
 
 
+def example_edit_steps(ws: Workspace, form: dict, params: Params) -> int:
+    """The optimizer steps `make_example_edit` takes (its progress bar's total): a pair's two projections,
+    or the example's projection when it is not in the catalog plus a brush's optimization."""
+    projecting = params.project.steps if params.project.mode != "encoder" else 0
+    if form["kind"] == "pair":
+        return 2 * params.edit.example_steps
+    outside = not accepted_rows(ws, ["id"], [form["example"]])["id"]
+    return projecting * outside + (params.edit.brush.steps if form["kind"] == "brush" else 0)
+
+
 def make_example_edit(G: Generator, ws: Workspace, form: dict, params: Params,
                       device: torch.device) -> tuple[ExampleEdit, dict]:
     """The user's edit of ONE example in latent space, from a before/after pair, a brush or an offset.

@@ -102,6 +102,12 @@ def _open(data: bytes, max_pixels: int, min_side: int, too_large: str = "decompr
     return im
 
 
+def open_original(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """A Pillow image of an original's bytes, its header checked as `read_photo` checks it (Rejected
+    otherwise); nothing is decoded yet (the export reads its format, mode and metadata)."""
+    return _guarded(lambda: _open(data, max_pixels, min_side=1, too_large="too large"))
+
+
 def _oriented(im: Image.Image) -> tuple[Image.Image, bool, str]:
     """EXIF orientation applied: (image, quarter turn?, note); malformed EXIF keeps the pixels as they are."""
     try:

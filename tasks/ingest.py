@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import stat
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from common.storage import reading, remove_stale_temps, write_h5, write_json, wr
 from common.workspace import Workspace
 from tasks.images import MAX_PIXELS, Rejected, decode
 
+log = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
 ID_HEX = 16
 MANIFEST = "manifest.parquet"
@@ -359,4 +361,6 @@ def ingest_photos(source: Path, ws: Workspace, params: Params) -> dict:
         summary = ingest(source, ws.ingest, params.model.resolution, params.runtime.shard_size,
                          on_progress=lambda e: ingest_bar(bar, e))
     write_json(ws.source, {"source": str(Path(source).resolve())})
+    log.info("ingest %s: %d photos accepted, %d duplicates, %d rejected", source, summary["accepted"],
+             summary["duplicate"], summary["rejected"])
     return summary

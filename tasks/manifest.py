@@ -75,19 +75,8 @@ def source_paths(ws: Workspace, ids: Iterable[str] | None = None) -> dict[str, P
     return {i: root / p for i, p in zip(rows["id"], rows["source_path"], strict=True)}
 
 
-def select_photos(ws: Workspace, only: str) -> list[str]:
-    """`--only IDS`: photo ids or file names (as ingested, or their base name when unique), comma-separated,
-    or @FILE with one per line -> their ids, in the order given; a one-line error for any unknown one."""
-    if only.startswith("@"):
-        try:
-            items = Path(only[1:]).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"--only {only}: not a readable text file ({getattr(exc, 'strerror', None) or exc})") from None
-    else:
-        items = only.split(",")
-    items = [item.strip() for item in items if item.strip()]
-    if not items:
-        raise InputError(f"--only {only!r}: no photo ids or file names given")
+def _names(ws: Workspace) -> tuple[dict[str, str], dict[str, str]]:
+    """(every id, file name as ingested and base name when unique -> its id; rejected file -> its reason)."""
     manifest = read_parquet(ws.manifest)
     kept = manifest[manifest["status"] != "rejected"]
     by_name = {**{i: i for i in kept["id"]}, **dict(zip(kept["source_path"], kept["id"], strict=True))}
@@ -97,13 +86,36 @@ def select_photos(ws: Workspace, only: str) -> list[str]:
     by_name.update({name: next(iter(ids)) for name, ids in bases.items() if len(ids) == 1 and name not in by_name})
     rejected = dict(zip(manifest.loc[manifest["status"] == "rejected", "source_path"],
                         manifest.loc[manifest["status"] == "rejected", "reason"], strict=True))
+    return by_name, rejected
+
+
+def catalog_id(ws: Workspace, photo: str) -> str | None:
+    """The id of a catalog photo given by id or by file name (as `--only` takes them); None if it is neither."""
+    return _names(ws)[0].get(photo)
+
+
+def select_photos(ws: Workspace, only: str, option: str = "--only") -> list[str]:
+    """`--only IDS`: photo ids or file names (as ingested, or their base name when unique), comma-separated,
+    or @FILE with one per line -> their ids, in the order given; a one-line error for any unknown one, named
+    after the `option` that gave them."""
+    if only.startswith("@"):
+        try:
+            items = Path(only[1:]).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{option} {only}: not a readable text file ({getattr(exc, 'strerror', None) or exc})") from None
+    else:
+        items = only.split(",")
+    items = [item.strip() for item in items if item.strip()]
+    if not items:
+        raise InputError(f"{option} {only!r}: no photo ids or file names given")
+    by_name, rejected = _names(ws)
     unknown = [item for item in items if item not in by_name]
     if unknown:
         why = {item: f"rejected at ingest: {rejected[item]}" if item in rejected else "not in the catalog"
                for item in unknown}
         shown = "; ".join(f"{item!r} ({reason})" for item, reason in list(why.items())[:5])
         more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-        raise InputError(f"--only: {len(unknown)} unknown photo(s): {shown}{more}; give catalog ids or file names")
+        raise InputError(f"{option}: {len(unknown)} unknown photo(s): {shown}{more}; give catalog ids or file names")
     return list(dict.fromkeys(by_name[item] for item in items))
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from common.errors import InputError
 from common.params import Params
-from common.storage import atomic_path, read_json, sha256_file, write_json
+from common.storage import atomic_path, read_json, reading, sha256_file, write_json
 from common.workspace import Workspace
 from edit_core.checkpoint import load_checkpoint, save_checkpoint
 from edit_core.stylegan2_import import StyleGAN2ImportError, describe, import_stylegan2
@@ -68,6 +68,31 @@ def imported_generator(ws: Workspace) -> dict | None:
         return read_json(meta).get("imported")
     except (OSError, ValueError):
         return None
+
+
+def ingested_resolution(ws: Workspace) -> int | None:
+    """The resolution the catalog's shards were ingested at (the manifest's schema metadata); None before ingest."""
+    import pyarrow.parquet as pq
+
+    if not ws.manifest.exists():
+        return None
+    with reading(ws.manifest):
+        value = (pq.read_schema(ws.manifest).metadata or {}).get(b"oneedit.resolution")
+    return int(value) if value is not None else None
+
+
+def check_catalog_fits(ws: Workspace, params: Params) -> None:
+    """Before any work: params model.resolution is the one of the workspace's imported generator and of
+    the catalog as ingested (a mismatch failed minutes into training as a matrix-shape error)."""
+    imported = imported_generator(ws)
+    want = params.model.resolution
+    if imported is not None and imported.get("resolution") not in (None, want):
+        raise InputError(f"the workspace's generator (imported, {imported['resolution']} px) does not match params "
+                         f"model.resolution={want}: pass --set model.resolution={imported['resolution']}")
+    ingested = ingested_resolution(ws)
+    if ingested is not None and ingested != want:
+        raise InputError(f"the catalog in {ws.ingest} is ingested at {ingested} px, params model.resolution={want}: "
+                         f"pass --set model.resolution={ingested}, or ingest into a new workspace")
 
 
 def import_generator(source: Path, ws: Workspace, precision: str = "as-file", replace: bool = False) -> dict:

@@ -21,7 +21,7 @@ import torch
 from common.params import Params
 from common.storage import read_parquet, write_json
 from common.workspace import Workspace
-from edit_core.alphas import unit_normal
+from edit_core.alphas import EDITED, unit_normal
 from edit_core.checkpoint import load_generator
 from edit_core.imageops import resolve_device, to_uint8
 from edit_core.models.base import Generator
@@ -32,6 +32,7 @@ from tasks.images import read_photo, write_png
 from tasks.latents import load_latents
 from tasks.manifest import source_paths
 from tasks.refine import example_look, refined_offsets, render_path
+from tasks.review import common_reason
 from tasks.transfer import edit_photo
 
 PhaseFn = Callable[[str, int, int], None]  # (what, done, of)
@@ -91,7 +92,7 @@ def catalog_alphas(ws: Workspace, preview: Preview, strength: float, params: Par
                      manifest.loc[manifest["status"] == "accepted", "source_path"], strict=True))
     return pd.DataFrame({"id": preview.ids, "file": [files.get(i, "") for i in preview.ids],
                          "err_pixel": preview.err_pixel.astype(np.float64), "alpha": table["alpha"],
-                         "flagged": table["flagged"], "status": table["status"]})
+                         "flagged": table["flagged"], "status": table["status"], "reason": table["reason"]})
 
 
 def _fit(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -105,9 +106,11 @@ def _fit(rgb: np.ndarray, size: int) -> np.ndarray:
 def transfer_sample(ws: Workspace, preview: Preview, table: pd.DataFrame, ids: list[str], params: Params,
                     size: int | None = 256, G: Generator | None = None, on_phase: PhaseFn = _quiet) -> list[dict]:
     """The real transfer on each sampled photo (reduced to `size` px; None: full resolution):
-    {id, file, alpha, flagged, err_pixel, before, after, reason}.
+    {id, file, alpha, flagged, status, err_pixel, before, after, reason}: status and reason as applying
+    the edit would record them (edited / flagged / clamped / skipped / rejected, the range guard's reason).
 
-    A photo whose original cannot be read is returned with before = after = None and its reason.
+    A photo the edit would not edit (skipped, rejected) is returned with its original as before, no after;
+    one whose original cannot be read with before = after = None and its reason.
     """
     device = resolve_device(params.runtime.device)
     G = G if G is not None else load_generator(ws.gan, device)
@@ -121,12 +124,17 @@ def transfer_sample(ws: Workspace, preview: Preview, table: pd.DataFrame, ids: l
         on_phase("transfer the sample", k, len(ids))
         r = rows.loc[i]
         item = {"id": i, "file": str(r["file"]), "alpha": float(r["alpha"]), "flagged": bool(r["flagged"]),
-                "err_pixel": float(r["err_pixel"]), "before": None, "after": None, "reason": ""}
+                "status": str(r["status"]), "err_pixel": float(r["err_pixel"]), "before": None, "after": None,
+                "reason": str(r["reason"] or "")}
         try:
             photo = read_photo(Path(sources[i]))
             photo = _fit(photo, size) if size is not None else photo
         except (OSError, KeyError) as exc:
             item["reason"] = f"original unavailable: {getattr(exc, 'strerror', None) or exc}"
+            out.append(item)
+            continue
+        if item["status"] not in EDITED:  # what Apply will not edit is not shown edited
+            item["before"] = photo
             out.append(item)
             continue
         w = torch.from_numpy(preview.w[index[i]][None]).to(device)
@@ -150,13 +158,17 @@ def write_preview(ws: Workspace, name: str, form: dict, params: Params, sample: 
     sample = transfer_sample(ws, preview, table, ids, params, size=None, on_phase=on_phase)
     rows = []
     for n, item in enumerate(sample):
-        row = {key: item[key] for key in ("file", "alpha", "flagged", "reason")}
-        if item["after"] is not None:
-            for which in ("before", "after"):
+        row = {key: item[key] for key in ("file", "alpha", "flagged", "status", "reason")}
+        for which in ("before", "after"):
+            if item[which] is not None:
                 write_png(folder / f"{n:02d}-{which}.png", item[which])
                 row[which] = f"{n:02d}-{which}.png"
         rows.append(row)
+    status = table["status"].value_counts()
     summary = {"name": name, "strength": params.edit.strength, "delta_norm": float(preview.delta_star.norm()),
-               "photos": len(table), "flagged": int(table["flagged"].sum()), "sample": rows}
+               "photos": len(table), "flagged": int(table["flagged"].sum()),
+               "status": {str(k): int(v) for k, v in status.items()},
+               "would_edit": int(table["status"].isin(EDITED).sum()), "common_reason": common_reason(table["reason"]),
+               "sample": rows}
     write_json(folder / "preview.json", summary)
     return summary

@@ -8,6 +8,7 @@ projection resumes where it stopped. Shards are written whole (temp file + os.re
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from edit_core.imageops import resolve_device, to_tensor
 from edit_core.models.base import Generator
 from edit_core.project import project
 
+log = logging.getLogger(__name__)
 PROJECT_VERSION = 1
 
 
@@ -91,5 +93,6 @@ def project_shard(ws: Workspace, shard: Path, params: Params) -> dict:
         result = project_images(G, data["images"], params, encoder, features, bar)
     write_h5(out, {"ids": data["ids"], **result},
              {"fingerprint": key, "mode": params.project.mode, "gan_sha256": sha256_file(ws.gan)})
+    log.info("project %s: %d photos projected", shard.name, len(data["ids"]))
     return {"shard": shard.name, "images": len(data["ids"]), "skipped": False,
             "err_pixel": float(result["err_pixel"].mean())}

@@ -36,7 +36,8 @@ from tasks.manifest import source_hashes, source_root
 PLOT_W, PLOT_H, PAD = 480, 320, 44
 EXAMPLE_SIZE = 512  # px, longest side of the example's photos in the report
 SUMMARY_COLUMNS = ("status", "alpha", "distance_before", "distance_after", "err_pixel", "t_transfer")
-ROW_COLUMNS = ("source_path", "id", "status", "reason", "alpha", "err_pixel", "distance_before")
+ROW_COLUMNS = ("source_path", "id", "status", "reason", "alpha", "err_pixel", "distance_before", "final_state",
+               "final_gap")
 INK, GRID, ACCENT, MARK = (40, 40, 40), (225, 225, 225), (200, 90, 30), (30, 110, 200)
 SERIES = ((30, 110, 200), (200, 90, 30), (40, 150, 60), (150, 60, 170), (120, 120, 120), (200, 40, 60))
 RENDERS = (("render_before", "The generator's reconstruction of the example, G(w0)"),
@@ -173,10 +174,15 @@ def stroke_overlay(photo: np.ndarray, color: tuple[np.ndarray, tuple[int, int, i
 def verdict(metrics: dict) -> dict:
     """Did the edit land on every photo at the example's final state? {state, headline, details}.
 
-    state is "landed", "missed" or "unmeasured". The final state measured on every output decides
+    state is "landed", "missed", "unmeasured" or "failed" (no photo has an edited image: the run is a
+    failure, whatever else was measured). The final state measured on every output decides
     (tasks/final_state.py: each photo's gap to the example's final state in what the edit sets, against the
     original's); the demo catalog's attribute estimate is shown beside it.
     """
+    if metrics.get("images") and not sum(metrics.get(f"n_{s}", 0) for s in EDITED):
+        return {"state": "failed", "headline": "The edit failed: no photo was edited.",
+                "details": list(metrics.get("warnings", [])) or ["Every photo's status and reason are in the "
+                                                                  "table below."]}
     details = []
     if "attr_after_mae" in metrics:
         details.append(f"Measured attribute: distance to the example's final state {metrics['attr_before_mae']:.3g} "
@@ -326,14 +332,30 @@ def _models(folder: _Folder, ws: Workspace) -> list[dict]:
     return models
 
 
-def _rows(path: Path, which: Callable[[str], bool] = lambda status: True) -> Iterator[dict]:
-    """The page's table rows of results.parquet (those whose status passes `which`), read in row groups:
-    the page is written as it is rendered, never a row per photo of the whole catalog in memory."""
+def to_review(status: str, final_state: str) -> bool:
+    """A photo a team should look at: not plainly edited (flagged, clamped, skipped, rejected) or short of the
+    example's final state."""
+    return status != "edited" or final_state == "short"
+
+
+def _rows(path: Path, which: Callable[[str, str], bool] = lambda status, final_state: True) -> Iterator[dict]:
+    """The page's table rows of results.parquet (those whose status and final state pass `which`), read in row
+    groups: the page is written as it is rendered, never a row per photo of the whole catalog in memory."""
     for batch in pq.ParquetFile(path).iter_batches(batch_size=RESULTS_ROWS, columns=list(ROW_COLUMNS)):
         for r in batch.to_pandas().itertuples(index=False):
-            if which(r.status):
+            if which(r.status, r.final_state):
                 yield {"file": r.source_path, "id": r.id, "status": r.status, "reason": r.reason or "",
-                       "alpha": _num(r.alpha), "err": _num(r.err_pixel), "before": _num(r.distance_before)}
+                       "alpha": _num(r.alpha), "err": _num(r.err_pixel), "before": _num(r.distance_before),
+                       "final": r.final_state or "", "gap": _num(r.final_gap)}
+
+
+def _review_count(path: Path) -> int:
+    """How many photos `to_review` picks, streamed."""
+    count = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=RESULTS_ROWS, columns=["status", "final_state"]):
+        count += sum(to_review(s, f) for s, f in zip(batch["status"].to_pylist(), batch["final_state"].to_pylist(),
+                                                       strict=True))
+    return count
 
 
 def read_summary_columns(path: Path) -> dict[str, np.ndarray]:
@@ -448,8 +470,7 @@ def write_report(ws: Workspace, name: str, params: Params) -> dict:
         "name": name, "spec": spec, "metrics": metrics, "strength": strength, "verdict": verdict(metrics),
         "example": _example(folder, paths, spec, sources), "grid": grid, "plots": plots,
         "models": _models(folder, ws), "rows": _rows(paths.results),
-        "problems": _rows(paths.results, lambda status: status != "edited"),
-        "problem_count": int((cols["status"] != "edited").sum()),
+        "problems": _rows(paths.results, to_review), "problem_count": _review_count(paths.results),
         "counts": pd.Series(cols["status"], dtype=object).value_counts().to_dict(), "thumb": params.report.thumb,
     }
     write_json(paths.root / "metrics.json", metrics)

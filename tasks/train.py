@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -83,14 +84,22 @@ def data_digest(ws: Workspace) -> str:
     return h.hexdigest()
 
 
+log = logging.getLogger(__name__)
+RUN_ONLY = ("ckpt_seconds",)  # when checkpoints are written, not what is trained: no part of a model's inputs
+
+
+def _inputs(params: Params, section: str) -> dict:
+    return {k: v for k, v in params.to_dict()[section].items() if k not in RUN_ONLY}
+
+
 def gan_fingerprint(ws: Workspace, params: Params) -> str:
     """Inputs of the GAN: the training data, params model + gan, code version."""
-    return fingerprint(TRAIN_VERSION, data_digest(ws), params.to_dict()["model"], params.to_dict()["gan"])
+    return fingerprint(TRAIN_VERSION, data_digest(ws), params.to_dict()["model"], _inputs(params, "gan"))
 
 
 def encoder_fingerprint(ws: Workspace, params: Params) -> str:
     """Inputs of the encoder: the training data, the generator it inverts, params encoder, code version."""
-    return fingerprint(TRAIN_VERSION, data_digest(ws), sha256_file(ws.gan), params.to_dict()["encoder"])
+    return fingerprint(TRAIN_VERSION, data_digest(ws), sha256_file(ws.gan), _inputs(params, "encoder"))
 
 
 def staged(ckpt: Path) -> Path:
@@ -156,6 +165,7 @@ def _record(ckpt: Path, meta: Path, key: str, history: dict, name: str, samples_
     write_json(meta, metrics)  # first: a crash before the swap leaves meta != ckpt, so the next run swaps again
     os.replace(nxt, ckpt)
     _plan_path(ckpt).unlink(missing_ok=True)
+    log.info("%s: %s finished (%s)", ckpt, name, ", ".join(f"{k} {v:.4g}" for k, v in last.items()))
     return metrics
 
 
@@ -180,8 +190,18 @@ def _replace_model(ws: Workspace, ckpt: Path, meta: Path, key: str, fit: Callabl
     return _record(ckpt, meta, key, history, name, ws.samples, extra)
 
 
-def _bar_callback(bar: progress.Tracker):
-    return lambda event: bar.update(event["step"])
+def _bar_callback(bar: progress.Tracker) -> Callable[[dict], None]:
+    """Training progress on `bar`, counting this run's steps: a fine-tune or a resumed run starts at its
+    checkpoint's step (a fine-tune of a 20,000-step model read 20002/20600, 97 %, with an hour to go)."""
+    start: list[int] = []
+
+    def on_progress(event: dict) -> None:
+        if not start:
+            start.append(event["step"] - 1)
+            bar.update(0, total=event["steps"] - start[0])
+        bar.update(event["step"] - start[0])
+
+    return on_progress
 
 
 def _fit_gan(ws: Workspace, params: Params, what: str, finetune: bool = False) -> Callable[[Path, int], dict]:
@@ -238,7 +258,7 @@ def finetune_catalog_gan(ws: Workspace, params: Params, steps: int) -> dict:
 def finetune_from(ws: Workspace, params: Params, init: Path) -> dict:
     """`oneedit train --init CKPT`: G/D fine-tuned from CKPT (an imported StyleGAN2, another workspace's
     gan.pt) for params.gan.steps steps on this catalog; it replaces WS/models/gan.pt when complete."""
-    key = fingerprint(TRAIN_VERSION, "init", sha256_file(init), data_digest(ws), params.to_dict()["gan"])
+    key = fingerprint(TRAIN_VERSION, "init", sha256_file(init), data_digest(ws), _inputs(params, "gan"))
     meta = load_checkpoint(init, "cpu")
     imported = imported_generator(ws) if init.resolve() == ws.gan.resolve() else None
     extra = {"imported": imported or {"init": str(init.resolve()), "source_sha256": sha256_file(init),
@@ -263,3 +283,37 @@ def check_encoder(ws: Workspace) -> None:
     if recorded is not None and recorded != sha256_file(ws.gan):
         raise InputError(f"{ws.encoder} was trained for another generator than {ws.gan}: "
                          "run `oneedit train --workspace WS` to train its encoder")
+
+
+QUALITY_PHOTOS = 64  # catalog photos, spread over the catalog, the models' reach is measured on
+WEAK_UNEXPLAINED = 0.6  # reconstructions leaving more of the photos' variance unexplained: too weak for an edit
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def model_quality(ws: Workspace, params: Params) -> dict:
+    """What the trained models reached, in models/quality.json: the encoder's reconstruction G(E(x)) of
+    QUALITY_PHOTOS catalog photos (mean squared pixel error, [-1, 1] units) and the share of those photos'
+    own variance (about their mean) it leaves unexplained, with the newest sample grid. Measured: 0.26 for
+    the demo's model and 0.36 for a 400-step Fashion-MNIST one, both of which carry an edit; above
+    WEAK_UNEXPLAINED the generator does not render the catalog well enough for its edits to be trusted."""
+    import numpy as np
+    import torch
+
+    from edit_core.checkpoint import load_encoder, load_generator
+    from edit_core.imageops import to_tensor
+
+    device = resolve_device(params.runtime.device)
+    images = catalog_images(ws)
+    picked = np.unique(np.linspace(0, len(images) - 1, min(QUALITY_PHOTOS, len(images))).round().astype(int))
+    with reading(ws.gan), reading(ws.encoder):
+        G, E = load_generator(ws.gan, device), load_encoder(ws.encoder, device).eval()
+    x = to_tensor(images[picked], device)
+    with torch.no_grad():
+        error = float((G.synthesis(E(x)) - x).pow(2).mean())
+    spread = float((x - x.mean(0, keepdim=True)).pow(2).mean())
+    unexplained = error / spread if spread > 0 else float("inf")
+    samples = sorted(ws.samples.glob("gan-*.png"))
+    quality = {"photos": len(picked), "reconstruction_error": error, "unexplained": unexplained,
+               "weak": unexplained > WEAK_UNEXPLAINED, "samples": str(samples[-1]) if samples else None}
+    write_json(ws.models / "quality.json", quality)
+    return quality

@@ -7,58 +7,14 @@ train every layer of every backbone, which is why all models here are built from
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from edit_core.configs import ModelConfig
+
 LRELU_GAIN = math.sqrt(2.0)
-
-
-@dataclass
-class ModelConfig:
-    """Architecture of a generator / discriminator / encoder family; stored inside every checkpoint."""
-
-    backbone: str = "style"  # "style" | "dcgan" | "stylegan2"
-    resolution: int = 64  # 32 | 64 | 128 (any power of two >= 8 builds; small ones are for tests)
-    z_dim: int = 64
-    w_dim: int = 256  # chosen by the linear probe (BENCHMARKS.md, probe); dcgan: w_dim == z_dim (w = z)
-    width: int = 16  # channels at 32 px (see channels_at); 16 fits the 2-core CPU demo budget
-    mapping_layers: int = 4  # style only
-    mapping_lr_mul: float = 0.01  # style only: learning-rate multiplier of the mapping network (StyleGAN: 0.01)
-    channels: int = 3
-    # stylegan2 only: its architecture hyperparameters (channels per resolution, conv_clamp, ...; see
-    # edit_core.models.stylegan2.default_spec), filled with config-F defaults when left None.
-    stylegan2: dict | None = None
-
-    def __post_init__(self) -> None:
-        r = self.resolution
-        if r < 8 or r & (r - 1):
-            raise ValueError(f"resolution must be a power of two >= 8, got {r}")
-        if self.backbone == "stylegan2":
-            from edit_core.models.stylegan2 import check_spec  # the backbone's own module owns its spec
-
-            self.stylegan2 = check_spec(self)
-        elif self.stylegan2 is not None:
-            raise ValueError(f"stylegan2 hyperparameters given for backbone {self.backbone!r}")
-        if self.backbone == "dcgan" and self.w_dim != self.z_dim:
-            raise ValueError(f"dcgan has w = z: w_dim ({self.w_dim}) must equal z_dim ({self.z_dim})")
-
-    def to_dict(self) -> dict:
-        """As a dict; `stylegan2` only when set, so other backbones' dicts (and digests of them) stay as before."""
-        d = asdict(self)
-        if d["stylegan2"] is None:
-            del d["stylegan2"]
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ModelConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown ModelConfig keys: {sorted(unknown)}")
-        return cls(**d)
 
 
 def channels_at(width: int, res: int) -> int:

@@ -150,3 +150,10 @@ def test_models_return_the_usual_layout() -> None:
     x = G.synthesis(G.sample_w(2, seed=0))
     assert x.is_contiguous()
     torch.testing.assert_close(D(x), D(x.contiguous(memory_format=torch.channels_last)))
+
+
+def test_the_torch_free_backbone_list_is_the_registry() -> None:
+    from edit_core.configs import BACKBONES
+    from edit_core.models import GENERATORS
+
+    assert tuple(GENERATORS) == BACKBONES

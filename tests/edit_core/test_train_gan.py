@@ -174,3 +174,22 @@ def test_diff_augment_is_differentiable_per_image_and_off_by_default() -> None:
     assert grad.abs().sum() > 0  # G learns through the transforms
     with pytest.raises(ValueError, match="unknown augmentation"):
         augment_policy("color,flip")
+
+
+def test_checkpoints_come_by_time_as_well_as_by_steps() -> None:
+    """Checkpoints every 200-250 steps lost 28 of 30 slow encoder steps to a Ctrl-C: one is also due every
+    ckpt_seconds of wall time."""
+    import time
+
+    from edit_core.configs import EncoderTrainConfig
+    from edit_core.training import CheckpointClock, after_step
+
+    saved: list[int] = []
+    train = EncoderTrainConfig(steps=1000, ckpt_every=250, log_every=1000, sample_every=1000, ckpt_seconds=0.05)
+    clock = CheckpointClock(train.ckpt_seconds)
+    for step in (1, 2, 3):
+        if step == 3:
+            time.sleep(0.06)
+        after_step(step, train, {}, 1.0, {"step": []}, lambda: None, lambda s=step: saved.append(s), None, clock)
+    assert saved == [3]
+    assert EncoderTrainConfig().ckpt_seconds == 60.0 and EncoderTrainConfig().ckpt_every == 200

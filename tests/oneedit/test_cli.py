@@ -1,5 +1,7 @@
 """Every bad argument: exit code 2 and exactly one `error: ...` line, before any work starts."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,13 +31,18 @@ def test_bad_arguments(capsys: pytest.CaptureFixture, tmp_path: Path, ws: Path) 
         "No such command": ["frobnicate"],
         "not a OneEdit workspace": ["train", "--workspace", str(tmp_path / "nowhere")],
         "source folder not found": ["ingest", str(tmp_path / "nowhere"), *w],
-        "unknown key": ["train", *w, "--set", "gan.stepz=3"],
-        "edit.strength": ["rescale", *w, "--name", "x", "--strength", "-12"],
+        "gan.stepz: unknown key (did you mean gan.steps?)": ["train", *w, "--set", "gan.stepz=3"],
+        "edit.direction.lamda: unknown key (did you mean edit.direction.lambda?)": [
+            "train", *w, "--set", "edit.direction.lamda=0.1"],
+        "error: --strength -12: Input should be greater than or equal to -10": [
+            "rescale", *w, "--name", "x", "--strength", "-12"],
+        "No such command 'edti'. Did you mean 'edit'?": ["edti"],
+        "--log-level loud: choose one of": ["list", *w, "--log-level", "loud"],
         "give exactly one of": ["edit", *w, "--name", "x", "--example", "x"],
         "file not found": ["edit", *w, "--name", "x", "--example", "x", "--after", str(tmp_path / "no.png")],
         "edit name": ["rescale", *w, "--name", "../x"],
         "params file not found": ["train", *w, "--params", str(tmp_path / "p.yaml")],
-        "runtime.device": ["train", *w, "--device", "tpu"],
+        "error: --device tpu: device must be": ["train", *w, "--device", "tpu"],
         "manifest.parquet is missing": ["train", *w],
         "not a OneEdit workspace (no": ["studio", "--workspace", str(tmp_path / "nowhere")],
         "Invalid value for '--port'": ["studio", *w, "--port", "0"],
@@ -45,6 +52,20 @@ def test_bad_arguments(capsys: pytest.CaptureFixture, tmp_path: Path, ws: Path) 
     }
     for expected, argv in cases.items():
         assert expected in _one_error_line(capsys, argv), argv
+
+
+def test_the_cli_answers_at_once(tmp_path: Path) -> None:
+    """--help, --version and a bad argument import none of the heavy libraries (issue 27: `import oneedit.cli`
+    took 7 s, a typo's one-line error 12-24 s): they answer in a fraction of a second."""
+    heavy = ("torch", "pandas", "prefect", "cv2", "h5py", "pyarrow", "numpy")
+    code = ("import sys\nfrom oneedit.cli import main\n"
+            f"codes = [main(['--help']), main(['--version']), main(['train', '-w', {str(tmp_path)!r}, '--set', "
+            "'gan.stepz=1']), main(['rescale', '-w', '.', '-n', 'x', '--strength', '20'])]\n"
+            f"print(codes, [m for m in {heavy!r} if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).parents[2])
+    assert done.stdout.strip().splitlines()[-1] == "[0, 0, 2, 2] []", (done.stdout, done.stderr)
+    assert "oneedit 0.1.0" in done.stdout
 
 
 def test_cuda_requested_without_cuda(capsys: pytest.CaptureFixture, ws: Path) -> None:
@@ -96,3 +117,22 @@ def test_schedule_arguments(capsys: pytest.CaptureFixture, tmp_path: Path, ws: P
                                                                      "--cron", "0 3 * * 0"])
         with temporary_settings(restore_defaults={PREFECT_API_URL}):  # no server, whatever ran before
             assert "needs a Prefect server" in _one_error_line(capsys, [*w, "--cron", "0 3 * * 0"])
+
+
+def test_a_hard_exit_stops_the_temporary_prefect_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kill -INT` on `oneedit train` left its temporary Prefect server running: the watchdog's os._exit
+    skips the atexit hook that stops it, so the hard exit stops it first."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    from oneedit import cli
+
+    stopped, exits = [], []
+
+    class Server:
+        def stop(self) -> None:
+            stopped.append(True)
+
+    monkeypatch.setitem(SubprocessASGIServer._instances, -1, Server())
+    monkeypatch.setattr(cli.os, "_exit", exits.append)
+    cli._hard_exit(2)
+    assert stopped == [True] and exits == [130]

@@ -69,10 +69,13 @@ def test_imported_generator_reproduces_the_upstream_render(ws: Path) -> None:
     assert meta["source_sha256"] == sha256_file(ROSINALITY) and meta["resolution"] == 32
 
 
-def test_train_keeps_it_project_and_edit_run_on_it(ws: Path) -> None:
+def test_train_keeps_it_project_and_edit_run_on_it(ws: Path, capsys: pytest.CaptureFixture) -> None:
     before = sha256_file(ws / "models" / "gan.pt")
     assert main(["import-generator", str(ROSINALITY), "-w", str(ws)]) == 2  # no silent replacement
+    capsys.readouterr()
     assert cli("train", "-w", str(ws)) == 0
+    out, err = capsys.readouterr()  # what the models reached: a generator of other pictures, 4 encoder steps
+    assert "the models reconstruct the catalog to" in out and "warning: the generator renders this catalog poorly" in err
     assert sha256_file(ws / "models" / "gan.pt") == before  # the user's generator is not retrained
     assert (ws / "models" / "encoder.pt").is_file()
     assert cli("project", "-w", str(ws)) == 0

@@ -283,7 +283,7 @@ def test_cli_preview_and_list_on_the_same_workspace(client: TestClient, built: d
         before = np.asarray(Image.open(folder / row["before"]))
         assert before.shape == np.asarray(Image.open(built["root"] / "photos" / row["file"])).shape  # full size
     assert sorted(p.name for p in ws.edit("peek").root.iterdir()) == ["preview"]  # no spec, direction, results
-    assert "photos would be flagged" in capsys.readouterr().out
+    assert "of 38 photos, applying it would leave" in capsys.readouterr().out
 
     assert main(["list", "--workspace", str(ws.root)]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -1,7 +1,7 @@
 """Nothing silently wrong (issue 15): wrong results and misleading errors, through the CLI's `main`.
 
-One tiny projected workspace (12 demo cars, two photos no GAN of cars can reconstruct, one wide
-photo), copied per test. Each test names the issue item it guards.
+One tiny projected workspace (tests/oneedit/tiny.py: 12 demo cars, two photos no GAN of cars can
+reconstruct, one wide photo), copied per test. Each test names the issue item it guards.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
@@ -22,53 +21,13 @@ import numpy as np
 import pytest
 import torch
 
-from common.params import load_params
 from common.storage import read_h5, read_parquet
-from common.workspace import Workspace
-from edit_core import demo_catalog
-from flows.project import project_flow
-from flows.train import ingest_flow, train_flow
 from oneedit.cli import main
 from tasks.images import read_photo, write_png
-from tests.catalogs import torch_threads, write_after
-from tests.helpers import TINY, cli_args, file_stamps, output_lines
+from tests.helpers import file_stamps, output_lines
+from tests.oneedit.tiny import RES, args, edit_args
 
-SETS = ["runtime.shard_size=8"]
-RES = 64  # photo size of the tiny catalog
 REPO = Path(__file__).parents[2]
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory, prefect_server: str) -> Iterator[dict]:
-    """15 photos in 2 shards (12 cars, magenta.png and checker.png as outliers, wide.png 96x64), projected."""
-    root = tmp_path_factory.mktemp("wrong-results").resolve()
-    attrs = demo_catalog.sample_attributes(12, seed=7)
-    cars = demo_catalog.render(attrs, RES)
-    photos = root / "photos"
-    for i, im in enumerate(cars):
-        write_png(photos / f"car-{i:02d}.png", im)
-    write_png(photos / "magenta.png", np.tile(np.array([255, 0, 255], np.uint8), (RES, RES, 1)))
-    yy, xx = np.mgrid[:RES, :RES]
-    write_png(photos / "checker.png", np.repeat(((yy // 8 + xx // 8) % 2 * 255).astype(np.uint8)[:, :, None], 3, 2))
-    write_png(photos / "wide.png", np.concatenate([cars[3][:, :16], cars[3], cars[3][:, -16:]], axis=1))
-    write_after(root / "after.png", attrs, 0.7, RES)
-    p = load_params(TINY, SETS)
-    with torch_threads(p.runtime.threads):
-        ws = Workspace.create(root / "projected")
-        ingest_flow(photos, ws.root, p)
-        train_flow(ws.root, p)
-        project_flow(ws.root, p)
-        manifest = read_parquet(ws.manifest)
-        yield {"root": root, "ws": ws.root, "photos": photos, "after": root / "after.png",
-               "example": photos / "car-00.png", "ids": dict(zip(manifest["source_path"], manifest["id"], strict=True))}
-
-
-@pytest.fixture(scope="module")
-def edited(tiny: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The projected workspace with edit e1 done (pair form, default params)."""
-    ws = Path(shutil.copytree(tiny["ws"], tmp_path_factory.mktemp("edited") / "ws"))
-    assert main(_edit(tiny, ws)) == 0
-    return ws
 
 
 @pytest.fixture
@@ -90,12 +49,7 @@ def own_photos(tiny: dict, ws: Path, tmp_path: Path) -> Path:
     return photos
 
 
-def _args(command: str, ws: Path, *extra: str) -> list[str]:
-    return cli_args(command, *extra, workspace=ws, sets=SETS)
-
-
-def _edit(tiny: dict, ws: Path, *extra: str, name: str = "e1") -> list[str]:
-    return _args("edit", ws, "--name", name, "--example", str(tiny["example"]), "--after", str(tiny["after"]), *extra)
+_args, _edit = args, edit_args
 
 
 def one_line(capfd: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture, argv: list[str], ws: Path,
@@ -192,7 +146,12 @@ def test_guard_skips_photos_the_gan_cannot_reconstruct(capfd: pytest.CaptureFixt
         assert not _image(ws, tiny, photo).exists()
     cars = results[results.index.str.startswith("car-")]
     assert (cars["status"] == "edited").all(), cars[["status", "reason"]]
+    capfd.readouterr()
     assert main(_args("rescale", ws, "--name", "e1", "--set", "guard.action=flag")) == 0
+    out = capfd.readouterr().out
+    assert "13 edited, 0 skipped, 2 flagged" in out  # the run's end: counts, and every flagged photo's reason
+    for photo in ("magenta.png", "checker.png"):
+        assert f"  flagged {photo}: out of range, edited anyway (guard.action=flag): projection error" in out
     flagged = _results(ws)
     for photo in ("magenta.png", "checker.png"):
         assert flagged.loc[photo, "status"] == "flagged" and "edited anyway" in flagged.loc[photo, "reason"]
@@ -202,6 +161,30 @@ def test_guard_skips_photos_the_gan_cannot_reconstruct(capfd: pytest.CaptureFixt
     assert metrics["n_flagged"] == 2 and metrics["n_edited"] == 13 and metrics["n_skipped"] == 0
 
 
+def test_guard_edits_a_photo_that_starts_outside_gs_span(capfd: pytest.CaptureFixture, tiny: dict, ws: Path,
+                                                         tmp_path: Path) -> None:
+    """Issue 29: a photo whose start lies beyond G's span along n, while the example's final state lies inside,
+    is the photo the edit is for: it is edited and flagged with its reason for review, never skipped."""
+    offset = np.zeros(16, np.float32)
+    offset[0] = 0.5  # a small edit along one axis: its final state well inside G's span
+    np.save(tmp_path / "small.npy", offset)
+    victim = "car-03.png"
+    shard = next(p for p in (ws / "latents").glob("*.h5") if tiny["ids"][victim] in read_h5(p, ["ids"])["ids"])
+    with h5py.File(shard, "r+") as f:  # its latent far along the edit's axis, as a very dark garment's is
+        at = list(f["ids"].asstr()[()]).index(tiny["ids"][victim])
+        w = f["w"][()]
+        w[at, 0] -= 40.0
+        f["w"][...] = w
+    argv = _args("edit", ws, "--name", "small", "--example", str(tiny["example"]), "--offset",
+                 str(tmp_path / "small.npy"), "--set", "edit.direction.init=delta")
+    assert main(argv) == 0
+    results = _results(ws, "small")
+    assert results.loc[victim, "status"] == "flagged", results.loc[victim]
+    assert "outside G's span" in results.loc[victim, "reason"] and "edited" in results.loc[victim, "reason"]
+    assert _image(ws, tiny, victim, "small").exists()
+    assert "skipped" not in set(results.loc[results.index.str.startswith("car-"), "status"])
+
+
 def test_guard_an_example_state_outside_gs_span(capfd: pytest.CaptureFixture, tiny: dict, ws: Path,
                                                 tmp_path: Path) -> None:
     """An offset far beyond anything G produces: skipped everywhere by default, clamped on request."""
@@ -209,12 +192,16 @@ def test_guard_an_example_state_outside_gs_span(capfd: pytest.CaptureFixture, ti
     argv = _args("edit", ws, "--name", "far", "--example", str(tiny["example"]), "--offset", str(tmp_path / "far.npy"),
                  "--set", "edit.direction.init=delta")  # Δ* from Δw: the zero start travels ~lr per step
     capfd.readouterr()
-    assert main(argv) == 0
-    warned = [line for line in capfd.readouterr().err.splitlines() if line.startswith("warning: no photo was edited")]
-    assert len(warned) == 1 and "skipped" in warned[0] and "final state" in warned[0], warned  # said, not silent
+    assert main(argv) == 1  # a run that edits nothing is a failure (issue 27), not "done"
+    err = [line for line in capfd.readouterr().err.splitlines() if not line.startswith("done: ")]  # progress
+    assert len(err) == 1 and err[0].startswith("error: edit 'far' edited no photo (15 skipped)"), err
+    assert "the commonest reason: out of range" in err[0] and "final state" in err[0], err  # said, with why
     results = _results(ws, "far")
     assert (results["status"] == "skipped").all() and results["reason"].str.contains("final state").all()
     assert not list((ws / "edits/far/images").glob("*.png"))
+    assert main(_args("report", ws, "--name", "far")) == 0  # the report says so too, not "edit.verify = 0"
+    page = (ws / "edits/far/report/index.html").read_text()
+    assert "The edit failed: no photo was edited." in page and "edit.verify = 0" not in page
     assert main(_args("rescale", ws, "--name", "far", "--set", "guard.action=clamp",
                       "--set", "edit.direction.init=delta")) == 0
     clamped = _results(ws, "far")

@@ -126,8 +126,8 @@ def _workspace(root: Path, rng: np.random.Generator) -> tuple[Workspace, dict]:
                             "alpha": [*table["alpha"], np.nan], "distance_before": [*table["distance_before"], np.nan],
                             "distance_after": [np.nan] * 5, "err_pixel": [0.1] * 4 + [np.nan],
                             "status": status, "reason": reason, "t_render": [0.1] * 5, "t_transfer": [0.2] * 5,
-                            "before_gap": [0.5] * 4 + [np.nan], "final_gap": [0.05, 0.1, 0.4, 0.05, np.nan],
-                            "final_state": ["landed", "landed", "short", "landed", ""]})
+                            "before_gap": [0.5] * 4 + [np.nan], "final_gap": [0.05, 0.1, 0.4, 0.3, np.nan],
+                            "final_state": ["landed", "landed", "short", "short", ""]})
     write_parquet(paths.results, results, RESULTS_SCHEMA.with_metadata({STRENGTH_KEY: "1.7"}))
     for i in ids:
         write_png(paths.images / f"{i}.png", rng.integers(0, 255, (30, 40, 3), dtype=np.uint8))
@@ -159,9 +159,10 @@ def test_report_is_a_self_contained_page_in_file_names(tmp_path: Path) -> None:
                                         "example/render_before.png")]
     assert order == sorted(order) and "Before: red car.png" in example
     assert "rgb(250, 10, 10)" in example and "render_user_edit" not in sources[0]
-    problems = page[page.index("<h2>Flagged and rejected photos</h2>"):page.index("<h2>Plots</h2>")]
+    problems = page[page.index("<h2>Photos to review (3)</h2>"):page.index("<h2>Plots</h2>")]
     assert "truck.png" in problems and "alpha outside the catalog" in problems
     assert "broken.jpg" in problems and "not a recognised image" in problems
+    assert made["names"][3] in problems and made["names"][0] not in problems  # edited but short: to review
     assert "models/gan-000020.png" in page and "models/gan_losses.png" in page and "gan-000010" not in page
-    assert 'id="photos"' in page and "localeCompare" in page and page.count('data-type="num"') == 3
+    assert 'id="photos"' in page and "localeCompare" in page and page.count('data-type="num"') == 4
     assert "Not measured on the photos." in page
