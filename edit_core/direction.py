@@ -53,10 +53,6 @@ def rms_error(a: Tensor, b: Tensor) -> Tensor:
     return diff.norm(dim=1) / math.sqrt(diff.shape[1])
 
 
-def image_loss(G: Generator, w0: Tensor, delta_w: Tensor, delta_star: Tensor) -> Tensor:
-    """L_img for the example alone: RMS difference of G(w0 + Δw) and G(w0 + Δ*) (in [-1, 1] units)."""
-    img = G.synthesis(torch.stack([w0 + delta_w, w0 + delta_star]))
-    return rms_error(img[:1], img[1:])[0]
 
 
 def layer_mask(w0: Tensor, layers: tuple[int, ...]) -> Tensor | None:

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import copy
 import math
-from pathlib import Path
 from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-
-from edit_core.imageops import resolve_device
 
 
 class FeatureExtractor(Protocol):
@@ -71,29 +68,6 @@ class HOGFeatures:
         energy = F.avg_pool2d(hist.pow(2).sum(dim=1, keepdim=True), 3, stride=1, padding=1,
                               count_include_pad=False)
         return [hist * torch.rsqrt(energy + self.eps)]
-
-
-class TorchScriptFeatures:
-    """A user-provided, locally stored TorchScript network (e.g. an exported VGG) as the feature space.
-
-    The module receives x in [-1, 1] (or ImageNet-normalized [0, 1] if `imagenet_normalize`) and may
-    return a tensor or a list / tuple of tensors. No weights are ever downloaded.
-    """
-
-    def __init__(self, path: str | Path, device: str | torch.device = "cpu", imagenet_normalize: bool = False) -> None:
-        self.device = resolve_device(device)
-        self.net = torch.jit.load(str(path), map_location=self.device).eval()
-        for p in self.net.parameters():
-            p.requires_grad_(False)
-        self.imagenet_normalize = imagenet_normalize
-        self.mean = torch.tensor([0.485, 0.456, 0.406], device=self.device)[None, :, None, None]
-        self.std = torch.tensor([0.229, 0.224, 0.225], device=self.device)[None, :, None, None]
-
-    def __call__(self, x: Tensor) -> list[Tensor]:
-        if self.imagenet_normalize:
-            x = ((x + 1) / 2 - self.mean) / self.std
-        out = self.net(x)
-        return [out] if isinstance(out, Tensor) else list(out)
 
 
 def feature_distance(a: Tensor, b: Tensor, extractor: FeatureExtractor) -> Tensor:

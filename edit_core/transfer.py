@@ -25,9 +25,7 @@ describe the same correspondence, this direction is the one that can be applied.
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -79,7 +77,7 @@ def _identity_color(h: int, w: int) -> np.ndarray:
     return color
 
 
-def _as_float_frames(frames: np.ndarray) -> np.ndarray:
+def unit_frames(frames: np.ndarray) -> np.ndarray:
     """uint8 [0, 255] or float [-1, 1] (G's range) frames -> float32 in [0, 1]."""
     arr = np.asarray(frames)
     if arr.ndim != 4 or arr.shape[-1] != 3:
@@ -91,21 +89,21 @@ def _as_float_frames(frames: np.ndarray) -> np.ndarray:
     raise TypeError(f"expected uint8 or float frames, got {arr.dtype}")
 
 
-def _check_photo(photo: np.ndarray) -> np.ndarray:
+def unit_photo(photo: np.ndarray) -> np.ndarray:
     """Validate a uint8 HxWx3 photo and return it as float32 in [0, 1]."""
     if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[-1] != 3:
         raise ValueError(f"expected a uint8 [H, W, 3] photo, got {photo.dtype} {photo.shape}")
     return photo.astype(np.float32) / 255.0
 
 
-def _unit_to_uint8(image: np.ndarray) -> np.ndarray:
+def unit_to_uint8(image: np.ndarray) -> np.ndarray:
     """float [0, 1] -> uint8, rounded and clipped."""
     return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
 
 
 def _gray_u8(image: np.ndarray) -> np.ndarray:
     """float RGB [0, 1] -> uint8 luminance (DIS takes 8-bit grey)."""
-    return cv2.cvtColor(_unit_to_uint8(image), cv2.COLOR_RGB2GRAY)
+    return cv2.cvtColor(unit_to_uint8(image), cv2.COLOR_RGB2GRAY)
 
 
 def _resize(field: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -266,7 +264,7 @@ def estimate_change(frames: np.ndarray, iterations: int = 3, flow_method: str = 
     """
     if iterations < 1:
         raise ValueError("iterations must be >= 1")
-    f = _as_float_frames(frames)
+    f = unit_frames(frames)
     h, w = f.shape[1:3]
     if len(f) < 2:
         return Change.identity(h, w)
@@ -404,51 +402,6 @@ def transfer(photo: np.ndarray, frames: np.ndarray, iterations: int = TransferCo
     full-resolution pass (the frame-grid estimation is OpenCV on the CPU); motion=False carries colour only,
     chroma=False no chroma change (see `estimate_change`).
     """
-    image = _check_photo(photo)
+    image = unit_photo(photo)
     change = estimate_change(frames, iterations, flow_method, color_radius, color_eps, motion, chroma)
     return apply_change(photo, *guide_change(change, image, guide_radius, guide_eps, subsample), device)
-
-
-# ---------------------------------------------------------------------------------------------
-# baselines and timing
-
-
-def naive_transfer(photo: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """Baseline: photo + upsample(after − before) (the paper's misaligned pixel-difference transfer)."""
-    image = _check_photo(photo)
-    diff = _as_float_frames(np.stack([after, before]))
-    return _unit_to_uint8(image + _resize(diff[0] - diff[1], *image.shape[:2]))
-
-
-def upsampled_gan(photo: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """Baseline: the edited render resized (bicubic) to the photo's size."""
-    _check_photo(photo)
-    rendered = _as_float_frames(after[None])[0]
-    return _unit_to_uint8(cv2.resize(rendered, photo.shape[1::-1], interpolation=cv2.INTER_CUBIC))
-
-
-def time_transfer(photos: Sequence[np.ndarray], clips: Sequence[np.ndarray], threads: int = 1,
-                  edit: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
-                  clock: Callable[[], float] = time.perf_counter) -> float:
-    """Median time (s) of one transfer per (photo, frames) pair, OpenCV and torch held to `threads`.
-
-    `edit(photo, frames)` defaults to `transfer` with its defaults (the pipeline passes its own, e.g.
-    tasks.transfer.edit_photo with its params). `clock`: wall time by default; `time.thread_time` (the
-    calling thread's CPU time, exact for threads=1 on the CPU) reads what an idle core would take on a
-    shared, loaded machine. One untimed warm-up call; thread settings are restored.
-    """
-    run = edit or transfer
-    before = cv2.getNumThreads(), torch.get_num_threads()
-    cv2.setNumThreads(threads)
-    torch.set_num_threads(threads)
-    try:
-        run(photos[0], clips[0])
-        times = []
-        for photo, frames in zip(photos, clips, strict=True):
-            start = clock()
-            run(photo, frames)
-            times.append(clock() - start)
-    finally:
-        cv2.setNumThreads(before[0])
-        torch.set_num_threads(before[1])
-    return statistics.median(times)

@@ -7,7 +7,7 @@ from pathlib import Path
 from common.params import Params
 from common.workspace import Workspace
 from flows.inputs import pipeline_flow
-from flows.runners import gpu_annotation
+from flows.steps import FlowSteps, Steps
 from tasks.ingest import ingest_photos
 from tasks.train import finetune_from, model_quality, train_catalog_encoder, train_catalog_gan
 
@@ -23,11 +23,16 @@ def train_flow(workspace: Workspace, params: Params, source: Path | None = None,
     """(ingest ->) GAN (trained, or fine-tuned from `init`) -> encoder."""
     if source is not None:
         ingest_photos(source, workspace, params)
-    with gpu_annotation(params.runtime.gpu_resource):
-        if init is not None:
-            gan = finetune_from.submit(workspace, params, Path(init)).result()
-        else:
-            gan = train_catalog_gan.submit(workspace, params).result()
-        encoder = train_catalog_encoder.submit(workspace, params).result()
-        quality = model_quality.submit(workspace, params).result()
+    return train_steps(workspace, params, FlowSteps(workspace.root, params.runtime.gpu_resource), init)
+
+
+def train_steps(ws: Workspace, params: Params, steps: Steps, init: Path | None = None) -> dict:
+    """The train flow's steps: the GAN (trained, or fine-tuned from `init`), the encoder against it, then what
+    the models reached (models/quality.json)."""
+    if init is not None:
+        gan = steps.submit(finetune_from, ws, params, Path(init))
+    else:
+        gan = steps.submit(train_catalog_gan, ws, params)
+    encoder = steps.submit(train_catalog_encoder, ws, params)
+    quality = steps.submit(model_quality, ws, params)
     return {"gan": gan, "encoder": encoder, "quality": quality}

@@ -1,7 +1,7 @@
 """Every metric of the project, in one package with a registry: the report, the benchmarks and training
 all call these.
 
-- `image`: reconstruction error, PSNR / SSIM, edit locality (per image);
+- `image`: PSNR / SSIM, edit locality (per image);
 - `latent`: final-state MAE (Edit One for All Table 2), linearity R² (Fig. 8a), the linear probe;
 - `edit`: the summary of one catalog edit (counts, α) and whether it landed (the final state measured
   on the edited photos).
@@ -22,17 +22,14 @@ from edit_core.metrics.edit import (
 )
 from edit_core.metrics.image import (
     edit_region_mask,
-    layer_feature_distance,
     outside_change,
-    pixel_mse,
     psnr,
-    reconstruction_errors,
     ssim,
 )
 from edit_core.metrics.latent import attribute_probe, final_state_mae, linear_probe_r2, linearity_r2
 
 METRICS: dict[str, Callable] = {f.__name__: f for f in (
-    pixel_mse, layer_feature_distance, reconstruction_errors, psnr, ssim, edit_region_mask, outside_change,
+    psnr, ssim, edit_region_mask, outside_change,
     final_state_mae, linearity_r2, linear_probe_r2, attribute_probe, edit_summary, attribute_final_state,
     final_state_verdict, photo_final_states)}
 

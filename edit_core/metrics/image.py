@@ -1,4 +1,4 @@
-"""Image metrics: reconstruction error, PSNR / SSIM against a reference, and edit locality.
+"""Image metrics: PSNR / SSIM against a reference, and edit locality.
 
 Per-image metrics return one value per image ([N] float64 arrays) so callers can aggregate as they
 wish. Arrays may be numpy arrays or (CPU or device) torch tensors.
@@ -6,52 +6,12 @@ wish. Arrays may be numpy arrays or (CPU or device) torch tensors.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import cv2
 import numpy as np
 import torch
 from skimage.metrics import structural_similarity
 
-from edit_core.metrics.arrays import as_batch, as_numpy
-
-
-def pixel_mse(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Per-image mean squared pixel error in [-1, 1] units (uint8 inputs are mapped to [-1, 1];
-    float inputs are taken as already in [-1, 1]), matching `Projection.err_pixel`."""
-    x, y = as_batch(a), as_batch(b)
-    if x.shape != y.shape:
-        raise ValueError(f"shape mismatch {x.shape} vs {y.shape}")
-    x = x / 127.5 - 1.0 if x.dtype == np.uint8 else x.astype(np.float64)
-    y = y / 127.5 - 1.0 if y.dtype == np.uint8 else y.astype(np.float64)
-    return ((x - y) ** 2).reshape(len(x), -1).mean(1)
-
-
-def layer_feature_distance(
-    feats_a: Sequence[np.ndarray | torch.Tensor], feats_b: Sequence[np.ndarray | torch.Tensor]
-) -> np.ndarray:
-    """Per-image feature distance from precomputed per-layer features [N, ...]: mean squared
-    difference over each layer, summed over layers (same convention as `features.feature_distance`)."""
-    if len(feats_a) != len(feats_b) or not feats_a:
-        raise ValueError("need the same, non-zero number of layers on both sides")
-    total = 0.0
-    for fa, fb in zip(feats_a, feats_b, strict=True):
-        x, y = as_numpy(fa).astype(np.float64), as_numpy(fb).astype(np.float64)
-        total = total + ((x - y) ** 2).reshape(len(x), -1).mean(1)
-    return np.asarray(total)
-
-
-def reconstruction_errors(
-    images: np.ndarray | torch.Tensor,
-    recon: np.ndarray | torch.Tensor,
-    feats_images: Sequence[np.ndarray | torch.Tensor] | None = None,
-    feats_recon: Sequence[np.ndarray | torch.Tensor] | None = None,
-) -> dict[str, np.ndarray]:
-    """Per-image reconstruction errors: `pixel_mse`, and `feature` when features are given."""
-    out = {"pixel_mse": pixel_mse(images, recon)}
-    if feats_images is not None and feats_recon is not None:
-        out["feature"] = layer_feature_distance(feats_images, feats_recon)
-    return out
+from edit_core.metrics.arrays import as_batch
 
 
 def _data_range(x: np.ndarray) -> float:

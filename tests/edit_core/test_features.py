@@ -1,8 +1,6 @@
-from pathlib import Path
-
 import torch
 
-from edit_core.features import DiscriminatorFeatures, HOGFeatures, TorchScriptFeatures, feature_distance
+from edit_core.features import DiscriminatorFeatures, HOGFeatures, feature_distance
 from edit_core.models import ModelConfig, build_discriminator
 
 
@@ -54,26 +52,3 @@ def test_discriminator_features_freeze_a_copy() -> None:
         next(D.parameters()).add_(1.0)
     x = torch.rand(1, 3, 16, 16)
     assert not torch.equal(feats(x)[0], D.features(x)[0])
-
-
-class TwoLayers(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.a = torch.nn.Conv2d(3, 4, 3, padding=1)
-        self.b = torch.nn.Conv2d(4, 2, 3, stride=2, padding=1)
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        h = torch.relu(self.a(x))
-        return [h, self.b(h)]
-
-
-def test_torchscript_features_load_a_local_network(tmp_path: Path) -> None:
-    net = TwoLayers()
-    torch.jit.script(net).save(str(tmp_path / "net.pt"))
-    feats = TorchScriptFeatures(tmp_path / "net.pt", "cpu")
-    x = torch.rand(2, 3, 16, 16) * 2 - 1
-    out = feats(x)
-    assert [o.shape for o in out] == [(2, 4, 16, 16), (2, 2, 8, 8)]
-    torch.testing.assert_close(out[1], net(x)[1])
-    normalized = TorchScriptFeatures(tmp_path / "net.pt", "cpu", imagenet_normalize=True)(x)
-    assert not torch.allclose(normalized[0], out[0])

@@ -14,15 +14,12 @@ from edit_core.metrics import (
     edit_region_mask,
     final_state_mae,
     final_state_verdict,
-    layer_feature_distance,
     linear_probe_r2,
     linearity_r2,
     metric,
     outside_change,
     photo_final_states,
-    pixel_mse,
     psnr,
-    reconstruction_errors,
     ssim,
 )
 from edit_core.models import ModelConfig, build_generator
@@ -60,21 +57,6 @@ def test_linear_probe_r2():
     assert linear_probe_r2(wp[:300], y[:300], wp[300:], torch.from_numpy(y[300:])) > 0.999
     noise = rng.normal(size=400)
     assert linear_probe_r2(w[:300], noise[:300], w[300:], noise[300:]) < 0.1
-
-
-def test_pixel_and_feature_errors():
-    a = np.zeros((2, 4, 4, 3), np.uint8)
-    b = np.full((2, 4, 4, 3), 255, np.uint8)
-    np.testing.assert_allclose(pixel_mse(a, a), 0.0)
-    np.testing.assert_allclose(pixel_mse(a, b), 4.0)  # -1 vs +1
-    np.testing.assert_allclose(pixel_mse(np.zeros((1, 2, 2, 3)), np.full((1, 2, 2, 3), 0.5)), 0.25)
-    fa = [np.zeros((2, 3, 4, 4)), np.zeros((2, 5))]
-    fb = [np.ones((2, 3, 4, 4)), np.full((2, 5), 2.0)]
-    np.testing.assert_allclose(layer_feature_distance(fa, fb), [5.0, 5.0])  # 1 + 4
-    err = reconstruction_errors(a, b, fa, fb)
-    np.testing.assert_allclose(err["pixel_mse"], 4.0)
-    np.testing.assert_allclose(err["feature"], 5.0)
-    assert set(reconstruction_errors(a, a)) == {"pixel_mse"}
 
 
 def test_psnr_and_ssim():

@@ -13,18 +13,17 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio
 
+from benchmarks.baselines import naive_transfer, upsampled_gan
+from benchmarks.timing import time_transfer
 from edit_core.transfer import (
     apply_change,
     estimate_change,
     fit_color,
     guide_change,
     local_affine,
-    naive_transfer,
-    time_transfer,
     transfer,
     undo_color,
     upsample_fields,
-    upsampled_gan,
     warp,
 )
 

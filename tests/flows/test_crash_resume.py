@@ -9,7 +9,6 @@ completes must be byte-identical to an uninterrupted run. ONEEDIT_CRASH_SEED pic
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -40,8 +39,8 @@ from flows.project import project_flow
 from flows.train import ingest_flow, train_flow
 from tasks.images import write_png
 from tests.catalogs import torch_threads, write_after
+from tests.helpers import TINY, cli_args, sha256
 
-TINY = Path(__file__).parent / "tiny_params.yaml"
 SETS = ["runtime.shard_size=8"]
 N_PHOTOS = 38  # + one wide photo, one broken file: 39 accepted -> 5 shards of <= 8
 SEED = int(os.environ.get("ONEEDIT_CRASH_SEED", "6"))
@@ -54,9 +53,8 @@ def tiny() -> Params:
     return load_params(TINY, SETS)
 
 
-def cli_args(command: str, ws: Path, *extra: str) -> list[str]:
-    sets = [a for s in SETS for a in ("--set", s)]
-    return [str(OEDIT), command, "--workspace", str(ws), "--params", str(TINY), *sets, *extra]
+def command_line(command: str, ws: Path, *extra: str) -> list[str]:
+    return [str(OEDIT), *cli_args(command, *extra, workspace=ws, sets=SETS)]
 
 
 @dataclass
@@ -76,7 +74,7 @@ class Tree:
         return dest
 
     def edit_args(self, ws: Path) -> list[str]:
-        return cli_args("edit", ws, "--name", "hue", "--example", str(self.example), "--after", str(self.after))
+        return command_line("edit", ws, "--name", "hue", "--example", str(self.example), "--after", str(self.after))
 
 
 @pytest.fixture(scope="module")
@@ -138,10 +136,6 @@ def temp_files(ws: Path) -> list[Path]:
 def stamps(paths: list[Path]) -> dict[str, tuple[int, int]]:
     """(inode, mtime_ns) per file: an atomic rewrite always changes the inode."""
     return {str(p): (p.stat().st_ino, p.stat().st_mtime_ns) for p in paths if p.exists()}
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def hashes(ws: Path, pattern: str) -> dict[str, str]:
@@ -304,7 +298,7 @@ def test_sigkill_during_project_and_transfer_then_rerun(tree: Tree, reference: P
 
     shards = len(list((ref / "latents").glob("*.h5")))
     photos = len(list((ref / "edits/hue/images").glob("*.png")))
-    ws = chain("project", tree.copy("crashed"), lambda w: cli_args("project", w), PROJECT_KILLS,
+    ws = chain("project", tree.copy("crashed"), lambda w: command_line("project", w), PROJECT_KILLS,
                lambda w: w / "latents", lambda w: shards - len(list((w / "latents").glob("*.h5"))), 0.25,
                lambda w: sorted((w / "latents").glob("*.h5")), ("latents/*.h5",))
     ws = chain("edit", ws, tree.edit_args, EDIT_KILLS, lambda w: w / "edits/hue/images",

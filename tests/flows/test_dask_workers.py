@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.dask_workers import REPO, dask_cluster, kill_session, oneedit
 from common.params import Params
 from common.storage import read_parquet, sha256_file
 from common.workspace import Workspace
@@ -23,9 +24,11 @@ from flows.edit import edit_flow
 from flows.project import project_flow
 from flows.runners import on_runner
 from flows.train import ingest_flow, train_flow
-from oneedit.dask_scaling import REPO, dask_cluster, kill_session, oneedit, worker_pids
 from tests.catalogs import torch_threads, write_after
-from tests.flows.test_scaleout import TINY, add_photos, stamps, tiny
+from tests.flows.test_scaleout import add_photos, stamps, tiny
+from tests.helpers import TINY
+
+pytestmark = pytest.mark.slow  # infrastructure: a real dask scheduler + worker processes and CLI runs (CI's `make test` runs it)
 
 PHOTOS = 16
 # 4 shards, each long enough to be caught mid-run; one torch thread: a `dask worker` process starts
@@ -37,6 +40,14 @@ TIMING = ["t_render", "t_transfer"]
 def _env(prefect_server: str) -> dict[str, str]:
     """Workers and CLI runs import this checkout and report to the session's Prefect server."""
     return {**os.environ, "PYTHONPATH": str(REPO), "PREFECT_API_URL": prefect_server, "OMP_NUM_THREADS": "1"}
+
+
+def worker_pids(address: str) -> list[int]:
+    """Pids of the worker processes (the ones that run tasks) registered with the scheduler."""
+    from distributed import Client
+
+    with Client(address, timeout="30s") as client:
+        return sorted(client.run(os.getpid).values())
 
 
 def _sets() -> list[str]:

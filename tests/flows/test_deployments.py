@@ -32,7 +32,10 @@ from common.workspace import Workspace
 from edit_core.checkpoint import load_checkpoint
 from flows.report import report_flow
 from tests.flows import test_scaleout
-from tests.flows.test_scaleout import FIRST, TINY, add_photos, stamps
+from tests.flows.test_scaleout import FIRST, add_photos, stamps
+from tests.helpers import TINY
+
+pytestmark = pytest.mark.slow  # infrastructure: a Prefect server, a work pool worker and served deployments (CI's `make test` runs it)
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = "import sys; from oneedit.cli import main; sys.exit(main(sys.argv[1:]))"

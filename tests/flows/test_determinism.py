@@ -7,7 +7,6 @@ docs/RELIABILITY.md).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -28,8 +27,8 @@ from flows.project import project_flow
 from flows.train import ingest_flow, train_flow
 from tasks.images import write_png
 from tests.catalogs import torch_threads
+from tests.helpers import TINY, sha256
 
-TINY = Path(__file__).parent / "tiny_params.yaml"
 SETS = ["runtime.shard_size=8"]
 TIMING_COLUMNS = ("t_render", "t_transfer")
 REPO = Path(__file__).resolve().parents[2]
@@ -78,10 +77,6 @@ def _tensors(obj: object, prefix: str = "") -> dict[str, torch.Tensor]:
     return {k: v for key, value in items for k, v in _tensors(value, f"{prefix}.{key}").items()}
 
 
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def test_same_numbers_in_every_output(runs: tuple[Path, Path]) -> None:
     """Ingest, weights, latents, direction, edited pixels and every result column but timings and input
     fingerprints (hashes of the checkpoint files) are identical."""
@@ -90,7 +85,7 @@ def test_same_numbers_in_every_output(runs: tuple[Path, Path]) -> None:
     same_bytes = ["ingest/manifest.parquet", *[f"ingest/{p.name}" for p in sorted((a / "ingest").glob("*.h5"))],
                   *[str(p.relative_to(a)) for p in sorted((a / "edits/hue").rglob("*.png"))]]
     assert len(same_bytes) > 20
-    assert [f for f in same_bytes if _sha(a / f) != _sha(b / f)] == []
+    assert [f for f in same_bytes if sha256(a / f) != sha256(b / f)] == []
     for name in ("models/gan.pt", "models/encoder.pt", "edits/hue/direction.pt"):
         ta, tb = (_tensors(torch.load(ws / name, map_location="cpu", weights_only=True)) for ws in (a, b))
         assert ta.keys() == tb.keys() and len(ta) >= 3, name
@@ -113,5 +108,5 @@ def test_every_output_file_is_byte_identical(runs: tuple[Path, Path]) -> None:
     parts, as issue 4 asks): those are equal in every other column (test above)."""
     a, b = runs
     timed = {"edits/hue/results.parquet"} | {f for f in _files(a) if f.startswith("edits/hue/parts/")}
-    differ = [f for f in _files(a) if f not in timed and _sha(a / f) != _sha(b / f)]
+    differ = [f for f in _files(a) if f not in timed and sha256(a / f) != sha256(b / f)]
     assert differ == []

@@ -18,6 +18,8 @@ import yaml
 from common.params import load_params
 from common.storage import read_parquet
 
+pytestmark = pytest.mark.slow  # infrastructure: dvc repro of the whole pipeline (CI's `make test` runs it)
+
 REPO = Path(__file__).resolve().parents[2]
 STAGES = {"catalog", "ingest", "train", "project", "direction", "alphas", "report"}
 

@@ -18,8 +18,8 @@ from flows.report import report_flow
 from flows.rescale import rescale_flow
 from flows.retrain import retrain_flow, update_flow
 from flows.train import ingest_flow, train_flow
+from tests.helpers import TINY
 
-TINY = Path(__file__).parent / "tiny_params.yaml"
 FORM = {"kind": "pair", "example": "car-000.png", "path": "/photos/after.png"}
 DEPLOYABLE = [
     (retrain_flow, {"workspace": "/ws", "source": "/photos", "mode": "retrain", "steps": 3, "dvc": True}),

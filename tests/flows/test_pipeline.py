@@ -25,8 +25,8 @@ from tasks.alphas import alpha_table, guard_limits, reference_latents
 from tasks.direction import load_direction
 from tasks.images import write_png
 from tasks.latents import load_latents
+from tests.helpers import TINY
 
-TINY = Path(__file__).parent / "tiny_params.yaml"
 N = 36
 
 

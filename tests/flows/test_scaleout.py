@@ -17,6 +17,7 @@ import pytest
 import torch
 from distributed import Client
 
+from benchmarks.memory import write_catalog
 from common.params import Params, load_params
 from common.storage import read_h5, read_json, read_parquet, sha256_file
 from common.workspace import Workspace
@@ -28,11 +29,10 @@ from flows.rescale import rescale_flow
 from flows.retrain import retrain_flow, update_flow
 from flows.runners import on_runner, shared_cluster
 from flows.train import ingest_flow, train_flow
-from oneedit.scaling import write_catalog
 from tasks.images import write_png
 from tests.catalogs import torch_threads, write_after
+from tests.helpers import TINY
 
-TINY = Path(__file__).parent / "tiny_params.yaml"
 FIRST = 20  # photos of the first run: shards of 16 + 4 (tiny params)
 
 

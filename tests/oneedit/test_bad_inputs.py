@@ -8,7 +8,6 @@ and a rerun finishes the job.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import logging
 import os
@@ -31,8 +30,8 @@ from flows.train import ingest_flow, train_flow
 from oneedit.cli import main
 from tasks.images import write_png
 from tests.catalogs import torch_threads, write_after
+from tests.helpers import TINY, cli_args, file_stamps, output_lines, sha256
 
-TINY = Path(__file__).parents[1] / "flows" / "tiny_params.yaml"
 SETS = ["runtime.shard_size=8"]
 RES = 64  # photo size of the tiny catalog
 
@@ -61,18 +60,7 @@ def _copy(trained: dict, which: str, tmp_path: Path) -> Path:
 
 
 def _args(command: str, ws: Path, *extra: str) -> list[str]:
-    return [command, "--workspace", str(ws), "--params", str(TINY), *[a for s in SETS for a in ("--set", s)], *extra]
-
-
-def _state(ws: Path) -> dict[str, tuple[int, int]]:
-    """Every file of the workspace with (inode, mtime_ns); the lock file is not an output."""
-    return {str(p.relative_to(ws)): (p.stat().st_ino, p.stat().st_mtime_ns)
-            for p in ws.rglob("*") if p.is_file() and p.name != ".lock"} if ws.exists() else {}
-
-
-def _output(capfd: pytest.CaptureFixture) -> list[str]:
-    out, err = capfd.readouterr()
-    return [line for line in (out + err).splitlines() if line.strip()]
+    return cli_args(command, *extra, workspace=ws, sets=SETS)
 
 
 def _prefect_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -82,20 +70,16 @@ def _prefect_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 def fails_cleanly(capfd: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture, argv: list[str], ws: Path) -> str:
     """Run the CLI: non-zero exit, one `error:` line and nothing else, no file created or touched."""
-    before = _state(ws)
+    before = file_stamps(ws)
     capfd.readouterr()
     caplog.clear()
     code = main(argv)
-    lines = _output(capfd)
+    lines = output_lines(capfd)
     assert code != 0, lines
     assert len(lines) == 1 and lines[0].startswith("error: "), lines
     assert _prefect_errors(caplog) == []
-    assert _state(ws) == before
+    assert file_stamps(ws) == before
     return lines[0]
-
-
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -227,19 +211,19 @@ def test_disk_full_during_projection(capfd: pytest.CaptureFixture, trained: dict
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """ENOSPC on the 2nd latents shard: one clear error, shard 1 and every input intact, a rerun completes."""
     ws = _copy(trained, "trained", tmp_path)
-    inputs = {p: _sha(p) for p in sorted(ws.rglob("*")) if p.is_file() and p.name != ".lock"}
+    inputs = {p: sha256(p) for p in sorted(ws.rglob("*")) if p.is_file() and p.name != ".lock"}
     _disk_full_on(monkeypatch, "shard-00001.h5")
     capfd.readouterr()
     assert main(_args("project", ws)) == 1  # not a bad argument: exit 1
-    lines = _output(capfd)
+    lines = output_lines(capfd)
     assert lines[-1] == f"error: cannot write {ws / 'latents' / 'shard-00001.h5'}: No space left on device", lines
-    assert {p: _sha(p) for p in inputs} == inputs
+    assert {p: sha256(p) for p in inputs} == inputs
     assert read_h5(ws / "latents/shard-00000.h5")["w"].shape[0] == 8
     assert not (ws / "latents/shard-00001.h5").exists() and _no_temp_files(ws)
     monkeypatch.undo()
     stamp = (ws / "latents/shard-00000.h5").stat().st_ino
     assert main(_args("project", ws)) == 0
-    assert "(1 of 2 shards already done)" in " ".join(" ".join(_output(capfd)).split())
+    assert "(1 of 2 shards already done)" in " ".join(" ".join(output_lines(capfd)).split())
     assert (ws / "latents/shard-00000.h5").stat().st_ino == stamp
 
 
@@ -247,16 +231,16 @@ def test_disk_full_during_transfer(capfd: pytest.CaptureFixture, trained: dict, 
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """ENOSPC on one edited photo: one clear error naming it, latents untouched, no partial PNG, a rerun completes."""
     ws = _copy(trained, "projected", tmp_path)
-    latents = {p: _sha(p) for p in sorted((ws / "latents").glob("*.h5"))}
+    latents = {p: sha256(p) for p in sorted((ws / "latents").glob("*.h5"))}
     victim = read_parquet(ws / "ingest/manifest.parquet")["id"].iloc[9] + ".png"
     _disk_full_on(monkeypatch, victim)
     argv = _args("edit", ws, "--name", "hue", "--example", str(trained["example"]),
                  "--after", str(trained["root"] / "after.png"))
     capfd.readouterr()
     assert main(argv) == 1
-    lines = _output(capfd)
+    lines = output_lines(capfd)
     assert lines[-1] == f"error: cannot write {ws / 'edits/hue/images' / victim}: No space left on device", lines
-    assert {p: _sha(p) for p in latents} == latents
+    assert {p: sha256(p) for p in latents} == latents
     assert not (ws / "edits/hue/images" / victim).exists() and _no_temp_files(ws)
     assert not (ws / "edits/hue/results.parquet").exists()
     monkeypatch.undo()

@@ -8,7 +8,6 @@ them) and asserts what survives: models, edits, edited images, the manifest.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import shutil
 from collections.abc import Iterator
@@ -27,13 +26,13 @@ from edit_core.checkpoint import load_checkpoint, load_encoder, load_generator
 from edit_core.demo_catalog import render, sample_attributes
 from oneedit.cli import main
 from tasks.images import read_photo, write_png
+from tests.helpers import cli_args, file_hashes, output_lines, sha256
 
-TINY = Path(__file__).parents[1] / "flows" / "tiny_params.yaml"
 SETS = ["catalog.size=60"]
 
 
 def _args(command: str, *extra: str) -> list[str]:
-    return [command, "--params", str(TINY), *[a for s in SETS for a in ("--set", s)], *extra]
+    return cli_args(command, *extra, sets=SETS)
 
 
 def cli(command: str, *extra: str) -> int | str:
@@ -49,20 +48,6 @@ def _ok(command: str, *extra: str) -> None:
     assert code == 0, (command, extra, code)
 
 
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _state(root: Path) -> dict[str, str]:
-    """sha256 of every file under `root` (the lock file is not an output)."""
-    return {str(p.relative_to(root)): _sha(p) for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".lock"}
-
-
-def _lines(capfd: pytest.CaptureFixture) -> list[str]:
-    out, err = capfd.readouterr()
-    return [line for line in (out + err).splitlines() if line.strip()]
-
-
 def _strength(edit: Path) -> float:
     """The strength recorded in the edit's results.parquet."""
     return float(pq.read_schema(edit / "results.parquet").metadata[b"oneedit.strength"])
@@ -70,7 +55,7 @@ def _strength(edit: Path) -> float:
 
 def _text(capfd: pytest.CaptureFixture) -> str:
     """All output as one line (the console wraps long lines)."""
-    return " ".join(" ".join(_lines(capfd)).split())
+    return " ".join(" ".join(output_lines(capfd)).split())
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +88,7 @@ def _copy(base: dict, tmp_path: Path, photos: bool = False) -> tuple[Path, Path]
 
 
 def _models(ws: Path) -> dict[str, str]:
-    return {n: _sha(ws / "models" / n) for n in ("gan.pt", "gan.json", "encoder.pt", "encoder.json")}
+    return {n: sha256(ws / "models" / n) for n in ("gan.pt", "gan.json", "encoder.pt", "encoder.json")}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -140,7 +125,7 @@ def test_disk_full_while_saving_a_checkpoint_keeps_the_models(base: dict, tmp_pa
     capfd.readouterr()
     assert cli("train", "--workspace", str(ws), "--set", "gan.steps=13") != 0
     assert _models(ws) == models
-    last = _lines(capfd)[-1]
+    last = output_lines(capfd)[-1]
     assert last.startswith("error: cannot write") and "No space left on device" in last, last
     monkeypatch.undo()
     assert not [p for p in (ws / "models").rglob(".*tmp-*")]  # no temp file left behind
@@ -189,7 +174,7 @@ def test_a_crash_after_the_generator_leaves_an_encoder_that_project_refuses(
         base: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture) -> None:
     """9: new settings, the encoder's training dies: project refuses the old encoder, edit the old latents."""
     ws, _ = _copy(base, tmp_path)
-    encoder = _sha(ws / "models" / "encoder.pt")
+    encoder = sha256(ws / "models" / "encoder.pt")
 
     def dies(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the encoder training died")
@@ -197,15 +182,15 @@ def test_a_crash_after_the_generator_leaves_an_encoder_that_project_refuses(
     monkeypatch.setattr(tasks.train, "train_encoder", dies)
     assert cli("train", "--workspace", str(ws), "--set", "gan.steps=13") != 0
     monkeypatch.undo()
-    assert load_checkpoint(ws / "models" / "gan.pt")["step"] == 13 and _sha(ws / "models" / "encoder.pt") == encoder
-    before = _state(ws)
+    assert load_checkpoint(ws / "models" / "gan.pt")["step"] == 13 and sha256(ws / "models" / "encoder.pt") == encoder
+    before = file_hashes(ws)
     capfd.readouterr()
     assert cli("project", "--workspace", str(ws), "--set", "gan.steps=13") == 2
-    assert "trained for another generator" in _lines(capfd)[-1]
+    assert "trained for another generator" in output_lines(capfd)[-1]
     assert cli("edit", "--workspace", str(ws), "--name", "e2", "--example", str(base["before"]),
                "--after", str(base["after"])) == 2
-    assert "another generator" in _lines(capfd)[-1]
-    assert _state(ws) == before
+    assert "another generator" in output_lines(capfd)[-1]
+    assert file_hashes(ws) == before
 
 
 # ------------------------------------------------------------------------------------------------
@@ -216,18 +201,18 @@ def test_demo_catalog_keeps_a_users_photos(tmp_path: Path, capfd: pytest.Capture
     out = tmp_path / "out"
     for i, image in enumerate(render(sample_attributes(20, seed=3), 32)):
         write_png(out / "photos" / f"{i:03d}.png", image)
-    before = _state(out)
+    before = file_hashes(out)
     capfd.readouterr()
     assert cli("demo-catalog", str(out), "--set", "catalog.size=4", "--set", "catalog.resolution=32") == 2
-    assert len(_lines(capfd)) == 1 and _state(out) == before
+    assert len(output_lines(capfd)) == 1 and file_hashes(out) == before
 
 
 def test_demo_refuses_a_real_workspace(base: dict, tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
     ws, _ = _copy(base, tmp_path)
-    before = _state(ws)
+    before = file_hashes(ws)
     capfd.readouterr()
     assert cli("demo", "--workspace", str(ws)) == 2
-    assert len(_lines(capfd)) == 1 and _state(ws) == before
+    assert len(output_lines(capfd)) == 1 and file_hashes(ws) == before
 
 
 # ------------------------------------------------------------------------------------------------
@@ -237,13 +222,13 @@ def test_demo_refuses_a_real_workspace(base: dict, tmp_path: Path, capfd: pytest
 def test_rescale_with_the_source_folder_gone_refuses_and_keeps_every_image(
         base: dict, tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
     ws, src = _copy(base, tmp_path, photos=True)
-    before = _state(ws)
+    before = file_hashes(ws)
     moved = src.rename(tmp_path / "moved")
     capfd.readouterr()
     for command in ("rescale", "report"):
         assert cli(command, "--workspace", str(ws), "--name", "e1") == 2
-        assert "missing" in _lines(capfd)[-1]
-    assert _state(ws) == before
+        assert "missing" in output_lines(capfd)[-1]
+    assert file_hashes(ws) == before
     _ok("update", str(moved), "--workspace", str(ws))  # where it moved to: nothing new, nothing lost
     assert read_json(ws / "ingest" / "source.json")["source"] == str(moved)
     assert read_parquet(ws / "ingest" / "manifest.parquet").equals(read_parquet(base["ws"] / "ingest" / "manifest.parquet"))
@@ -256,11 +241,11 @@ def test_a_missing_original_keeps_its_edited_image(base: dict, tmp_path: Path) -
     results = read_parquet(ws / "edits" / "e1" / "results.parquet")
     gone = results[results["status"] != "rejected"].iloc[0]
     image = ws / "edits" / "e1" / "images" / f"{gone['id']}.png"
-    kept = _sha(image)
+    kept = sha256(image)
     (src / gone["source_path"]).unlink()
     _ok("rescale", "--workspace", str(ws), "--name", "e1", "--strength", "0.5")
     again = read_parquet(ws / "edits" / "e1" / "results.parquet").set_index("id")
-    assert again.loc[gone["id"], "status"] == "rejected" and _sha(image) == kept
+    assert again.loc[gone["id"], "status"] == "rejected" and sha256(image) == kept
     assert (again["status"] != "rejected").sum() == (results["status"] != "rejected").sum() - 1
 
 
@@ -288,12 +273,12 @@ def test_update_with_a_folder_of_only_new_photos_is_refused(base: dict, tmp_path
     new = tmp_path / "new"
     for i, image in enumerate(render(sample_attributes(3, seed=11), 96)):
         write_png(new / f"new-{i}.png", image)
-    before = _state(ws)
+    before = file_hashes(ws)
     capfd.readouterr()
     for command in ("update", "ingest", "retrain"):
         assert cli(command, str(new), "--workspace", str(ws)) == 2
-        assert "holds 0 of the catalog's 60 photos" in _lines(capfd)[-1]
-    assert _state(ws) == before
+        assert "holds 0 of the catalog's 60 photos" in output_lines(capfd)[-1]
+    assert file_hashes(ws) == before
 
 
 def test_a_workspace_that_is_its_own_source_folder_ingests_no_outputs(base: dict, tmp_path: Path) -> None:
@@ -350,17 +335,17 @@ def test_reusing_an_edit_name_is_refused_then_replaced_cleanly(base: dict, tmp_p
     e1 = ws / "edits" / "e1"
     other = _other_after(base, tmp_path)
     edit = ["--workspace", str(ws), "--name", "e1", "--example", str(base["before"]), "--after", str(other)]
-    before = _state(ws)
+    before = file_hashes(ws)
     capfd.readouterr()
     assert cli("edit", *edit) == 2
-    assert "already exists" in _lines(capfd)[-1] and _state(ws) == before
+    assert "already exists" in output_lines(capfd)[-1] and file_hashes(ws) == before
     _ok("edit", *edit, "--replace")
     spec = read_json(e1 / "spec.json")
-    assert spec["input_sha256"] == _sha(other) and _sha(e1 / "example" / "after.png") != before["edits/e1/example/after.png"]
+    assert spec["input_sha256"] == sha256(other) and sha256(e1 / "example" / "after.png") != before["edits/e1/example/after.png"]
     results = read_parquet(e1 / "results.parquet")
     images = {p.stem for p in (e1 / "images").glob("*.png")}
     assert images == set(results.loc[results["status"] != "rejected", "id"])
-    assert all(before.get(f"edits/e1/images/{i}.png") != _sha(e1 / "images" / f"{i}.png") for i in images)
+    assert all(before.get(f"edits/e1/images/{i}.png") != sha256(e1 / "images" / f"{i}.png") for i in images)
     _ok("report", "--workspace", str(ws), "--name", "e1")
 
 
@@ -369,10 +354,10 @@ def test_a_failed_re_edit_leaves_the_edit_as_it_was(base: dict, tmp_path: Path) 
     ws, _ = _copy(base, tmp_path)
     offset = tmp_path / "nan.npy"
     np.save(offset, np.full(16, np.nan, np.float32))
-    before = _state(ws)
+    before = file_hashes(ws)
     assert cli("edit", "--workspace", str(ws), "--name", "e1", "--example", str(base["before"]),
                "--offset", str(offset), "--replace") != 0
-    assert _state(ws / "edits" / "e1") == {k[len("edits/e1/"):]: v for k, v in before.items()
+    assert file_hashes(ws / "edits" / "e1") == {k[len("edits/e1/"):]: v for k, v in before.items()
                                            if k.startswith("edits/e1/")}
 
 
@@ -392,14 +377,14 @@ def test_an_edit_survives_its_input_moving_and_retrain_skips_a_stale_offset(
     np.save(offset, np.full(16, 0.5, np.float32))
     _ok("edit", "--workspace", str(ws), "--name", "o1", "--example", str(base["before"]), "--offset", str(offset))
     offset.unlink()
-    o1 = _state(ws / "edits" / "o1")
+    o1 = file_hashes(ws / "edits" / "o1")
     capfd.readouterr()
     _ok("retrain", str(src), "--workspace", str(ws), "--steps", "1")
     assert "skipped o1: an --offset edit" in _text(capfd)
     gan = sha256_file(ws / "models" / "gan.pt")
     assert torch.load(ws / "edits" / "e2" / "direction.pt", weights_only=True)["gan_sha256"] == gan
     assert _strength(ws / "edits" / "e2") == 0.7
-    assert _state(ws / "edits" / "o1") == o1
+    assert file_hashes(ws / "edits" / "o1") == o1
     G = load_generator(ws / "models" / "gan.pt")
     assert torch.equal(load_encoder(ws / "models" / "encoder.pt").w_avg, G.mean_w())
     spec = json.loads((ws / "edits" / "e2" / "spec.json").read_text())
@@ -410,9 +395,9 @@ def test_an_identical_before_after_pair_is_refused_at_once(base: dict, tmp_path:
                                                            capfd: pytest.CaptureFixture) -> None:
     """issue 14.2: an after photo that is the example itself is one line, before any work or file."""
     ws, _ = _copy(base, tmp_path)
-    before = _state(ws)
+    before = file_hashes(ws)
     copy = tmp_path / "same.png"
     shutil.copyfile(base["before"], copy)  # another file, the same pixels
     assert cli("edit", "--workspace", str(ws), "--name", "same", "--example", str(base["before"]),
                "--after", str(copy)) == 2
-    assert "identical to the example photo" in _text(capfd) and _state(ws) == before
+    assert "identical to the example photo" in _text(capfd) and file_hashes(ws) == before

@@ -13,13 +13,13 @@ import torch
 
 from edit_core.checkpoint import load_checkpoint
 from oneedit.cli import main
+from tests.helpers import cli_args
 
-TINY = Path(__file__).parents[1] / "flows" / "tiny_params.yaml"
 SETS = ["demo.pretrain.size=12", "demo.pretrain.steps=3", "gan.steps=2", "encoder.steps=2"]
 
 
 def cli(*args: str) -> int:
-    return main([args[0], "--params", str(TINY), *[a for s in SETS for a in ("--set", s)], *args[1:]])
+    return main(cli_args(*args, sets=SETS))
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 import torch
 
+from benchmarks.fashion_mnist import FASHION_MNIST_DIR
 from common.params import load_params
 from common.storage import read_json
 from common.workspace import Workspace
@@ -33,7 +34,6 @@ from edit_core.metrics import LANDED_RATIO, edit_region_mask, outside_change
 from oneedit.cli import main
 from tasks.catalog import read_demo_catalog
 from tasks.direction import load_direction
-from tasks.fashion_mnist import FASHION_MNIST_DIR
 from tasks.images import read_photo
 from tasks.latents import load_latents
 from tasks.refine import closed_form_offsets, example_look, render_path

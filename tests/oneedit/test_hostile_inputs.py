@@ -15,6 +15,7 @@ import pytest
 
 from common.workspace import Workspace
 from oneedit.cli import main
+from tests.helpers import cli_args
 
 
 def _one_line(capsys: pytest.CaptureFixture) -> str:
@@ -195,12 +196,11 @@ def test_a_storage_declaring_more_than_it_holds_is_refused(tmp_path: Path, capsy
 # --- the generator's checkpoint and record, replaced as one unit -----------------------------------
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "stylegan2"
-TINY = Path(__file__).parents[1] / "flows" / "tiny_params.yaml"
 SMALL = ["catalog.size=8", "model.resolution=32", "encoder.steps=2", "runtime.threads=1"]
 
 
 def _cli(*args: str) -> int:
-    return main([args[0], "--params", str(TINY), *[a for s in SMALL for a in ("--set", s)], *args[1:]])
+    return main(cli_args(*args, sets=SMALL))
 
 
 @pytest.mark.skipif(not (FIXTURES / "sg2ada-tiny-32.pkl").is_file(), reason=f"no StyleGAN2 fixtures in {FIXTURES}")

@@ -18,17 +18,17 @@ import torch
 from common.storage import read_json, read_parquet, sha256_file
 from edit_core.checkpoint import load_checkpoint, load_generator
 from oneedit.cli import main
+from tests.helpers import cli_args
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "stylegan2"
 ROSINALITY = FIXTURES / "rosinality-tiny-32.pt"
-TINY = Path(__file__).parents[1] / "flows" / "tiny_params.yaml"
 SETS = ["catalog.size=16", "model.resolution=32", "encoder.steps=4", "gan.steps=2"]
 
 pytestmark = pytest.mark.skipif(not ROSINALITY.is_file(), reason=f"StyleGAN2 fixtures not found in {FIXTURES}")
 
 
 def cli(*args: str) -> int:
-    return main([args[0], "--params", str(TINY), *[a for s in SETS for a in ("--set", s)], *args[1:]])
+    return main(cli_args(*args, sets=SETS))
 
 
 class Hostile:

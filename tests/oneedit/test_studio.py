@@ -23,7 +23,8 @@ from tasks.example import read_brush
 from tasks.ingest import ingest_photos
 from tasks.project import project_shard
 from tasks.train import train_catalog_encoder, train_catalog_gan
-from tests.flows.test_pipeline import TINY, make_catalog, tiny_params
+from tests.flows.test_pipeline import make_catalog, tiny_params
+from tests.helpers import TINY
 
 SETS = ["gan.steps=4", "gan.sample_every=2", "gan.ckpt_every=4", "encoder.steps=2", "encoder.sample_every=2",
         "encoder.ckpt_every=2", "edit.brush.starts=1", "edit.brush.steps=1", "edit.direction.steps=2"]

@@ -24,6 +24,7 @@ import torch
 from common.storage import read_h5, read_parquet
 from oneedit.cli import main
 from tasks.images import read_photo, write_png
+from tests.helpers import file_stamps, output_lines
 from tests.oneedit.tiny import RES, args, edit_args
 
 REPO = Path(__file__).parents[2]
@@ -51,24 +52,14 @@ def own_photos(tiny: dict, ws: Path, tmp_path: Path) -> Path:
 _args, _edit = args, edit_args
 
 
-def _lines(capfd: pytest.CaptureFixture) -> list[str]:
-    out, err = capfd.readouterr()
-    return [line for line in (out + err).splitlines() if line.strip()]
-
-
-def _state(ws: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(ws)): (p.stat().st_ino, p.stat().st_mtime_ns)
-            for p in ws.rglob("*") if p.is_file() and p.name != ".lock"}
-
-
 def one_line(capfd: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture, argv: list[str], ws: Path,
              code: int = 2, touches: bool = False) -> str:
     """Run the CLI: exit `code`, exactly one `error:` (or `internal error:`) line, no Prefect error log, (by default) no file touched."""
-    before = _state(ws)
+    before = file_stamps(ws)
     capfd.readouterr()
     caplog.clear()
     got = main(argv)
-    lines = [line for line in _lines(capfd) if "━" not in line]  # progress bars of the work done before
+    lines = [line for line in output_lines(capfd) if "━" not in line]  # progress bars of the work done before
     assert got == code, lines
     errors = [line for line in lines if line.startswith(("error: ", "internal error: "))]
     # exactly one error line; beside it only progress lines (off a terminal), never a traceback
@@ -76,7 +67,7 @@ def one_line(capfd: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture, arg
     lines = errors
     if not touches:  # refused before any flow ran (a failure inside one is logged to the Prefect API, quietly)
         assert not [r for r in caplog.records if r.name.startswith("prefect") and r.levelno >= logging.ERROR]
-        assert _state(ws) == before
+        assert file_stamps(ws) == before
     return lines[0]
 
 
@@ -253,7 +244,7 @@ def test_thin_brush_stroke_is_kept(capfd: pytest.CaptureFixture, tiny: dict, ws:
     (tmp_path / "brush.json").write_text(json.dumps({"color": {"mask": "line.png", "rgb": [255, 0, 0]}}))
     argv = _args("edit", ws, "--name", "thin", "--example", str(tiny["example"]),
                  "--constraints", str(tmp_path / "brush.json"))
-    assert main(argv) == 0, _lines(capfd)
+    assert main(argv) == 0, output_lines(capfd)
     assert (ws / "edits/thin/direction.pt").is_file() and (ws / "edits/thin/results.parquet").is_file()
 
 
@@ -273,7 +264,7 @@ def test_internal_error_is_not_a_bad_argument(capfd: pytest.CaptureFixture, capl
     line = one_line(capfd, caplog, argv, ws_edited, code=1, touches=True)
     assert line == "internal error: LinAlgError: Singular matrix (run with --debug for the traceback)"
     assert main([*argv, "--debug"]) == 1
-    lines = _lines(capfd)
+    lines = output_lines(capfd)
     assert any(line.startswith("Traceback") for line in lines) and "in singular" in "\n".join(lines)
     assert lines[-1] == line
 
@@ -418,7 +409,7 @@ def test_unreadable_workspace_file_is_one_line(capfd: pytest.CaptureFixture, cap
 def test_project_repairs_a_damaged_latents_shard(capfd: pytest.CaptureFixture, ws: Path) -> None:
     _truncate(ws / "latents" / "shard-00000.h5")
     assert main(_args("project", ws)) == 0
-    assert "(1 of 2 shards already done)" in " ".join(" ".join(_lines(capfd)).split())
+    assert "(1 of 2 shards already done)" in " ".join(" ".join(output_lines(capfd)).split())
     assert read_h5(ws / "latents" / "shard-00000.h5")["w"].shape[0] == 8
 
 

@@ -13,15 +13,15 @@ from common.workspace import Workspace
 from edit_core import demo_catalog
 from tasks.images import write_png
 from tests.catalogs import torch_threads, write_after
+from tests.helpers import TINY, cli_args
 
-TINY = Path(__file__).parents[1] / "flows" / "tiny_params.yaml"
 SETS = ["runtime.shard_size=8"]
 RES = 64  # photo size of the tiny catalog
 
 
 def args(command: str, ws: Path, *extra: str) -> list[str]:
     """A CLI command line on workspace `ws` with the tiny params."""
-    return [command, "--workspace", str(ws), "--params", str(TINY), *[a for s in SETS for a in ("--set", s)], *extra]
+    return cli_args(command, *extra, workspace=ws, sets=SETS)
 
 
 def edit_args(tiny: dict, ws: Path, *extra: str, name: str = "e1") -> list[str]:

@@ -16,11 +16,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from benchmarks.fashion_mnist import FASHION_MNIST_DIR
 from edit_core.demo_catalog import ATTRIBUTES, render, sample_attributes
 from edit_core.models import ModelConfig
 from edit_core.train_gan import GanTrainConfig, train_gan
 from oneedit.bench import bench_app
-from tasks.fashion_mnist import FASHION_MNIST_DIR
 
 TINY = ["model.resolution=16", "model.width=8", "gan.steps=2", "gan.batch_size=4", "encoder.steps=2",
         "encoder.batch_size=4", "catalog.size=16", "project.steps=2", "project.batch_size=8",
@@ -86,6 +86,7 @@ def test_transfer(workspace: Path) -> None:
     assert data["flow_psnr"] != data["identity_psnr"]  # the transfer changed the photos
 
 
+@pytest.mark.skipif(not FASHION_MNIST_DIR.is_dir(), reason="Debian package dataset-fashion-mnist not installed")
 def test_projection(workspace: Path) -> None:
     data = run("projection", workspace)
     assert_finite(data, ["encoder", "optimize", "hybrid", "optimize_equal_time"])
@@ -105,6 +106,7 @@ def test_speed(workspace: Path) -> None:
     assert edit["photos"] == 6 and sum(edit["edited"].values()) == 6 and edit["edit_6_s"] > 0
 
 
+@pytest.mark.slow
 def test_memory(workspace: Path) -> None:
     data = run("memory", workspace)
     assert set(data["peak_rss_mb"]) == {"8", "16"} and all(v > 0 for v in data["peak_rss_mb"].values())

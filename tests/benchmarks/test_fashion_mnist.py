@@ -5,8 +5,8 @@ import gzip
 import numpy as np
 import pytest
 
+from benchmarks.fashion_mnist import FASHION_MNIST_DIR, export_pngs, load_fashion_mnist, read_idx
 from common.errors import InputError
-from tasks.fashion_mnist import FASHION_MNIST_DIR, export_pngs, load_fashion_mnist, read_idx
 from tasks.images import read_photo
 
 have_dataset = (FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from benchmarks.stylegan2 import bench_stylegan2, config_f, synthesis_flops
 from edit_core.models import ModelConfig, build_generator
 from edit_core.models.stylegan2 import default_spec
-from oneedit.bench_stylegan2 import bench_stylegan2, config_f, synthesis_flops
 
 
 def tiny(resolution: int, channel_max: int) -> ModelConfig:

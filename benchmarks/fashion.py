@@ -20,13 +20,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from benchmarks.driver import Setup
+from benchmarks.fashion_mnist import LABELS, export_pngs
+from benchmarks.registry import FashionOptions
+from benchmarks.stats import summary
 from common.errors import InputError
 from common.fingerprint import fingerprint
 from common.params import Params
 from common.storage import read_json
 from common.workspace import Workspace
-from tasks.fashion_mnist import LABELS, export_pngs
 from tasks.images import read_photo, write_png
+from tasks.pretrained import check_init
 
 GARMENT_LEVEL = 20  # grey level (0-255) above which a pixel of an original belongs to the garment
 BACKGROUND_MARGIN = 0.04  # of the photo's size: the garment mask is dilated by this before the background is compared
@@ -76,9 +80,16 @@ def _pick_example(paths: list[Path]) -> Path:
     return paths[int(np.argsort(levels)[len(levels) // 2])]
 
 
-def _summary(values: list[float]) -> dict:
-    a = np.asarray(values, dtype=np.float64)
-    return {"mean": float(a.mean()), "std": float(a.std()), "median": float(np.median(a))}
+def run(o: FashionOptions, s: Setup) -> dict:
+    """A real-photo edit: Fashion-MNIST garments, one darkened as the pair, through ingest .. edit."""
+    p = s.params
+    ids = class_ids(o.classes)
+    if o.init is not None:
+        check_init(o.init, p, "--init")
+    result = fashion_edit(o.workspace / "bench", p, o.photos, ids, o.photo_res, o.darken, o.init)
+    return result | {"classes": [LABELS[i] for i in ids], "photo_resolution": o.photo_res, "darken": o.darken,
+                     "init": str(o.init) if o.init else None,
+                     "attribute": "garment brightness: mean grey level (0-255) over the original's garment pixels"}
 
 
 def fashion_edit(root: Path, p: Params, photos: int, classes: list[int], photo_res: int, factor: float,
@@ -154,7 +165,7 @@ def measure(ws: Workspace, source: Path, example: str, target: float) -> dict:
     edited = int(np.isin(status_arr, ["edited", "flagged", "clamped"]).sum())
     return {"photos": len(rows), "edited_photos": edited, "statuses": {s: v["photos"] for s, v in by_status.items()},
             "skipped_share": float((status_arr == "skipped").mean()), "by_status": by_status,
-            "brightness_before": _summary(per["before"]), "brightness_after": _summary(per["after"]),
+            "brightness_before": summary(per["before"]), "brightness_after": summary(per["after"]),
             "mae_before": float(error_before.mean()), "mae_after": float(error_after.mean()),
             "mae_ratio": float(error_after.mean() / error_before.mean()),
             "example_after": own, "colour_cast_before": float(np.mean(per["cast_before"])),
@@ -163,7 +174,7 @@ def measure(ws: Workspace, source: Path, example: str, target: float) -> dict:
 
 
 def class_ids(spec: str) -> list[int]:
-    """'t-shirt,pullover' or '0,2' -> class indices (see tasks.fashion_mnist.LABELS)."""
+    """'t-shirt,pullover' or '0,2' -> class indices (see benchmarks.fashion_mnist.LABELS)."""
     ids = []
     for name in (s.strip() for s in spec.split(",") if s.strip()):
         if not (name.isdigit() and int(name) < len(LABELS)) and name not in LABELS:

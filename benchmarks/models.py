@@ -1,41 +1,44 @@
 """Models and data the benchmarks run on: the pipeline's workspace when it has them, else bench-trained.
 
 Demo models: WS/models/gan.pt + encoder.pt (trained by `oneedit demo` / `oneedit train`) when both
-exist; otherwise the engine trains them here as the demo does (demo.init fine-tuned for gan.steps, or
-params.model / gan from scratch when demo.init is "", then the encoder, on the demo catalog rendered at
-model resolution) into WS/bench/models/demo-<params digest>/, resumable and reused.
-Fashion-MNIST models are always bench-trained (WS/bench/models/fmnist-<digest>/) with their own,
-bounded budget (`FmnistBudget`). Probe GANs (`bench probe`, one per backbone) are trained on a larger
-draw of the demo catalog (WS/bench/models/probe-<backbone>-<digest>/gan.pt, resumable). Catalog
-latents: WS/latents when the workspace models are used and have been projected; otherwise the first images of the catalog are projected here with params.project.
+exist; otherwise trained by the demo's own steps (the catalog rendered, ingested, then the train flow's
+steps: demo.init fine-tuned for gan.steps, or params.model / gan from scratch when demo.init is "", then
+the encoder) in a workspace of their own, WS/bench/models/demo-<params digest>/; the tasks' fingerprints
+make it resumable and reused. Fashion-MNIST models are trained the same way (export, ingest, the train
+flow's steps) with their own, bounded budget (`FmnistBudget`) in WS/bench/models/fmnist-<digest>/.
+Probe GANs (`bench probe`, one per backbone) are trained by the engine on a larger draw of the demo
+catalog (WS/bench/models/probe-<backbone>-<digest>/gan.pt), resumed up to gan.steps. Catalog latents:
+WS/latents when the workspace models are used and have been projected; otherwise the first images of
+the catalog are projected here with params.project.
 """
 
 from __future__ import annotations
 
-import shutil
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from benchmarks.fashion_mnist import export_pngs
 from common.fingerprint import fingerprint
 from common.params import Params
-from common.storage import atomic_path, sha256_file
+from common.storage import sha256_file
 from common.workspace import Workspace
-from edit_core.checkpoint import load_checkpoint, load_discriminator, load_encoder, load_generator
+from edit_core.checkpoint import load_discriminator, load_encoder, load_generator
 from edit_core.demo_catalog import ATTRIBUTES, NUISANCE, render, sample_attributes
 from edit_core.features import DiscriminatorFeatures, FeatureExtractor, HOGFeatures
 from edit_core.imageops import to_tensor
 from edit_core.models import ModelConfig
 from edit_core.models.base import Generator
 from edit_core.project import Projection, project
-from edit_core.train_encoder import EncoderTrainConfig, train_encoder
 from edit_core.train_gan import GanTrainConfig, train_gan
+from flows.steps import PlainSteps
+from flows.train import train_steps
 from tasks.catalog import read_demo_catalog
-from tasks.fashion_mnist import load_fashion_mnist
+from tasks.demo import write_catalog
+from tasks.ingest import ingest_photos
 from tasks.pretrained import check_init
 
 HELD_OUT_SEED_OFFSET = 1_000_003  # demo rows the GAN never saw: sample_attributes(n, catalog.seed + offset)
@@ -80,15 +83,6 @@ def features_for(params: Params, gan_path: Path, device: torch.device) -> Featur
 
 def _digest(*parts: object) -> str:
     return fingerprint(*parts)[:12]
-
-
-def train_models(data: np.ndarray, model: ModelConfig, gan: GanTrainConfig, encoder: EncoderTrainConfig,
-                 folder: Path, device: torch.device) -> Path:
-    """Train G/D then E on `data` into folder/gan.pt, encoder.pt (resumed or reused when finished)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    train_gan(data, model, gan, folder / "gan.pt", device)
-    train_encoder(data, folder / "gan.pt", encoder, folder / "encoder.pt", device)
-    return folder
 
 
 def probe_gans(ws_root: Path, params: Params, backbones: list[str], train_images: int, device: torch.device) -> list[Path]:
@@ -139,50 +133,40 @@ def rows_slice(rows: dict[str, np.ndarray], index: np.ndarray | slice) -> dict[s
 
 
 def demo_models(ws_root: Path, params: Params, device: torch.device) -> Models:
-    """The workspace's models when trained, else models trained here from params as `oneedit demo` trains
-    them: demo.init (the shipped generator) fine-tuned for gan.steps, or from scratch when it is ""."""
+    """The workspace's models when trained, else models trained by the demo's own steps as `oneedit demo` trains
+    them: the demo catalog, ingested, then demo.init (the shipped generator) fine-tuned for gan.steps, or
+    from scratch when it is "", and the encoder."""
     ws = Workspace(ws_root)
     if ws.gan.is_file() and ws.encoder.is_file():
         return load_models(ws.models, params, device, "workspace")
     d = params.to_dict()
     init = check_init(Path(params.demo.init), params, "demo.init") if params.demo.init else None
     digest = _digest(d["catalog"], d["model"], d["gan"], d["encoder"], sha256_file(init) if init else None)
-    folder = ws_root / "bench" / "models" / f"demo-{digest}"
-    if not (folder / "encoder.pt").is_file() or not (folder / "done").is_file():
-        model, gan = ModelConfig(**params.model.model_dump()), GanTrainConfig(**params.gan.model_dump())
-        if init is not None:  # a fine-tune keeps the starting model's architecture and goes gan.steps further
-            start = load_checkpoint(init, "cpu")
-            model, gan = ModelConfig.from_dict(start["config"]), replace(gan, steps=int(start["step"]) + gan.steps)
-            folder.mkdir(parents=True, exist_ok=True)
-            if not (folder / "gan.pt").is_file():
-                with atomic_path(folder / "gan.pt") as tmp:
-                    shutil.copyfile(init, tmp)
-        data = render(catalog_rows(ws_root, params), params.model.resolution)
-        train_models(data, model, gan, EncoderTrainConfig(**params.encoder.model_dump()), folder, device)
-        (folder / "done").write_text("trained\n")
-    return load_models(folder, params, device, "bench-trained" + (f" from {init}" if init else ""))
-
-
-def fashion_mnist_images(split: str, n: int, resolution: int) -> np.ndarray:
-    """First n Fashion-MNIST images of a split: grey -> RGB uint8 [n, R, R, 3] at `resolution`."""
-    grey = load_fashion_mnist(split)[0][:n]
-    interp = cv2.INTER_AREA if resolution < grey.shape[1] else cv2.INTER_LINEAR
-    resized = np.stack([cv2.resize(g, (resolution, resolution), interpolation=interp) for g in grey])
-    return np.repeat(resized[..., None], 3, axis=-1)
+    bench = Workspace.create(ws_root / "bench" / "models" / f"demo-{digest}")
+    steps = PlainSteps()
+    photos = steps.call(write_catalog, bench.root / "catalog", params)
+    steps.call(ingest_photos, photos, bench, params)
+    train_steps(bench, params, steps, init)
+    return load_models(bench.models, params, device, "bench-trained" + (f" from {init}" if init else ""))
 
 
 def fmnist_models(ws_root: Path, params: Params, budget: FmnistBudget, device: torch.device) -> Models:
-    """A small GAN + encoder trained here on Fashion-MNIST within `budget` (reused when finished)."""
-    model = ModelConfig(**{**params.model.model_dump(), "resolution": budget.resolution, "width": budget.width})
-    gan = GanTrainConfig(**{**params.gan.model_dump(), "steps": budget.gan_steps, "batch_size": budget.batch_size})
-    enc = EncoderTrainConfig(**{**params.encoder.model_dump(), "steps": budget.encoder_steps,
-                                "batch_size": budget.batch_size})
-    folder = ws_root / "bench" / "models" / f"fmnist-{_digest(asdict(budget), model.to_dict(), asdict(gan), asdict(enc))}"
-    if not (folder / "done").is_file():
-        data = fashion_mnist_images("train", budget.train_images, budget.resolution)
-        train_models(data, model, gan, enc, folder, device)
-        (folder / "done").write_text("trained\n")
-    return load_models(folder, params, device, "bench-trained")
+    """A small GAN + encoder trained on Fashion-MNIST within `budget` by the train flow's steps (reused when
+    finished)."""
+    p = params.model_copy(update={
+        "model": params.model.model_copy(update={"resolution": budget.resolution, "width": budget.width}),
+        "gan": params.gan.model_copy(update={"steps": budget.gan_steps, "batch_size": budget.batch_size}),
+        "encoder": params.encoder.model_copy(update={"steps": budget.encoder_steps, "batch_size": budget.batch_size})})
+    d = p.to_dict()
+    digest = _digest(asdict(budget), d["model"], d["gan"], d["encoder"])
+    bench = Workspace.create(ws_root / "bench" / "models" / f"fmnist-{digest}")
+    photos = bench.root / "photos"
+    if len(list(photos.glob("*.png"))) != budget.train_images:
+        export_pngs(photos, budget.train_images, split="train")
+    steps = PlainSteps()
+    steps.call(ingest_photos, photos, bench, p)
+    train_steps(bench, p, steps)
+    return load_models(bench.models, p, device, "bench-trained")
 
 
 def project_kwargs(params: Params) -> dict:

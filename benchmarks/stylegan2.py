@@ -1,7 +1,8 @@
 """Cost of a StyleGAN2 generator: measured time per image at a small size, FLOP-based estimate at 512 px.
 
-`bench_stylegan2(G)` times synthesis forward and one projection step (forward + backward to a W+
-latent + Adam step) per image on this machine, counts the FLOPs of a config-F generator at 512 px
+`run` measures a workspace's gan.pt (e.g. one `oneedit import-generator` wrote): `bench_stylegan2(G)`
+times synthesis forward and one projection step (forward + backward to a W+ latent + Adam step) per
+image on this machine (the matmul rate: `benchmarks.timing.matmul_gflops`), counts the FLOPs of a config-F generator at 512 px
 (torch's FlopCounterMode on the meta device: convolutions and matmuls, nothing is computed) and
 turns them into seconds per photo on these CPU cores (at the measured matmul rate, corrected by the
 efficiency the small generator reached) and on an H100-class GPU (stated peak x stated utilization).
@@ -15,6 +16,11 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from benchmarks.driver import Setup
+from benchmarks.registry import StyleGAN2Options
+from benchmarks.timing import matmul_gflops
+from common.errors import InputError
+from edit_core.checkpoint import load_generator
 from edit_core.models import Generator, ModelConfig, build_generator
 from edit_core.models.stylegan2 import default_spec
 
@@ -27,18 +33,6 @@ def config_f(resolution: int = 512) -> ModelConfig:
     """StyleGAN2 config F at `resolution`: z = w = 512, 8 mapping layers, min(32768 / res, 512) channels."""
     return ModelConfig(backbone="stylegan2", resolution=resolution, z_dim=512, w_dim=512, mapping_layers=8,
                        stylegan2=default_spec(resolution, 512, conv_clamp=256))
-
-
-def matmul_gflops(size: int = 1024, reps: int = 5, rounds: int = 5) -> float:
-    """Median float32 matmul rate of this process (GFLOP/s)."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    rates = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(reps):
-            a @ b
-        rates.append(2 * size**3 * reps / (time.perf_counter() - start) / 1e9)
-    return statistics.median(rates)
 
 
 def synthesis_flops(cfg: ModelConfig, batch: int = 2) -> dict[str, float]:
@@ -92,7 +86,7 @@ def bench_stylegan2(G: Generator, big: ModelConfig | None = None, batch: int = 8
     if threads is not None:
         torch.set_num_threads(threads)
     big = big or config_f(512)
-    gflops = matmul_gflops(matmul_size)
+    gflops = matmul_gflops(matmul_size, reps=5)
     small_flops = synthesis_flops(G.config)
     half = G.force_fp32
     G.force_fp32 = True  # float32 throughout (the estimate's precision on CPU)
@@ -122,3 +116,11 @@ def bench_stylegan2(G: Generator, big: ModelConfig | None = None, batch: int = 8
                                        "batch >= 8 photos, convolutions and matmuls only",
                      "gpu_s_per_photo": gpu},
     }
+
+
+def run(o: StyleGAN2Options, s: Setup) -> dict:
+    """Cost of the stylegan2 generator `o.gan`: measured per image on this machine, config F at 512 px from FLOPs."""
+    G = load_generator(o.gan, "cpu")
+    if G.config.backbone != "stylegan2":
+        raise InputError(f"--gan {o.gan}: a {G.config.backbone} generator; this bench measures stylegan2 ones")
+    return bench_stylegan2(G, batch=o.batch, repeats=o.repeats, project_steps=s.params.project.steps)

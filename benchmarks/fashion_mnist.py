@@ -1,4 +1,5 @@
-"""Fashion-MNIST from Debian's dataset-fashion-mnist package: a real-image catalog for demos.
+"""Fashion-MNIST from Debian's dataset-fashion-mnist package: the real photos of the fashion and projection
+benchmarks (and of the tests that need real photos).
 
 The package installs gzip'd IDX files under /usr/share/datasets/fashion-mnist; they are parsed
 here with numpy (no download, no extra dependency). `export_pngs` writes images as ordinary PNG
@@ -88,3 +89,11 @@ def export_pngs(
         write_png(path, np.repeat(grey[..., None], 3, axis=-1))
         paths.append(path)
     return paths
+
+
+def fashion_mnist_images(split: str, n: int, resolution: int) -> np.ndarray:
+    """First n Fashion-MNIST images of a split: grey -> RGB uint8 [n, R, R, 3] at `resolution`."""
+    grey = load_fashion_mnist(split)[0][:n]
+    interp = cv2.INTER_AREA if resolution < grey.shape[1] else cv2.INTER_LINEAR
+    resized = np.stack([cv2.resize(g, (resolution, resolution), interpolation=interp) for g in grey])
+    return np.repeat(resized[..., None], 3, axis=-1)

@@ -1,12 +1,11 @@
-"""The Fashion-MNIST edit's measurements against their definitions (oneedit.bench_fashion)."""
+"""The Fashion-MNIST edit's measurements against their definitions (benchmarks.fashion)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from common.errors import InputError
-from oneedit.bench_fashion import (
+from benchmarks.fashion import (
     background_change,
     brightness,
     class_ids,
@@ -14,6 +13,7 @@ from oneedit.bench_fashion import (
     darkened,
     garment_mask,
 )
+from common.errors import InputError
 
 
 def _garment() -> np.ndarray:

@@ -1,12 +1,11 @@
 """Shards per second of `oneedit project --dask-address` on a real Dask deployment with 1, 2, ... workers.
 
-`python -m oneedit.dask_scaling WORKDIR [--workers 1,2] [--photos 64] [--shard-size 4] [--steps 25]`
-renders `photos` 48 px demo photos, ingests them and writes untrained tiny models (tests/flows'
-tiny_params.yaml) once, then for each worker count starts `dask scheduler` and `dask worker
---nworkers N --nthreads 1` as processes, projects a fresh copy of the workspace through the CLI and
-prints one JSON line: wall seconds and shards per second per worker count (the CLI's start-up,
-Prefect included, is in the wall time). `dask_cluster` is also what tests/flows/test_dask_workers.py
-starts its cluster with.
+`python -m benchmarks.dask_workers WORKDIR [--workers 1,2] [--photos 64] [--shard-size 4] [--steps 25]`
+renders `photos` 48 px demo photos, ingests them and writes untrained tiny models (`TINY_MODEL`) once,
+then for each worker count starts `dask scheduler` and `dask worker --nworkers N --nthreads 1` as
+processes, projects a fresh copy of the workspace through the CLI and prints one JSON line: wall seconds
+and shards per second per worker count (the CLI's start-up, Prefect included, is in the wall time).
+`dask_cluster` and `oneedit` are also what tests/flows/test_dask_workers.py starts its processes with.
 """
 
 from __future__ import annotations
@@ -26,7 +25,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-TINY = REPO / "tests" / "flows" / "tiny_params.yaml"
+# tiny untrained models and per-photo work: the measurement is the cluster's, not the models'
+TINY_MODEL = ["model.backbone=dcgan", "model.resolution=16", "model.z_dim=16", "model.w_dim=16", "model.width=8",
+              "project.batch_size=16", "runtime.device=cpu", "runtime.workers=2"]
 
 
 def free_port() -> int:
@@ -70,14 +71,6 @@ def dask_cluster(env: dict[str, str], nworkers: int = 2) -> Iterator[str]:
                 kill_session(proc)
 
 
-def worker_pids(address: str) -> list[int]:
-    """Pids of the worker processes (the ones that run tasks) registered with the scheduler."""
-    from distributed import Client
-
-    with Client(address, timeout="30s") as client:
-        return sorted(client.run(os.getpid).values())
-
-
 def oneedit(env: dict[str, str], *args: str) -> subprocess.Popen:
     """`oneedit ARGS` of this checkout as a process in its own session (stdout + stderr piped, text)."""
     code = "import sys; from oneedit.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -87,15 +80,15 @@ def oneedit(env: dict[str, str], *args: str) -> subprocess.Popen:
 
 def _prepare(workdir: Path, photos: int, sets: list[str]) -> Path:
     """Photos, ingest and untrained models: the workspace every worker count projects a copy of."""
+    from benchmarks.memory import write_models
     from common.params import load_params
     from common.storage import write_json
     from common.workspace import Workspace
     from edit_core import demo_catalog
-    from oneedit.scaling import write_models
     from tasks.images import write_png
     from tasks.ingest import ingest
 
-    params = load_params(TINY, sets)
+    params = load_params(None, sets)
     src = workdir / "photos"
     for i, image in enumerate(demo_catalog.render(demo_catalog.sample_attributes(photos, seed=7), 48)):
         write_png(src / f"car-{i:04d}.png", image)
@@ -110,11 +103,11 @@ def measure(workdir: Path, workers: list[int], photos: int, shard_size: int, ste
     """Wall seconds and shards per second of one projection per worker count."""
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    sets = [f"runtime.shard_size={shard_size}", f"project.steps={steps}", "runtime.threads=1"]
+    sets = [*TINY_MODEL, f"runtime.shard_size={shard_size}", f"project.steps={steps}", "runtime.threads=1"]
     base = _prepare(workdir, photos, sets)
     shards = len(list((base / "ingest").glob("shard-*.h5")))
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    args = ["--params", str(TINY), *(a for s in sets for a in ("--set", s))]
+    args = [a for s in sets for a in ("--set", s)]
     runs = {}
     for n in workers:
         copy = workdir / f"ws-{n}"

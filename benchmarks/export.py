@@ -18,6 +18,8 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
+from benchmarks.driver import Setup
+from benchmarks.registry import ExportBenchOptions
 from common.storage import write_parquet
 from common.workspace import Workspace
 from edit_core.demo_catalog import render, sample_attributes
@@ -74,3 +76,11 @@ def bench_export(root: Path, photos: int, photo_res: int, workers: int, options:
     return {"photos": photos, "photo_res": photo_res, "workers": workers, "exported": first["exported"],
             "export_s": seconds, "photos_per_s": first["exported"] / seconds, "rerun_s": rerun,
             "rerun_unchanged": again["unchanged"], "bytes_written": size, "target_s": 30.0 * photos / 1000}
+
+
+def run(o: ExportBenchOptions, s: Setup) -> dict:
+    """`oneedit export` of a synthetic applied edit of `o.photos` JPEGs, with runtime.threads encoding threads
+    and the params' export section."""
+    p = s.params
+    options = ExportOptions("same", p.export.jpeg_quality, p.export.webp_quality)
+    return bench_export(o.workspace, o.photos, o.photo_res, p.runtime.threads, options)

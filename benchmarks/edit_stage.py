@@ -14,9 +14,9 @@ import shutil
 import time
 from pathlib import Path
 
+from benchmarks.models import Models
 from common.params import Params
 from common.workspace import Workspace
-from oneedit.bench_models import Models
 
 
 def _build(root: Path, m: Models, p: Params, n: int, photo_res: int) -> Workspace:

@@ -5,8 +5,9 @@ then runs each stage of STAGES in its own subprocess (a clean RSS), sampling the
 every 20 ms: ingest, train (G then E for `steps` steps, batches read from the shards), project
 (every shard), direction (one pair edit), edit (the guard's limits: G's samples + one err_pixel pass;
 α -> refine (2 steps) -> transfer per shard; the verdict from every output's gap; results.parquet),
-report, update (one shard of new photos: ingest, project, re-apply the edit). The stages call the
-tasks' functions directly (`.fn`): the Prefect engine around them is not measured.
+report, update (one shard of new photos: ingest, project, re-apply the edit). Each stage runs the flows'
+own step functions (flows/*.py `*_steps`) with `PlainSteps`: every task's function in the flow's order,
+in this process, so the Prefect engine around them is not measured.
 
 What is simulated, and why (the point is how memory scales, not quality or speed on 2 CPU cores):
 - models are tiny (model.width=8, a few training steps) and projection uses mode `encoder` with
@@ -39,10 +40,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
+
+from benchmarks.registry import MemoryOptions
+
+if TYPE_CHECKING:
+    from benchmarks.driver import Setup
 
 RESOLUTION = 64
 EDIT = "bench"
@@ -284,72 +292,46 @@ def simulate_transfer(workdir: Path, real_shards: int) -> int:
 # the measured stages (one per fresh process)
 
 
-def _rescale(ws, params) -> dict:
-    """flows/rescale.py's steps without the Prefect engine: guard limits, the look, per shard α -> refine ->
-    transfer, the verdict, results."""
-    from tasks.alphas import Catalog, alpha_shard, catalog_limits, write_results
-    from tasks.direction import load_direction
-    from tasks.final_state import calibrate_reading, judge_final_state
-    from tasks.refine import look_of_edit, refine_shard
-    from tasks.transfer import transfer_shard
-
-    state = load_direction(ws, ws.edit(EDIT))
-    limits = catalog_limits.fn(ws, state, params)
-    look = look_of_edit.fn(ws, state, params)
-    line = calibrate_reading.fn(ws, state, params)
-    parts = []
-    for shard in (s.name for s in ws.ingest_shards()):
-        table = alpha_shard.fn(ws, shard, state, limits, params)
-        refined = refine_shard.fn(ws, EDIT, shard, table, look, params)
-        parts.append(transfer_shard.fn(ws, EDIT, shard, table, refined, look, line, params))
-    catalog = Catalog.concat(parts)
-    verdict = judge_final_state.fn(ws, EDIT, catalog, look, line, params)
-    return write_results.fn(ws, EDIT, catalog, verdict.get("landed_below", float("nan")), params.edit.strength)
-
-
 def _stage_functions(workdir: Path) -> dict[str, Callable]:
+    """Each measured stage as the flows run it: their step functions with `PlainSteps` (no Prefect engine)."""
     from common.workspace import Workspace
-    from tasks.direction import fit_edit_direction, publish_edit
+    from flows.edit import direction_steps
+    from flows.project import project_steps
+    from flows.rescale import rescale_steps
+    from flows.steps import PlainSteps
+    from flows.train import train_steps
     from tasks.ingest import ingest_photos
-    from tasks.project import project_shard
     from tasks.report import write_report
-    from tasks.train import train_catalog_encoder, train_catalog_gan
 
     photos = workdir / "photos"
+    steps = PlainSteps()
 
     def ingest(params) -> None:
-        ingest_photos.fn(photos, Workspace.create(workdir / "ws"), params)
+        steps.call(ingest_photos, photos, Workspace.create(workdir / "ws"), params)
 
     def train(params) -> None:
-        ws = Workspace.open(workdir / "ws")
-        train_catalog_gan.fn(ws, params)
-        train_catalog_encoder.fn(ws, params)
+        train_steps(Workspace.open(workdir / "ws"), params, steps)
 
     def project(params) -> None:
-        ws = Workspace.open(workdir / "ws")
-        for shard in ws.ingest_shards():
-            project_shard.fn(ws, shard, params)
+        project_steps(Workspace.open(workdir / "ws"), params, steps)
 
     def direction(params) -> None:
         example = min(photos.rglob("car-*.png"))
         form = {"kind": "pair", "example": str(example), "path": str(workdir / "after.png")}
-        ws = Workspace.open(workdir / "ws")
-        fit_edit_direction.fn(ws, EDIT, form, params)  # fitted aside, then published whole (flows/edit.py)
-        publish_edit(ws, EDIT)
+        direction_steps(Workspace.open(workdir / "ws"), EDIT, form, params, steps)
 
     def edit(params) -> None:
-        _rescale(Workspace.open(workdir / "ws"), params)
+        rescale_steps(Workspace.open(workdir / "ws"), EDIT, params, steps)
 
     def report(params) -> None:
-        write_report.fn(Workspace.open(workdir / "ws"), EDIT, params)
+        steps.call(write_report, Workspace.open(workdir / "ws"), EDIT, params)
 
-    def update(params) -> None:
+    def update(params) -> None:  # update_flow's steps for the one applied edit: ingest, project, rescale
         (workdir / "new").rename(photos / "new")
         ws = Workspace.open(workdir / "ws")
-        ingest_photos.fn(photos, ws, params)
-        for shard in ws.ingest_shards():
-            project_shard.fn(ws, shard, params)
-        _rescale(ws, params)
+        steps.call(ingest_photos, photos, ws, params)
+        project_steps(ws, params, steps)
+        rescale_steps(ws, EDIT, params, steps)
 
     return {"ingest": ingest, "train": train, "project": project, "direction": direction, "edit": edit,
             "report": report, "update": update}
@@ -380,7 +362,7 @@ def run_stage(stage: str, workdir: Path) -> dict:
 
 
 def _subprocess(workdir: Path, *args: str, timeout_s: float | None) -> str:
-    command = [sys.executable, "-m", "oneedit.scaling", *args, str(workdir)]
+    command = [sys.executable, "-m", "benchmarks.memory", *args, str(workdir)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=env,
                           cwd=Path(__file__).resolve().parents[1])
@@ -407,7 +389,6 @@ def measure_streaming_memory(n_images: int, workdir: Path | str, shard_size: int
                 timeout_s=timeout_s)
     prepared = time.perf_counter() - start
     stages: dict[str, dict] = {}
-    simulated = 0
     simulated = {}
     for stage in SYNTHETIC_STAGES if synthetic else STAGES:
         if stage in ("project", "edit"):
@@ -417,6 +398,33 @@ def measure_streaming_memory(n_images: int, workdir: Path | str, shard_size: int
             "model_width": width, "train_steps": steps, "real_shards": real_shards, "simulated_shards": simulated,
             "prepare_s": round(prepared, 1), "stages": stages,
             "peak_rss_mib": {s: r["peak_rss_mib"] for s, r in stages.items()}}
+
+
+def run(o: MemoryOptions, s: Setup) -> dict:
+    """Peak RSS of every stage at each catalog size, each stage in a fresh process, plus an optional
+    synthetic catalog (ingest and projection simulated) of `o.synthetic` photos."""
+    p = s.params
+    root = o.workspace / "bench" / "memory"
+    common = {"batch_size": p.project.batch_size, "width": p.model.width, "steps": o.steps,
+              "real_shards": o.real_shards}
+    counts = [int(size) for size in o.sizes.split(",") if size.strip()]
+    with ThreadPoolExecutor(max(1, len(counts))) as pool:  # sizes side by side: each stage is its own process
+        futures = {str(n): pool.submit(measure_streaming_memory, n, root / str(n), shard_size=p.runtime.shard_size,
+                                       **common) for n in counts}
+        runs = {n: f.result() for n, f in futures.items()}
+    result: dict = {"peak": "peak RSS (MiB) of each stage in its own fresh process; peak_rss_mb: the largest stage's",
+                    "peak_rss_mb": {n: max(r["peak_rss_mib"].values()) for n, r in runs.items()}, "runs": runs}
+    if len(runs) > 1:
+        smallest, largest = min(runs, key=int), max(runs, key=int)
+        growth = {stage: runs[largest]["peak_rss_mib"][stage] / runs[smallest]["peak_rss_mib"][stage]
+                  for stage in runs[smallest]["peak_rss_mib"]}
+        result |= {"growth_ratio": max(growth.values()), "growth_ratio_per_stage": growth,
+                   "images_ratio": int(largest) / int(smallest)}
+    if o.synthetic:
+        big = measure_streaming_memory(o.synthetic, root / f"synthetic-{o.synthetic}", shard_size=1024,
+                                       synthetic=True, **common)
+        result["synthetic"] = big | {"peak_rss_mb": max(big["peak_rss_mib"].values())}
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:
