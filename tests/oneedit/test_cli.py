@@ -132,7 +132,8 @@ def test_a_hard_exit_stops_the_temporary_prefect_server(monkeypatch: pytest.Monk
         def stop(self) -> None:
             stopped.append(True)
 
-    monkeypatch.setitem(SubprocessASGIServer._instances, -1, Server())
+    # only the fake server: the session's own test server (also one of these) must keep running
+    monkeypatch.setattr(SubprocessASGIServer, "_instances", {-1: Server()})
     monkeypatch.setattr(signals.os, "_exit", exits.append)
     signals.hard_exit(2)
     assert stopped == [True] and exits == [130]
