@@ -223,8 +223,6 @@ def undone_if_cancelled(ws: Workspace, name: str) -> Iterator[None]:
     back in (an edit that did not exist is removed), the versions the change kept are dropped (the edit is again
     what they hold), and a staged direction is removed. A failure other than a cancel leaves what the CLI leaves
     (a rerun resumes it). The snapshot lives in WS/edits/.versions/NAME/.undo, never taken for a version."""
-    from tasks.direction import staged_edit
-
     root, kept = ws.edit(name).root, versions_root(ws, name)
     before = set(version_numbers(ws, name))
     snapshot = kept / ".undo"
@@ -247,7 +245,7 @@ def undone_if_cancelled(ws: Workspace, name: str) -> Iterator[None]:
             os.replace(trash / "preview", root / "preview")
         for k in set(version_numbers(ws, name)) - before:
             shutil.rmtree(kept / str(k))
-        shutil.rmtree(staged_edit(ws, name).root, ignore_errors=True)
+        shutil.rmtree(ws.staged_edit(name).root, ignore_errors=True)
         shutil.rmtree(trash, ignore_errors=True)
         log.info("edit %s: cancelled; put back as it was", name)
         raise
