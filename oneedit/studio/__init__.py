@@ -36,11 +36,9 @@ uploads are capped and removed with the studio.
   sliders.py: the PCA of W and the sliders' names; cache.py: workspace reads cached per file version.
 """
 
-from oneedit.studio.app import STATIC, create_app, serve
-from oneedit.studio.jobs import Job
+from oneedit.studio.app import create_app, serve
 from oneedit.studio.security import MIN_TOKEN, TOKEN_HEADER, is_loopback
 from oneedit.studio.sliders import CHANGES, describe_change
-from oneedit.studio.state import Draft, Studio, Upload
+from oneedit.studio.state import Studio
 
-__all__ = ["CHANGES", "MIN_TOKEN", "STATIC", "TOKEN_HEADER", "Draft", "Job", "Studio", "Upload", "create_app",
-           "describe_change", "is_loopback", "serve"]
+__all__ = ["CHANGES", "MIN_TOKEN", "TOKEN_HEADER", "Studio", "create_app", "describe_change", "is_loopback", "serve"]

@@ -13,10 +13,9 @@ Plots are drawn with OpenCV; the page is rendered from templates/report.html.j2 
 - truth.py: the demo's ground truth, measured by the attribute estimator.
 """
 
-from tasks.report.context import SUMMARY_COLUMNS, read_summary_columns, to_review, verdict
+from tasks.report.context import SUMMARY_COLUMNS, verdict
 from tasks.report.plots import PLOT_H, PLOT_W, histogram_plot, line_plot, scatter_plot, stroke_overlay
-from tasks.report.writer import publish_artifacts, render_page, write_report
+from tasks.report.writer import publish_artifacts, write_report
 
-__all__ = ["PLOT_H", "PLOT_W", "SUMMARY_COLUMNS", "histogram_plot", "line_plot", "publish_artifacts",
-           "read_summary_columns", "render_page", "scatter_plot", "stroke_overlay", "to_review", "verdict",
-           "write_report"]
+__all__ = ["PLOT_H", "PLOT_W", "SUMMARY_COLUMNS", "histogram_plot", "line_plot", "publish_artifacts", "scatter_plot",
+           "stroke_overlay", "verdict", "write_report"]
