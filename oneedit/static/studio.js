@@ -1,4 +1,4 @@
-// OneEdit Studio: plain JavaScript over the JSON API of oneedit/studio.py. No build step.
+// OneEdit Studio: plain JavaScript over the JSON API of oneedit/studio/ (routes/). No build step.
 // Server text is only ever shown with textContent (never innerHTML).
 "use strict";
 const $ = id => document.getElementById(id);

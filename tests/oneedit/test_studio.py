@@ -331,7 +331,7 @@ def test_an_uploaded_photo_is_projected_as_the_catalog_is(client: TestClient, bu
 
 def test_bad_example_uploads_are_one_line_errors_in_the_page_words(client: TestClient, built: dict,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    import oneedit.studio
+    from oneedit.studio import security
 
     small = io.BytesIO()
     Image.new("RGB", (4, 4)).save(small, format="PNG")
@@ -346,7 +346,7 @@ def test_bad_example_uploads_are_one_line_errors_in_the_page_words(client: TestC
         message = _error(_upload(client, data, name, kind))
         assert message.startswith(expected), (expected, message)
         assert str(client.studio.drafts_root) not in message  # the user's file name, not the studio's copy
-    monkeypatch.setattr(oneedit.studio, "MAX_UPLOAD", len(photo) - 1)
+    monkeypatch.setattr(security, "MAX_UPLOAD", len(photo) - 1)
     assert "the example my car.png: the upload is larger than" in _error(_upload(client, photo, "my car.png"))
     assert "no uploaded photo" in _error(client.get("/api/uploads/upload-nope/thumb.png"), 404)
 
@@ -864,7 +864,7 @@ def test_an_example_is_an_id_never_a_server_path(client: TestClient, built: dict
 
 def test_refused_requests_leave_nothing_on_disk(client: TestClient, built: dict,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    import oneedit.studio
+    from oneedit.studio import security
 
     example = _example(client)["id"]
     after = f"/api/drafts/after?example={example}"
@@ -885,7 +885,7 @@ def test_refused_requests_leave_nothing_on_disk(client: TestClient, built: dict,
         "not a readable image ": client.post("/api/drafts/brush", json={"example": example, "sketch": {
             "mask": "data:image/png;base64,AAAA"}}),
     }
-    monkeypatch.setattr(oneedit.studio, "MAX_UPLOAD", 1000)
+    monkeypatch.setattr(security, "MAX_UPLOAD", 1000)
     refused["larger than"] = client.post(after, content=b"x" * 5000, headers={"content-type": "image/png"})
     refused["larger than "] = client.post(after, content=iter([b"x" * 600] * 3), headers={"content-type": "image/png"})
     for expected, response in refused.items():
@@ -894,9 +894,9 @@ def test_refused_requests_leave_nothing_on_disk(client: TestClient, built: dict,
 
 
 def test_drafts_and_uploads_are_capped_and_removed_with_the_studio(built: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    import oneedit.studio
+    from oneedit.studio import security
 
-    monkeypatch.setattr(oneedit.studio, "MAX_DRAFTS", 2)
+    monkeypatch.setattr(security, "MAX_DRAFTS", 2)
     studio = Studio(built["ws"].root, TINY, SETS)
     with _page_client(studio) as c:
         example = _example(c)["id"]
@@ -905,7 +905,7 @@ def test_drafts_and_uploads_are_capped_and_removed_with_the_studio(built: dict, 
         assert list(studio.drafts) == drafts[1:]  # the oldest idle one dropped, with its files
         assert sorted(p.name for p in studio.drafts_root.iterdir()) == sorted(drafts[1:])
         assert "no draft" in _error(c.post(f"/api/drafts/{drafts[0]}/preview", json={}), 404)
-        monkeypatch.setattr(oneedit.studio, "MAX_STORED", 10)
+        monkeypatch.setattr(security, "MAX_STORED", 10)
         photo = _outside_photo(built).read_bytes()
         assert "no room for another upload" in _error(_upload(c, photo, "my car.png"))
         assert sorted(p.name for p in studio.drafts_root.iterdir()) == []  # idle ones dropped to make room

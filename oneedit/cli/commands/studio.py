@@ -1,4 +1,4 @@
-"""`studio`: serve OneEdit Studio (oneedit/studio.py) on this workspace."""
+"""`studio`: serve OneEdit Studio (oneedit/studio/) on this workspace."""
 
 from __future__ import annotations
 
