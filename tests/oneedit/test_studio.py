@@ -1015,6 +1015,7 @@ def test_browser_picks_edits_previews_applies_reviews_reruns_and_exports(server:
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
@@ -1024,7 +1025,8 @@ def test_browser_picks_edits_previews_applies_reviews_reruns_and_exports(server:
     options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
     options.binary_location = str(CHROMIUM)
     driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    wait = WebDriverWait(driver, 240, poll_frequency=0.2)
+    # the page re-renders its lists while a wait polls them: a stale element there means "not yet"
+    wait = WebDriverWait(driver, 240, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,))
 
     def by_id(key: str):
         return driver.find_element(By.ID, key)
