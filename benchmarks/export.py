@@ -9,7 +9,6 @@ written) and again (the rerun finds every file done).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -20,7 +19,7 @@ from PIL import Image
 
 from benchmarks.driver import Setup
 from benchmarks.registry import ExportBenchOptions
-from common.storage import write_parquet
+from common.storage import sha256_file, write_parquet
 from common.workspace import Workspace
 from edit_core.demo_catalog import render, sample_attributes
 from tasks.alphas import RESULTS_SCHEMA
@@ -48,7 +47,7 @@ def applied_edit(root: Path, photos: int, photo_res: int, quality: int = 90) -> 
         source = root / "photos" / rel
         source.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(renders[k % DISTINCT]).save(source, quality=quality)
-        sha = hashlib.sha256(source.read_bytes()).hexdigest()
+        sha = sha256_file(source)
         write_png(ws.edit(NAME).images / f"{sha[:16]}.png", 255 - renders[k % DISTINCT])
         manifest.append([sha[:16], rel, sha, photo_res, photo_res, "accepted", "", 0, k])
         rows.append({"id": sha[:16], "source_path": rel, "alpha": 0.0, "distance_before": 0.0, "distance_after": 0.0,

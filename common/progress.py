@@ -16,6 +16,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 from rich.console import Console
 from rich.progress import (
@@ -87,6 +88,19 @@ class EstimateColumn(ProgressColumn):
             return Text("done", style="progress.remaining")
         _, eta = estimate(task, task.get_time())
         return Text(f"ETA {_duration(eta)}" if eta is not None else "ETA -", style="progress.remaining")
+
+
+class ProgressFn(Protocol):
+    """The one shape of a progress callback in the pipeline: `done` of `of` (None: not known yet), in the
+    phase `what` (None: the phase goes on). `Tracker.update` is one; the studio's job and the CLI's bars
+    take the same calls. (The engine's training reports a telemetry dict, losses and samples with the
+    step; tasks.train turns it into these calls at the task edge.)"""
+
+    def __call__(self, done: float, of: float | None = None, what: str | None = None) -> None: ...
+
+
+def quiet(done: float, of: float | None = None, what: str | None = None) -> None:
+    """A ProgressFn that reports nothing."""
 
 
 class Tracker:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import hashlib
 import io
 import math
 import pickle
@@ -612,14 +611,6 @@ def _import_rosinality(path: Path) -> tuple[ModelConfig, dict, dict | None, dict
 
 # --- entry point ---------------------------------------------------------------------------------
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def source_format(path: Path) -> str:
     """"nvlabs-pkl" (a plain pickle) or "rosinality-pt" (a torch.save file, zip or legacy)."""
     with open(path, "rb") as f:
@@ -649,7 +640,7 @@ def import_stylegan2(path: str | Path, precision: str = "as-file") -> tuple[dict
 
     The payload is what `save_checkpoint(path, **payload)` writes: kind "gan", config (ModelConfig,
     backbone "stylegan2"), G_ema, G (= G_ema when the file has no non-EMA generator), D when
-    present, step 0, source_sha256, source_format. Raises StyleGAN2ImportError (ForbiddenPickle for
+    present, step 0, source_format (the caller records the file's hash). Raises StyleGAN2ImportError (ForbiddenPickle for
     a pickle that asks for anything outside the whitelist) with a one-line message.
     """
     path = Path(path)
@@ -684,10 +675,10 @@ def import_stylegan2(path: str | Path, precision: str = "as-file") -> tuple[dict
         d_params = _strict_load(D, d, "D", path)
         d = {k: v.detach().clone() for k, v in D.state_dict().items()}
     payload: dict[str, Any] = {"kind": "gan", "config": cfg, "G_ema": g_ema, "G": g if g is not None else g_ema,
-                               "step": 0, "source_sha256": file_sha256(path), "source_format": fmt}
+                               "step": 0, "source_format": fmt}
     if d is not None:
         payload["D"] = d
-    summary = {"source": str(path), "source_format": fmt, "source_sha256": payload["source_sha256"],
+    summary = {"source": str(path), "source_format": fmt,
                "resolution": cfg.resolution, "num_ws": cfg.stylegan2["num_ws"], "w_dim": cfg.w_dim,
                "z_dim": cfg.z_dim, "mapping_layers": cfg.mapping_layers, "channels": cfg.stylegan2["channels"],
                "conv_clamp": cfg.stylegan2["conv_clamp"], "fp16_resolution": cfg.stylegan2["fp16_resolution"],
@@ -697,7 +688,7 @@ def import_stylegan2(path: str | Path, precision: str = "as-file") -> tuple[dict
 
 
 def describe(summary: dict) -> str:
-    """One line for the user: what was imported."""
+    """One line for the user: what was imported (the summary with the source_sha256 its caller recorded)."""
     d = f", D {summary['d_params']:,} params" if summary["has_D"] else ", no D"
     return (f"stylegan2 {summary['resolution']} px, {summary['num_ws']} ws, w {summary['w_dim']}, z {summary['z_dim']}, "
             f"mapping {summary['mapping_layers']}, G {summary['g_params']:,} params{d} "

@@ -13,7 +13,6 @@ be the user's own photos).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from common.errors import InputError
+from common.progress import ProgressFn, quiet
 from common.storage import read_json, read_parquet, remove_stale_temps, write_json, write_parquet
 from edit_core.demo_catalog import ATTRIBUTES, NUISANCE, render, sample_attributes
 from tasks.images import write_png
@@ -62,9 +62,9 @@ def _written(out: Path) -> set[str]:
 
 
 def write_demo_catalog(out: Path | str, n: int, seed: int = 0, resolution: int = 512, chunk: int = 32,
-                       on_progress: Callable[[int], None] | None = None) -> Path:
+                       on_progress: ProgressFn = quiet) -> Path:
     """Render `n` demo photos at `resolution` px into `out/photos` and write `out/attributes.parquet`
-    (`on_progress(photos written so far)` after each chunk).
+    (`on_progress(photos written so far, n)` after each chunk).
 
     Deterministic in (n, seed, resolution). Index-named PNGs left in `out/photos` by an earlier,
     larger catalog are removed so that ingesting the folder sees exactly this catalog; a non-empty
@@ -85,8 +85,7 @@ def write_demo_catalog(out: Path | str, n: int, seed: int = 0, resolution: int =
         images = render({k: v[s : s + chunk] for k, v in attrs.items()}, resolution)
         for i, image in enumerate(images, start=s):
             write_png(photos / files[i], image)
-        if on_progress is not None:
-            on_progress(s + len(images))
+        on_progress(s + len(images), n)
     for stale in sorted(written - set(files)):
         (photos / stale).unlink(missing_ok=True)
     write_json(out / MARKER, {"format": "oneedit-demo-catalog", "files": files})

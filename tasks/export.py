@@ -25,7 +25,7 @@ import logging
 import os
 import re
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +35,7 @@ from PIL import ExifTags, Image, ImageOps, JpegImagePlugin, PngImagePlugin
 
 from common.errors import InputError, first_line
 from common.fingerprint import fingerprint
+from common.progress import ProgressFn, quiet
 from common.storage import atomic_path, read_json, remove_stale_temps, sha256_bytes, write_json
 from common.workspace import Workspace
 from edit_core.alphas import EDITED
@@ -285,9 +286,6 @@ def _encoded(items: list[ExportItem], options: ExportOptions, workers: int) -> I
         yield from zip(items, pool.map(one, items), strict=True)
 
 
-ProgressFn = Callable[[int, int], None]  # (done, of)
-
-
 def _record(index_path: Path, done: dict[str, str]) -> None:
     """The index of the files written so far, once they are on disk (one sync for all, not one per file)."""
     os.sync()
@@ -295,7 +293,7 @@ def _record(index_path: Path, done: dict[str, str]) -> None:
 
 
 def export_edit(ws: Workspace, name: str, dest: Path, only: str = "edited", options: ExportOptions = ExportOptions(),
-                workers: int = 2, on_progress: ProgressFn | None = None) -> dict:
+                workers: int = 2, on_progress: ProgressFn = quiet) -> dict:
     """Write edit `name`'s photos into `dest`, mirroring the originals' tree (module docstring); resumes.
 
     Returns {"exported", "unchanged", "removed", "skipped": [(source path, reason)], "dest"}.
@@ -327,8 +325,7 @@ def export_edit(ws: Workspace, name: str, dest: Path, only: str = "edited", opti
             done[item.rel] = keys[item.rel]
         if n % 256 == 0:
             _record(index_path, done)
-        if on_progress is not None:
-            on_progress(n, len(todo))
+        on_progress(n, len(todo))
     _record(index_path, done)
     log.info("export %s (--only %s, --format %s) to %s: %d written, %d already there, %d removed, %d skipped", name,
              only, options.format, dest, len(todo) - len(skipped), len(items) - len(todo), removed, len(skipped))
@@ -337,7 +334,7 @@ def export_edit(ws: Workspace, name: str, dest: Path, only: str = "edited", opti
 
 
 def export_zip(ws: Workspace, name: str, target: Path, only: str = "edited", options: ExportOptions = ExportOptions(),
-               workers: int = 2, on_progress: ProgressFn | None = None) -> dict:
+               workers: int = 2, on_progress: ProgressFn = quiet) -> dict:
     """The same export as one zip file at `target` (written whole): the Studio's download.
     Returns {"exported", "skipped": [(source path, reason)], "path"}."""
     items = plan_export(ws, name, only, options.format)
@@ -348,7 +345,6 @@ def export_zip(ws: Workspace, name: str, target: Path, only: str = "edited", opt
                 skipped.append((item.rel, got))
             else:
                 archive.writestr(item.rel, got[0])
-            if on_progress is not None:
-                on_progress(n, len(items))
+            on_progress(n, len(items))
     return {"exported": len(items) - len(skipped), "skipped": skipped, "path": Path(target)}
 

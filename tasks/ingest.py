@@ -17,7 +17,6 @@ import io
 import logging
 import os
 import stat
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from common import progress
 from common.errors import InputError
 from common.lock import LOCK_NAME
 from common.params import Params
+from common.progress import ProgressFn
 from common.storage import (
     FileTooLarge,
     reading,
@@ -212,12 +212,12 @@ def ingest(
     max_pixels: int = MAX_PIXELS,
     min_side: int = 8,
     max_bytes: int = 512 << 20,
-    on_progress: Callable[[dict[str, Any]], None] | None = None,
+    on_progress: ProgressFn = progress.quiet,
 ) -> dict[str, Any]:
     """Ingest `src_dir` (recursively) into `out_dir` (shards + manifest); returns counts.
 
-    `on_progress` gets, before each file of either pass and once at the end, a dict with absolute
-    counts: files, hashed (pass 1), to_decode, decoded (pass 2), shards_written.
+    `on_progress` gets, before each file of either pass and once at the end, the count of its phase: files
+    hashed of all files (pass 1), then new photos decoded of those to decode (pass 2).
 
     Originals are only ever opened read-only. Re-running on a grown folder decodes only the new
     files. Counts: seen = accepted + duplicate + rejected; `new` ids were decoded in this run,
@@ -240,16 +240,11 @@ def ingest(
     dupes: list[_Row] = []
 
     def report(hashed: int, decoded: int) -> None:
-        if on_progress is not None:
-            on_progress(
-                {
-                    "files": len(rels),
-                    "hashed": hashed,
-                    "to_decode": len(new_ids),
-                    "decoded": decoded,
-                    "shards_written": len(shards),
-                }
-            )
+        files = len(rels)
+        if hashed < files:
+            on_progress(hashed, files, f"ingest: hash {files} files")
+        else:
+            on_progress(decoded, len(new_ids), f"ingest: decode {len(new_ids)} new photos ({files} files hashed)")
 
     new_ids: list[str] = []
     shards: list[str] = []
@@ -348,22 +343,12 @@ def ingest(
     }
 
 
-def ingest_bar(bar: progress.Tracker, event: dict[str, Any]) -> None:
-    """Two phases on one bar, each counting what it names: files hashed, then new photos decoded."""
-    files = event["files"]
-    if event["hashed"] < files:
-        bar.update(event["hashed"], total=files, description=f"ingest: hash {files} files")
-    else:
-        bar.update(event["decoded"], total=event["to_decode"],
-                   description=f"ingest: decode {event['to_decode']} new photos ({files} files hashed)")
-
-
 @task(cache_policy=NO_CACHE, persist_result=False)
 def ingest_photos(source: Path, ws: Workspace, params: Params) -> dict:
     """Decode SRC into WS/ingest (incremental) and remember where the originals live."""
     with progress.track(f"ingest: list the files of {source}", total=None) as bar:
         summary = ingest(source, ws.ingest, params.model.resolution, params.runtime.shard_size,
-                         on_progress=lambda e: ingest_bar(bar, e))
+                         on_progress=bar.update)
     write_json(ws.source, {"source": str(Path(source).resolve())})
     log.info("ingest %s: %d photos accepted, %d duplicates, %d rejected", source, summary["accepted"],
              summary["duplicate"], summary["rejected"])

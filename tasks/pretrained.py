@@ -106,6 +106,7 @@ def import_generator(source: Path, ws: Workspace, precision: str = "as-file", re
         payload, summary = import_stylegan2(source, precision)
     except StyleGAN2ImportError as exc:
         raise InputError(first_line(exc)) from None
+    payload["source_sha256"] = summary["source_sha256"] = sha256_file(source)
     checkpoint, record = _staged_pair(ws)
     shutil.rmtree(ws.imports, ignore_errors=True)
     with atomic_path(checkpoint) as tmp:

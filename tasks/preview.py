@@ -9,7 +9,6 @@ closed form again), so only the sample's transfer runs again. Used by the studio
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import torch
 
 from common import progress
 from common.params import Params
+from common.progress import ProgressFn
 from common.storage import read_parquet, write_json
 from common.workspace import Workspace
 from edit_core.alphas import EDITED, unit_normal
@@ -35,8 +35,6 @@ from tasks.manifest import source_paths
 from tasks.refine import BATCH, example_look, refined_offsets, render_path
 from tasks.review import common_reason
 from tasks.transfer import edit_photo
-
-PhaseFn = Callable[[str, int, int], None]  # (what, done, of)
 
 
 @dataclass
@@ -60,25 +58,21 @@ class Preview:
                 "w_example": self.w_example}
 
 
-def _quiet(what: str, done: int, of: int) -> None:
-    return None
-
-
-def fit_preview(ws: Workspace, form: dict, params: Params, on_phase: PhaseFn = _quiet) -> Preview:
+def fit_preview(ws: Workspace, form: dict, params: Params, on_progress: ProgressFn = progress.quiet) -> Preview:
     """The user's edit of one example -> Δ* (exactly as `oneedit edit` fits it), and the catalog's latents."""
     device = resolve_device(params.runtime.device)
     G = load_generator(ws.gan, device)
-    on_phase("example edit", 0, 2)
+    on_progress(0, 2, "example edit")
     with progress.track("example edit", total=None) as bar, progress.optimizer_steps(bar):  # a cancel point a step
         edit, example = make_example_edit(G, ws, form, params, device)
-    on_phase("fit direction Δ*", 1, 2)
+    on_progress(1, 2, "fit direction Δ*")
     with progress.track("fit direction Δ*", total=None) as bar, progress.optimizer_steps(bar):
         delta_star = fit_example_direction(G, edit, params)
     with torch.no_grad():
         renders = to_uint8(G.synthesis(torch.stack([edit.w0, edit.w0_edited, edit.w0 + delta_star])))
     latents = load_latents(ws)
     reference = reference_latents(G, latents["w"], params.guard)
-    on_phase("fit direction Δ*", 2, 2)
+    on_progress(2, 2, "fit direction Δ*")
     return Preview(example_id=example["id"], w0=edit.w0.detach().cpu(), w0_edited=edit.w0_edited.detach().cpu(),
                    delta_star=delta_star.cpu(), ids=latents["ids"], w=latents["w"], err_pixel=latents["err_pixel"],
                    reference=reference, w_example=example["w_catalog"].detach().cpu(),
@@ -117,7 +111,7 @@ def _fit(rgb: np.ndarray, size: int) -> np.ndarray:
 
 
 def transfer_sample(ws: Workspace, preview: Preview, table: pd.DataFrame, ids: list[str], params: Params,
-                    size: int | None = 256, G: Generator | None = None, on_phase: PhaseFn = _quiet) -> list[dict]:
+                    size: int | None = 256, G: Generator | None = None, on_progress: ProgressFn = progress.quiet) -> list[dict]:
     """The real transfer on each sampled photo (reduced to `size` px; None: full resolution):
     {id, file, alpha, flagged, status, err_pixel, before, after, reason}: status and reason as applying
     the edit would record them (edited / flagged / clamped / skipped / rejected, the range guard's reason).
@@ -153,23 +147,23 @@ def transfer_sample(ws: Workspace, preview: Preview, table: pd.DataFrame, ids: l
         with progress.track("refine the sample", total=None) as bar, progress.optimizer_steps(bar):
             delta = refined_offsets(G, w, alpha, n, look, params)
         for item, frames in zip(chunk, render_path(G, w, delta, params.transfer.frames), strict=True):
-            on_phase("transfer the sample", done, len(edited))
+            on_progress(done, len(edited), "transfer the sample")
             item["after"] = edit_photo(item["before"], frames, params, look)
             done += 1
-    on_phase("transfer the sample", len(edited), len(edited))
+    on_progress(len(edited), len(edited), "transfer the sample")
     return out
 
 
 def write_preview(ws: Workspace, name: str, form: dict, params: Params, sample: int | list[str],
-                  on_phase: PhaseFn = _quiet) -> dict:
+                  on_progress: ProgressFn = progress.quiet) -> dict:
     """`oneedit edit --preview K` (`sample` K: photos spread over α) or `--only IDS` (`sample`: those
     ids): the photos edited at full resolution into WS/edits/NAME/preview/ (PNGs + preview.json);
     spec.json, direction.pt, results and images of the edit are left as they are."""
     folder = ws.edit(name).preview
-    preview = fit_preview(ws, form, params, on_phase)
+    preview = fit_preview(ws, form, params, on_progress)
     table = catalog_alphas(ws, preview, params.edit.strength, params)
     ids = spread_over_alpha(table["id"], table["alpha"], sample) if isinstance(sample, int) else sample
-    sample = transfer_sample(ws, preview, table, ids, params, size=None, on_phase=on_phase)
+    sample = transfer_sample(ws, preview, table, ids, params, size=None, on_progress=on_progress)
     rows = []
     for n, item in enumerate(sample):
         row = {key: item[key] for key in ("file", "alpha", "flagged", "status", "reason")}

@@ -44,9 +44,11 @@ class Job:
     def live(self) -> bool:
         return self.state in ("queued", "running")
 
-    def phase_fn(self, what: str, done: int, of: int) -> None:
-        """A step's progress, and a cancellation point (the job's Cancel)."""
-        self.phase, self.done, self.of = what, done, of
+    def on_progress(self, done: float, of: float | None = None, what: str | None = None) -> None:
+        """A step's progress (a common.progress.ProgressFn), and a cancellation point (the job's Cancel)."""
+        self.done, self.of = int(done), int(of) if of is not None else 0
+        if what is not None:
+            self.phase = what
         cancel.check()
 
     def to_dict(self) -> dict:

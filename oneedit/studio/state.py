@@ -216,12 +216,12 @@ class Studio:
 
     def project_upload(self, job: Job, upload: Upload) -> dict:
         """Project the uploaded example as the catalog's photos are (E init + optimization)."""
-        job.phase_fn(f"project {upload.file}", 0, 1)
+        job.on_progress(0, 1, f"project {upload.file}")
         G = self.generator()
         with progress.track(f"project {upload.file}", total=None) as bar, progress.optimizer_steps(bar):  # cancel points
             result = project_example(G, self.ws, upload.thumb, self.params, G.device)
         upload.w, upload.err_pixel = result["w"].detach().cpu().numpy(), result["err_pixel"]
-        job.phase_fn(f"project {upload.file}", 1, 1)
+        job.on_progress(1, 1, f"project {upload.file}")
         return upload.to_dict()
 
     def upload(self, upload_id: str, projected: bool = False) -> Upload:
@@ -329,11 +329,11 @@ class Studio:
 
         params = self.load_params(f"edit.strength={strength}")
         if draft.preview is None:
-            draft.preview = fit_preview(self.ws, draft.form, params, on_phase=job.phase_fn)
+            draft.preview = fit_preview(self.ws, draft.form, params, on_progress=job.on_progress)
         table = catalog_alphas(self.ws, draft.preview, strength, params)
         ids = spread_over_alpha(table["id"], table["alpha"], k)
         draft.sample = transfer_sample(self.ws, draft.preview, table, ids, params, G=self.generator(),
-                                       on_phase=job.phase_fn)
+                                       on_progress=job.on_progress)
         draft.strength = strength
         base = f"/api/drafts/{draft.id}"
         stamp = uuid.uuid4().hex[:6]

@@ -6,7 +6,6 @@ from rich.console import Console
 from rich.progress import Progress
 
 from common import progress
-from tasks.ingest import ingest_bar
 
 
 class Clock:
@@ -45,17 +44,17 @@ def test_a_new_description_starts_a_new_phase() -> None:
     bar = progress.Tracker(bars, bars.add_task("ingest", total=None))
     for n, t in ((1, 1.0), (1513, 10.0)):
         clock.t = t
-        ingest_bar(bar, {"files": 1514, "hashed": n, "to_decode": 0, "decoded": 0, "shards_written": 0})
+        bar.update(n, 1514, "ingest: hash 1514 files")
     assert bars.tasks[0].description == "ingest: hash 1514 files" and bars.tasks[0].total == 1514
     clock.t = 11.0
-    ingest_bar(bar, {"files": 1514, "hashed": 1514, "to_decode": 1500, "decoded": 0, "shards_written": 0})
+    bar.update(0, 1500, "ingest: decode 1500 new photos (1514 files hashed)")
     task = bars.tasks[0]
     assert (task.completed, task.total) == (0, 1500)
     assert task.description == "ingest: decode 1500 new photos (1514 files hashed)"
     clock.t = 12.0
-    ingest_bar(bar, {"files": 1514, "hashed": 1514, "to_decode": 1500, "decoded": 10, "shards_written": 0})
+    bar.update(10, 1500, "ingest: decode 1500 new photos (1514 files hashed)")
     clock.t = 14.0
-    ingest_bar(bar, {"files": 1514, "hashed": 1514, "to_decode": 1500, "decoded": 30, "shards_written": 0})
+    bar.update(30, 1500, "ingest: decode 1500 new photos (1514 files hashed)")
     assert progress.estimate(bars.tasks[0], clock())[0] == pytest.approx(10.0)  # decode rate, not hash rate
 
 

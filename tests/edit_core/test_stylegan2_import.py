@@ -53,7 +53,6 @@ def test_nvlabs_snapshot_reproduces_reference(tmp_path: Path, name: str) -> None
         assert max_err(G.synthesis(ref["wplus"]), ref["img_wplus"]) <= TOL
         assert max_err(G_raw(z), ref["img_G"]) <= TOL
         assert max_err(D(ref["img"]), ref["d_logits"][:, 0]) <= TOL
-    assert load_checkpoint(path)["source_sha256"] == summary["source_sha256"]
 
 
 @needs_fixtures

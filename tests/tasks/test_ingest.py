@@ -471,10 +471,12 @@ def test_unreadable_file_and_folder_chmod_000(tmp_path: Path) -> None:
 def test_incremental_processes_only_new_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = _small_src(tmp_path, 10)
     out = tmp_path / "out"
-    events: list[dict] = []
-    first = _run(src, out, on_progress=events.append)
-    assert events[-1] == {"files": 10, "hashed": 10, "to_decode": 10, "decoded": 10, "shards_written": 2}
-    assert [e["decoded"] for e in events] == sorted(e["decoded"] for e in events)
+    events: list[tuple] = []
+    first = _run(src, out, on_progress=lambda *event: events.append(event))
+    hashing = [e for e in events if e[2] == "ingest: hash 10 files"]
+    decoding = [e for e in events if e[2] == "ingest: decode 10 new photos (10 files hashed)"]
+    assert events == hashing + decoding and [e[0] for e in hashing] == list(range(10))
+    assert [e[:2] for e in decoding] == [(k, 10) for k in range(11)]
     assert (first["new"], first["shards"]) == (10, ["shard-00000.h5", "shard-00001.h5"])
     before = {p.name: sha256_file(p) for p in out.glob("shard-*.h5")}
     _small_src(tmp_path, 3, seed=1)

@@ -189,8 +189,8 @@ def _preview(ws: Workspace, name: str, form: dict, p: Params, sample: int | list
 
     k = sample if isinstance(sample, int) else len(sample)
     with running(ws, p), progress.track(f"preview {name!r} on {k} photos", total=None) as bar:
-        summary = write_preview(ws, name, form, p, sample, on_phase=lambda what, done, of: bar.update(
-            done, total=of, description=f"preview {name!r}: {what}"))
+        summary = write_preview(ws, name, form, p, sample, on_progress=lambda done, of=None, what=None: bar.update(
+            done, of, f"preview {name!r}: {what}" if what is not None else None))
     print_preview(name, ws.edit(name).preview, summary)
 
 

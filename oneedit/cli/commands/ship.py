@@ -43,7 +43,7 @@ def export(
     with workspace_lock(ws.root, wait=False), progress.live(console), \
             progress.track(f"export {name!r}", total=None) as bar:
         summary = export_edit(ws, name, to, only, written, p.runtime.threads,
-                              on_progress=lambda done, of: bar.update(done, total=of))
+                              on_progress=bar.update)
     out.print(f"exported {summary['exported']} photos of {name!r} to {summary['dest']} ({summary['unchanged']} "
               f"already there, {summary['removed']} no longer selected removed, {len(summary['skipped'])} skipped)",
               markup=False, highlight=False, soft_wrap=True)
