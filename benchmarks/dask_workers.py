@@ -101,11 +101,13 @@ def _prepare(workdir: Path, photos: int, sets: list[str]) -> Path:
 
 def measure(workdir: Path, workers: list[int], photos: int, shard_size: int, steps: int) -> dict:
     """Wall seconds and shards per second of one projection per worker count."""
+    from common.workspace import Workspace
+
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     sets = [*TINY_MODEL, f"runtime.shard_size={shard_size}", f"project.steps={steps}", "runtime.threads=1"]
     base = _prepare(workdir, photos, sets)
-    shards = len(list((base / "ingest").glob("shard-*.h5")))
+    shards = len(Workspace.open(base).ingest_shards())
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     args = [a for s in sets for a in ("--set", s)]
     runs = {}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from benchmarks.models import Models
 from common.params import Params
-from common.workspace import Workspace
+from common.workspace import ENCODER, Workspace
 
 
 def _build(root: Path, m: Models, p: Params, n: int, photo_res: int) -> Workspace:
@@ -30,7 +30,7 @@ def _build(root: Path, m: Models, p: Params, n: int, photo_res: int) -> Workspac
     if not ws.manifest.exists():
         write_demo_catalog(root / "catalog", n, seed=p.catalog.seed, resolution=photo_res)
         ingest_photos.fn(root / "catalog" / "photos", ws, p)
-    for src, dst in ((m.gan_path, ws.gan), (m.gan_path.with_name("encoder.pt"), ws.encoder)):
+    for src, dst in ((m.gan_path, ws.gan), (m.gan_path.with_name(ENCODER), ws.encoder)):
         if not dst.exists():
             ws.models.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dst)

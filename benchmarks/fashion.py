@@ -28,7 +28,7 @@ from common.errors import InputError
 from common.fingerprint import fingerprint
 from common.params import Params
 from common.storage import read_json
-from common.workspace import Workspace
+from common.workspace import Workspace, bench_folder
 from tasks.images import read_photo, write_png
 from tasks.pretrained import check_init
 
@@ -86,7 +86,7 @@ def run(o: FashionOptions, s: Setup) -> dict:
     ids = class_ids(o.classes)
     if o.init is not None:
         check_init(o.init, p, "--init")
-    result = fashion_edit(o.workspace / "bench", p, o.photos, ids, o.photo_res, o.darken, o.init)
+    result = fashion_edit(bench_folder(o.workspace), p, o.photos, ids, o.photo_res, o.darken, o.init)
     return result | {"classes": [LABELS[i] for i in ids], "photo_resolution": o.photo_res, "darken": o.darken,
                      "init": str(o.init) if o.init else None,
                      "attribute": "garment brightness: mean grey level (0-255) over the original's garment pixels"}

@@ -403,8 +403,10 @@ def measure_streaming_memory(n_images: int, workdir: Path | str, shard_size: int
 def run(o: MemoryOptions, s: Setup) -> dict:
     """Peak RSS of every stage at each catalog size, each stage in a fresh process, plus an optional
     synthetic catalog (ingest and projection simulated) of `o.synthetic` photos."""
+    from common.workspace import bench_folder
+
     p = s.params
-    root = o.workspace / "bench" / "memory"
+    root = bench_folder(o.workspace, "memory")
     common = {"batch_size": p.project.batch_size, "width": p.model.width, "steps": o.steps,
               "real_shards": o.real_shards}
     counts = [int(size) for size in o.sizes.split(",") if size.strip()]

@@ -25,7 +25,7 @@ from benchmarks.fashion_mnist import export_pngs
 from common.fingerprint import fingerprint
 from common.params import Params
 from common.storage import sha256_file
-from common.workspace import Workspace
+from common.workspace import ENCODER, GAN, Workspace, bench_folder
 from edit_core.checkpoint import load_discriminator, load_encoder, load_generator
 from edit_core.demo_catalog import ATTRIBUTES, NUISANCE, render, sample_attributes
 from edit_core.features import DiscriminatorFeatures, FeatureExtractor, HOGFeatures
@@ -36,8 +36,8 @@ from edit_core.project import Projection, project
 from edit_core.train_gan import GanTrainConfig, train_gan
 from flows.steps import PlainSteps
 from flows.train import train_steps
-from tasks.catalog import read_demo_catalog
-from tasks.demo import write_catalog
+from tasks.catalog import ATTRIBUTES_FILE, read_demo_catalog
+from tasks.demo import demo_catalog, write_catalog
 from tasks.ingest import ingest_photos
 from tasks.pretrained import check_init
 
@@ -101,24 +101,24 @@ def probe_gans(ws_root: Path, params: Params, backbones: list[str], train_images
         model = ModelConfig(**arch)
         gan = GanTrainConfig(**params.gan.model_dump())
         digest = _digest(model.to_dict(), {**asdict(gan), "steps": None}, train_images, params.catalog.seed)
-        folder = ws_root / "bench" / "models" / f"probe-{backbone}-{digest}"
+        folder = bench_folder(ws_root, "models", f"probe-{backbone}-{digest}")
         folder.mkdir(parents=True, exist_ok=True)
-        train_gan(data, model, gan, folder / "gan.pt", device)
-        paths.append(folder / "gan.pt")
+        train_gan(data, model, gan, folder / GAN, device)
+        paths.append(folder / GAN)
     return paths
 
 
 def load_models(folder: Path, params: Params, device: torch.device, source: str) -> Models:
     """gan.pt + encoder.pt of a folder as `Models`."""
-    gan_path = folder / "gan.pt"
-    return Models(G=load_generator(gan_path, device), E=load_encoder(folder / "encoder.pt", device).eval(),
+    gan_path = folder / GAN
+    return Models(G=load_generator(gan_path, device), E=load_encoder(folder / ENCODER, device).eval(),
                   features=features_for(params, gan_path, device), gan_path=gan_path, source=source)
 
 
 def catalog_rows(ws_root: Path, params: Params) -> dict[str, np.ndarray]:
     """The demo catalog's attribute rows: WS/catalog/attributes.parquet if the demo wrote it, else regenerated."""
-    if (ws_root / "catalog" / "attributes.parquet").is_file():
-        return read_demo_catalog(ws_root / "catalog")[1]
+    if (demo_catalog(ws_root) / ATTRIBUTES_FILE).is_file():
+        return read_demo_catalog(demo_catalog(ws_root))[1]
     return sample_attributes(params.catalog.size, params.catalog.seed)
 
 
@@ -142,7 +142,7 @@ def demo_models(ws_root: Path, params: Params, device: torch.device) -> Models:
     d = params.to_dict()
     init = check_init(Path(params.demo.init), params, "demo.init") if params.demo.init else None
     digest = _digest(d["catalog"], d["model"], d["gan"], d["encoder"], sha256_file(init) if init else None)
-    bench = Workspace.create(ws_root / "bench" / "models" / f"demo-{digest}")
+    bench = Workspace.create(bench_folder(ws_root, "models", f"demo-{digest}"))
     steps = PlainSteps()
     photos = steps.call(write_catalog, bench.root / "catalog", params)
     steps.call(ingest_photos, photos, bench, params)
@@ -159,7 +159,7 @@ def fmnist_models(ws_root: Path, params: Params, budget: FmnistBudget, device: t
         "encoder": params.encoder.model_copy(update={"steps": budget.encoder_steps, "batch_size": budget.batch_size})})
     d = p.to_dict()
     digest = _digest(asdict(budget), d["model"], d["gan"], d["encoder"])
-    bench = Workspace.create(ws_root / "bench" / "models" / f"fmnist-{digest}")
+    bench = Workspace.create(bench_folder(ws_root, "models", f"fmnist-{digest}"))
     photos = bench.root / "photos"
     if len(list(photos.glob("*.png"))) != budget.train_images:
         export_pngs(photos, budget.train_images, split="train")
@@ -195,7 +195,7 @@ def catalog_latents(ws_root: Path, m: Models, params: Params, n: int) -> tuple[T
         w = load_latents(ws)["w"][:n]
         return torch.from_numpy(w).to(m.G.device), "workspace latents"
     d = params.to_dict()
-    cache = ws_root / "bench" / "latents" / f"catalog-{_digest(m.describe(), d['catalog'], d['project'], n)}.pt"
+    cache = bench_folder(ws_root, "latents") / f"catalog-{_digest(m.describe(), d['catalog'], d['project'], n)}.pt"
     if not cache.is_file():
         images = render(rows_slice(catalog_rows(ws_root, params), slice(0, n)), m.G.resolution)
         w = project_batched(m, images, params.project.batch_size, **project_kwargs(params)).w.cpu()

@@ -28,6 +28,7 @@ from benchmarks.models import (
 from benchmarks.registry import SpeedOptions
 from benchmarks.timing import matmul_gflops, peak_rss_mb, time_transfer, timed
 from common.params import Params
+from common.workspace import bench_folder
 from edit_core.alphas import apply_alphas, closed_form_alphas, example_target, unit_normal
 from edit_core.demo_catalog import render
 from edit_core.imageops import to_tensor
@@ -98,7 +99,7 @@ def run(o: SpeedOptions, s: Setup) -> dict:
         "models": m.describe(),
     }
     if o.edit_photos:  # measured end to end through the pipeline's flows, not extrapolated
-        result["edit_catalog"] = edit_catalog_seconds(workspace / "bench", m, p, o.edit_photos, o.photo_res)
+        result["edit_catalog"] = edit_catalog_seconds(bench_folder(workspace), m, p, o.edit_photos, o.photo_res)
     return result
 
 

@@ -21,6 +21,10 @@ META = "workspace.json"
 INGEST, MODELS, LATENTS, EDITS = "ingest", "models", "latents", "edits"
 FOLDERS = (INGEST, MODELS, LATENTS, EDITS)
 """The folders the pipeline writes in a workspace (a workspace ingested as photos is read without them)."""
+GAN, ENCODER = "gan.pt", "encoder.pt"
+"""The models' file names (in WS/models, and in the benchmarks' model folders)."""
+BENCH = "bench"
+"""The benchmarks' folder (models, catalogs, caches) under the --workspace a bench is given."""
 FITTED = ("spec.json", "direction.pt")
 """An edit's files that `oneedit edit` writes (with example/); the others are `rescale`'s."""
 
@@ -60,6 +64,11 @@ def output_of(path: Path) -> tuple[str, str] | None:
         if folder in parts:
             return key, ""
     return ("workspace", "") if Path(path).name == META else None
+
+
+def bench_folder(root: Path | str, *parts: str) -> Path:
+    """Where a benchmark keeps what it builds under `root` (its --workspace): root/bench/PARTS."""
+    return Path(root, BENCH, *parts)
 
 
 def recovery_hint(path: Path) -> str:
@@ -179,11 +188,11 @@ class Workspace:
 
     @property
     def gan(self) -> Path:
-        return self.models / "gan.pt"
+        return self.models / GAN
 
     @property
     def encoder(self) -> Path:
-        return self.models / "encoder.pt"
+        return self.models / ENCODER
 
     def model_record(self, model: str) -> Path:
         """What training recorded of model `model` (gan, encoder): fingerprint, sha256, final losses."""

@@ -227,7 +227,7 @@ def undone_if_cancelled(ws: Workspace, name: str) -> Iterator[None]:
     before = set(version_numbers(ws, name))
     snapshot = kept / ".undo"
     shutil.rmtree(snapshot, ignore_errors=True)
-    existed = (root / "spec.json").exists()
+    existed = ws.edit(name).spec.exists()
     if existed:
         kept.mkdir(parents=True, exist_ok=True)
         _link_tree(root, snapshot)

@@ -9,8 +9,12 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.workspaces import Workspaces
 
 _HOME = tempfile.mkdtemp(prefix="oneedit-prefect-home-")
 for _key, _value in {
@@ -32,3 +36,11 @@ def prefect_server() -> Iterator[str]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield PREFECT_API_URL.value()
+
+
+@pytest.fixture(scope="session")
+def workspaces(tmp_path_factory: pytest.TempPathFactory, prefect_server: str) -> Workspaces:
+    """The one factory of the test modules' starting workspaces (tests/workspaces.py)."""
+    from tests.workspaces import Workspaces
+
+    return Workspaces(tmp_path_factory.mktemp("workspaces").resolve())

@@ -36,10 +36,10 @@ from edit_core import demo_catalog
 from edit_core.alphas import EDITED
 from flows.edit import edit_flow
 from flows.project import project_flow
-from flows.train import ingest_flow, train_flow
 from tasks.images import write_png
 from tests.catalogs import torch_threads, write_after
 from tests.helpers import TINY, cli_args, sha256
+from tests.workspaces import Recipe, Workspaces
 
 SETS = ["runtime.shard_size=8"]
 N_PHOTOS = 38  # + one wide photo, one broken file: 39 accepted -> 5 shards of <= 8
@@ -77,10 +77,8 @@ class Tree:
         return command_line("edit", ws, "--name", "hue", "--example", str(self.example), "--after", str(self.after))
 
 
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory: pytest.TempPathFactory, prefect_server: str) -> Tree:
-    """Catalog -> ingest -> train, in-process (not under test here); CLI runs share the test server."""
-    root = tmp_path_factory.mktemp("crash")
+def write_catalog(root: Path) -> dict:
+    """38 cars, one wide photo and one broken file; the pair's after (car-000 with another hue)."""
     photos = root / "photos"
     attrs = demo_catalog.sample_attributes(N_PHOTOS, seed=3)
     images = demo_catalog.render(attrs, 64)
@@ -88,15 +86,17 @@ def tree(tmp_path_factory: pytest.TempPathFactory, prefect_server: str) -> Tree:
         write_png(photos / f"car-{i:03d}.png", im)
     write_png(photos / "wide.png", np.concatenate([images[0], images[1][:, :32]], axis=1))
     (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff truncated")
-    after = root / "after.png"
-    write_after(after, attrs, 0.6, 64)
-    p = tiny()
-    with torch_threads(p.runtime.threads):
-        ws = Workspace.create(root / "trained")
-        ingest_flow(photos, ws.root, p)
-        train_flow(ws.root, p)
+    write_after(root / "after.png", attrs, 0.6, 64)
+    return {"example": photos / "car-000.png", "after": root / "after.png"}
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory, workspaces: Workspaces, prefect_server: str) -> Tree:
+    """Catalog -> ingest -> train (the factory's, not under test here); CLI runs share the test server."""
+    built = workspaces(Recipe("crash", write_catalog, tuple(SETS)), "trained")
     env = {**os.environ, "PREFECT_API_URL": prefect_server}  # no temporary server per CLI process (~25 s each)
-    return Tree(root, ws.root, photos, (photos / "car-000.png").resolve(), after.resolve(), env)
+    return Tree(tmp_path_factory.mktemp("crash"), built.workspaces["trained"], built.photos,
+                built.catalog["example"], built.catalog["after"], env)
 
 
 # ------------------------------------------------------------------------------------------------

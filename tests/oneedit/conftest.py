@@ -9,11 +9,12 @@ import pytest
 
 from oneedit.cli import main
 from tests.oneedit.tiny import build, edit_args
+from tests.workspaces import Workspaces
 
 
 @pytest.fixture(scope="session")
-def tiny(tmp_path_factory: pytest.TempPathFactory, prefect_server: str) -> dict:
-    return build(tmp_path_factory.mktemp("tiny").resolve())
+def tiny(workspaces: Workspaces) -> dict:
+    return build(workspaces)
 
 
 @pytest.fixture(scope="session")

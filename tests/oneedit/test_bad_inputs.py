@@ -14,45 +14,37 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import common.storage
-from common.params import load_params
 from common.storage import read_h5, read_parquet
-from common.workspace import Workspace
 from edit_core import demo_catalog
-from flows.project import project_flow
-from flows.train import ingest_flow, train_flow
 from oneedit.cli import main
 from tasks.images import write_png
-from tests.catalogs import torch_threads, write_after
-from tests.helpers import TINY, cli_args, file_stamps, output_lines, sha256
+from tests.catalogs import write_after
+from tests.helpers import cli_args, file_stamps, output_lines, sha256
+from tests.workspaces import Recipe, Workspaces
 
 SETS = ["runtime.shard_size=8"]
 RES = 64  # photo size of the tiny catalog
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory, prefect_server: str) -> Iterator[dict]:
-    """12 photos in 2 shards, models trained; `projected` is a copy with latents."""
-    root = tmp_path_factory.mktemp("bad-inputs").resolve()
+def write_catalog(root: Path) -> dict:
+    """12 cars (2 shards of 8) and the pair's after (car-00 with another hue)."""
     attrs = demo_catalog.sample_attributes(12, seed=7)
     for i, im in enumerate(demo_catalog.render(attrs, RES)):
         write_png(root / "photos" / f"car-{i:02d}.png", im)
-    after = write_after(root / "after.png", attrs, 0.7, RES)
-    p = load_params(TINY, SETS)
-    with torch_threads(p.runtime.threads):
-        ws = Workspace.create(root / "trained")
-        ingest_flow(root / "photos", ws.root, p)
-        train_flow(ws.root, p)
-        shutil.copytree(ws.root, root / "projected")
-        project_flow(root / "projected", p)
-        yield {"root": root, "trained": ws.root, "projected": root / "projected", "after": after,
-               "example": root / "photos" / "car-00.png"}
+    return {"after": write_after(root / "after.png", attrs, 0.7, RES), "example": root / "photos" / "car-00.png"}
+
+
+@pytest.fixture(scope="module")
+def trained(workspaces: Workspaces) -> dict:
+    """12 photos in 2 shards, models trained; `projected` is a copy with latents."""
+    built = workspaces(Recipe("bad-inputs", write_catalog, tuple(SETS)), "projected")
+    return {"root": built.root, **built.workspaces, **built.catalog}
 
 
 def _copy(trained: dict, which: str, tmp_path: Path) -> Path:

@@ -20,29 +20,26 @@ from common.storage import read_json, read_parquet
 from common.workspace import Workspace
 from oneedit.studio import CHANGES, TOKEN_HEADER, Studio, create_app
 from tasks.example import read_brush
-from tasks.ingest import ingest_photos
-from tasks.project import project_shard
-from tasks.train import train_catalog_encoder, train_catalog_gan
-from tests.flows.test_pipeline import make_catalog, tiny_params
+from tests.flows.test_pipeline import make_catalog
 from tests.helpers import TINY
+from tests.workspaces import Recipe, Workspaces
 
 SETS = ["gan.steps=4", "gan.sample_every=2", "gan.ckpt_every=4", "encoder.steps=2", "encoder.sample_every=2",
         "encoder.ckpt_every=2", "edit.brush.starts=1", "edit.brush.steps=1", "edit.direction.steps=2"]
 
 
+def write_catalog(root: Path) -> dict:
+    """The flows' end-to-end catalog (tests/flows/test_pipeline.py) and its pair."""
+    (root / "photos").mkdir(parents=True)
+    return {"pair": make_catalog(root / "photos")}
+
+
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, prefect_server: str) -> dict:
-    root = tmp_path_factory.mktemp("studio")
-    (root / "photos").mkdir()
-    form = make_catalog(root / "photos")
-    p = tiny_params(*SETS)
-    ws = Workspace.create(root / "ws")
-    ingest_photos.fn(root / "photos", ws, p)  # the flows' tasks, called directly: the flows have tests of their own
-    train_catalog_gan.fn(ws, p)
-    train_catalog_encoder.fn(ws, p)
-    for shard in ws.ingest_shards():
-        project_shard.fn(ws, shard, p)
-    return {"ws": ws, "pair": form, "root": root}
+def built(workspaces: Workspaces, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A copy of the factory's projected workspace: the studio's tests write edits into it."""
+    recipe = workspaces(Recipe("studio", write_catalog, tuple(SETS)), "projected")
+    ws = Workspace.open(recipe.copy("projected", tmp_path_factory.mktemp("studio") / "ws"))
+    return {"ws": ws, "pair": recipe.catalog["pair"], "root": recipe.root}
 
 
 @pytest.fixture(scope="module")

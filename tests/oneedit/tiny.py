@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from common.params import load_params
 from common.storage import read_parquet
 from common.workspace import Workspace
 from edit_core import demo_catalog
 from tasks.images import write_png
-from tests.catalogs import torch_threads, write_after
-from tests.helpers import TINY, cli_args
+from tests.catalogs import write_after
+from tests.helpers import cli_args
+from tests.workspaces import Recipe, Workspaces
 
 SETS = ["runtime.shard_size=8"]
 RES = 64  # photo size of the tiny catalog
@@ -29,11 +29,8 @@ def edit_args(tiny: dict, ws: Path, *extra: str, name: str = "e1") -> list[str]:
     return args("edit", ws, "--name", name, "--example", str(tiny["example"]), "--after", str(tiny["after"]), *extra)
 
 
-def build(root: Path) -> dict:
-    """15 photos in 2 shards (12 cars, magenta.png and checker.png as outliers, wide.png 96x64), projected."""
-    from flows.project import project_flow
-    from flows.train import ingest_flow, train_flow
-
+def write_catalog(root: Path) -> dict:
+    """15 photos (12 cars, magenta.png and checker.png as outliers, wide.png 96x64) and the pair's after."""
     attrs = demo_catalog.sample_attributes(12, seed=7)
     cars = demo_catalog.render(attrs, RES)
     photos = root / "photos"
@@ -44,12 +41,15 @@ def build(root: Path) -> dict:
     write_png(photos / "checker.png", np.repeat(((yy // 8 + xx // 8) % 2 * 255).astype(np.uint8)[:, :, None], 3, 2))
     write_png(photos / "wide.png", np.concatenate([cars[3][:, :16], cars[3], cars[3][:, -16:]], axis=1))
     write_after(root / "after.png", attrs, 0.7, RES)
-    p = load_params(TINY, SETS)
-    with torch_threads(p.runtime.threads):
-        ws = Workspace.create(root / "projected")
-        ingest_flow(photos, ws.root, p)
-        train_flow(ws.root, p)
-        project_flow(ws.root, p)
-    manifest = read_parquet(ws.manifest)
-    return {"root": root, "ws": ws.root, "photos": photos, "after": root / "after.png",
-            "example": photos / "car-00.png", "ids": dict(zip(manifest["source_path"], manifest["id"], strict=True))}
+    return {"after": root / "after.png", "example": photos / "car-00.png"}
+
+
+RECIPE = Recipe("tiny", write_catalog, tuple(SETS))
+
+
+def build(workspaces: Workspaces) -> dict:
+    """The tiny catalog in 2 shards, projected (built once per session by the factory)."""
+    built = workspaces(RECIPE, "projected")
+    manifest = read_parquet(Workspace.open(built.workspaces["projected"]).manifest)
+    return {"root": built.root, "ws": built.workspaces["projected"], "photos": built.photos, **built.catalog,
+            "ids": dict(zip(manifest["source_path"], manifest["id"], strict=True))}
