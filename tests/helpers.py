@@ -3,11 +3,12 @@ files (to assert that a command touched nothing, or changed nothing)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+
+from common.storage import sha256_file
 
 TINY = Path(__file__).parent / "flows" / "tiny_params.yaml"  # tiny models and budgets: minutes, not quality
 
@@ -20,8 +21,8 @@ def cli_args(command: str, *extra: str, workspace: Path | None = None, sets: Ite
 
 
 def sha256(path: Path) -> str:
-    """The file's sha256 (hex)."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """The file's sha256 (hex), by the project's one file hasher."""
+    return sha256_file(path)
 
 
 def file_stamps(root: Path) -> dict[str, tuple[int, int]]:

@@ -8,7 +8,8 @@ A module that writes into its workspace takes a `copy`; the built folders are ne
 
 Modules whose fixture *is* the thing under test build their own: the flows' end-to-end run
 (tests/flows/test_pipeline.py), the runners' reference runs (test_scaleout, test_dask_workers), run A
-against run B (test_determinism), the CLI's own chain (test_data_loss) and the generator import.
+against run B (test_determinism), the generator import (test_import_generator) and the demo
+(test_edit_lands, the benchmarks).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Nothing lost, nothing silently wrong (issue 15, data loss): a workspace treated as users treat theirs.
 
-One tiny workspace per module, built through the CLI (demo-catalog of 60 photos, ingest, train,
-project, edit e1); every test works on its own copy (and its own copy of the photos when it changes
+One tiny workspace per module (demo-catalog of 60 photos, projected by the test workspace factory, then
+edit e1 through the CLI); every test works on its own copy (and its own copy of the photos when it changes
 them) and asserts what survives: models, edits, edited images, the manifest.
 """
 
@@ -27,6 +27,7 @@ from edit_core.demo_catalog import render, sample_attributes
 from oneedit.cli import main
 from tasks.images import read_photo, write_png
 from tests.helpers import cli_args, file_hashes, output_lines, sha256
+from tests.workspaces import Recipe, Workspaces
 
 SETS = ["catalog.size=60"]
 
@@ -58,21 +59,23 @@ def _text(capfd: pytest.CaptureFixture) -> str:
     return " ".join(" ".join(output_lines(capfd)).split())
 
 
+def write_catalog(root: Path) -> dict:
+    """`oneedit demo-catalog` (60 photos in root/photos, the example pair in root/example)."""
+    _ok("demo-catalog", str(root))
+    return {"before": root / "example" / "before.png", "after": root / "example" / "after.png"}
+
+
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory, prefect_server: str) -> Iterator[dict]:
-    """demo-catalog (60 photos) -> ingest -> train -> project -> edit e1 (pair), all through `main`."""
+def base(tmp_path_factory: pytest.TempPathFactory, workspaces: Workspaces) -> Iterator[dict]:
+    """The factory's projected demo catalog (60 photos), copied, with edit e1 (pair) through `main`."""
+    built = workspaces(Recipe("data-loss", write_catalog, tuple(SETS)), "projected")
     root = tmp_path_factory.mktemp("data-loss").resolve()
     threads = torch.get_num_threads()
     try:
-        cat, ws = root / "cat", root / "ws"
-        _ok("demo-catalog", str(cat))
-        _ok("ingest", str(cat / "photos"), "--workspace", str(ws))
-        _ok("train", "--workspace", str(ws))
-        _ok("project", "--workspace", str(ws))
-        _ok("edit", "--workspace", str(ws), "--name", "e1", "--example", str(cat / "example" / "before.png"),
-            "--after", str(cat / "example" / "after.png"))
-        yield {"root": root, "cat": cat, "src": cat / "photos", "ws": ws, "before": cat / "example" / "before.png",
-               "after": cat / "example" / "after.png"}
+        ws = built.copy("projected", root / "ws")
+        _ok("edit", "--workspace", str(ws), "--name", "e1", "--example", str(built.catalog["before"]),
+            "--after", str(built.catalog["after"]))
+        yield {"root": root, "cat": built.root, "src": built.photos, "ws": ws, **built.catalog}
     finally:
         torch.set_num_threads(threads)
 
