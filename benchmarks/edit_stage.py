@@ -22,21 +22,21 @@ from common.workspace import ENCODER, Workspace
 def _build(root: Path, m: Models, p: Params, n: int, photo_res: int) -> Workspace:
     from flows.edit import direction_flow
     from flows.project import project_flow
-    from tasks.catalog import write_demo_catalog
-    from tasks.demo import example_pair
+    from tasks.catalog import PHOTOS, write_demo_catalog
+    from tasks.demo import demo_catalog, example_pair
     from tasks.ingest import ingest_photos
 
     ws = Workspace.create(root / "ws")
     if not ws.manifest.exists():
-        write_demo_catalog(root / "catalog", n, seed=p.catalog.seed, resolution=photo_res)
-        ingest_photos.fn(root / "catalog" / "photos", ws, p)
+        write_demo_catalog(demo_catalog(root), n, seed=p.catalog.seed, resolution=photo_res)
+        ingest_photos.fn(demo_catalog(root) / PHOTOS, ws, p)
     for src, dst in ((m.gan_path, ws.gan), (m.gan_path.with_name(ENCODER), ws.encoder)):
         if not dst.exists():
             ws.models.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dst)
     project_flow(ws.root, p)
     if not ws.edit("bench").direction.exists():
-        pair = example_pair.fn(root / "catalog", p.model_copy(update={"catalog": p.catalog.model_copy(
+        pair = example_pair.fn(demo_catalog(root), p.model_copy(update={"catalog": p.catalog.model_copy(
             update={"resolution": photo_res})}))
         direction_flow(ws.root, "bench", {"kind": "pair", "example": str(pair["before"]), "path": str(pair["after"])},
                        p)

@@ -152,7 +152,7 @@ def measure(ws: Workspace, source: Path, example: str, target: float) -> dict:
         status.append(row["status"])
         if row["source_path"] == example:
             own = per["after"][-1]
-    metrics = read_json(paths.root / "metrics.json")
+    metrics = read_json(paths.metrics)
     edit_metrics = {k: metrics.get(k) for k in ("landed", "example_capture", "final_state_ratio", "n_landed", "n_short",
                                                 "n_edited", "n_flagged", "n_skipped", "warnings")}
     if not rows:

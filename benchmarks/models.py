@@ -144,7 +144,7 @@ def demo_models(ws_root: Path, params: Params, device: torch.device) -> Models:
     digest = _digest(d["catalog"], d["model"], d["gan"], d["encoder"], sha256_file(init) if init else None)
     bench = Workspace.create(bench_folder(ws_root, "models", f"demo-{digest}"))
     steps = PlainSteps()
-    photos = steps.call(write_catalog, bench.root / "catalog", params)
+    photos = steps.call(write_catalog, demo_catalog(bench.root), params)
     steps.call(ingest_photos, photos, bench, params)
     train_steps(bench, params, steps, init)
     return load_models(bench.models, params, device, "bench-trained" + (f" from {init}" if init else ""))

@@ -240,9 +240,10 @@ def undone_if_cancelled(ws: Workspace, name: str) -> Iterator[None]:
             os.replace(root, trash)
         if existed:
             os.replace(snapshot, root)
-        if (trash / "preview").is_dir():  # not part of the edit's state: it stays where it was
+        preview = ws.edit(name).preview
+        if (trash / preview.name).is_dir():  # not part of the edit's state: it stays where it was
             root.mkdir(exist_ok=True)
-            os.replace(trash / "preview", root / "preview")
+            os.replace(trash / preview.name, preview)
         for k in set(version_numbers(ws, name)) - before:
             shutil.rmtree(kept / str(k))
         shutil.rmtree(ws.staged_edit(name).root, ignore_errors=True)

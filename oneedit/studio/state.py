@@ -441,7 +441,7 @@ class Studio:
                  **{s: (rows["status"] == s).to_numpy() for s in ("flagged", "clamped", "skipped", "rejected")}}
         chosen = rows[masks[show]]
         chunk = chosen.iloc[page * size:(page + 1) * size]
-        verdict_path = paths.root / "final_state.json"
+        verdict_path = paths.final_state
         verdict = read_json(verdict_path) if verdict_path.exists() else {}
 
         def number(v: Any) -> float | None:
