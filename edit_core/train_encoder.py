@@ -24,7 +24,7 @@ from edit_core.models import build_encoder
 from edit_core.training import (
     CheckpointClock,
     ImageSource,
-    ProgressFn,
+    TelemetryFn,
     after_step,
     check_resume,
     image_grid,
@@ -33,7 +33,7 @@ from edit_core.training import (
 
 
 def train_encoder(data: ImageSource, gan_ckpt: str | Path, train: EncoderTrainConfig, ckpt_path: str | Path,
-                  device: str | torch.device = "auto", on_progress: ProgressFn | None = None) -> dict:
+                  device: str | torch.device = "auto", on_progress: TelemetryFn | None = None) -> dict:
     """Train E against the EMA generator of `gan_ckpt`, resuming from `ckpt_path` if it exists.
 
     Returns the history: lists `step`, `loss`, `pixel`, `feature`, `latent` (`img_per_s` only in events) and

@@ -29,7 +29,7 @@ from edit_core.models import ModelConfig, build_discriminator, build_generator
 from edit_core.training import (
     CheckpointClock,
     ImageSource,
-    ProgressFn,
+    TelemetryFn,
     after_step,
     check_resume,
     image_grid,
@@ -135,7 +135,7 @@ def path_length_penalty(G: nn.Module, z: Tensor, y: Tensor, pl_mean: Tensor, dec
 
 
 def train_gan(data: ImageSource, model: ModelConfig, train: GanTrainConfig, ckpt_path: str | Path,
-              device: str | torch.device = "auto", on_progress: ProgressFn | None = None) -> dict:
+              device: str | torch.device = "auto", on_progress: TelemetryFn | None = None) -> dict:
     """Train G and D on `data` until `train.steps`, resuming from `ckpt_path` if it exists.
 
     Returns the history: lists `step`, `loss_G`, `loss_D`, `r1` (one entry per log; `img_per_s` only in events) and

@@ -25,7 +25,9 @@ class ImageSource(Protocol):
     def __getitem__(self, idx: np.ndarray) -> np.ndarray: ...
 
 
-ProgressFn = Callable[[dict], None]
+TelemetryFn = Callable[[dict], None]
+"""What training reports each step: {"step", "steps"} and, when logged, losses, throughput and samples
+(tasks.train turns it into the pipeline's progress calls, common.progress.ProgressFn)."""
 
 
 def sample_indices(n: int, batch_size: int, gen: torch.Generator) -> np.ndarray:
@@ -68,7 +70,7 @@ class CheckpointClock:
 
 def after_step(step: int, train: Any, losses: dict[str, Tensor], img_per_s: float,
                history: dict[str, list], add_samples: Callable[[], np.ndarray], save: Callable[[], None],
-               on_progress: ProgressFn | None, clock: CheckpointClock | None = None) -> None:
+               on_progress: TelemetryFn | None, clock: CheckpointClock | None = None) -> None:
     """Shared tail of the GAN and encoder loops (`train`: either config): log losses every `log_every` steps, add a sample grid every
     `sample_every`, report progress (every step: {step, steps}; log steps add losses), and checkpoint every `ckpt_every`
     steps, when `clock` says one is due (every ckpt_seconds) and always on the last step."""
