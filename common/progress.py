@@ -91,8 +91,8 @@ class EstimateColumn(ProgressColumn):
 
 
 class ProgressFn(Protocol):
-    """The one shape of a progress callback in the pipeline: `done` of `of` (None: not known yet), in the
-    phase `what` (None: the phase goes on). `Tracker.update` is one; the studio's job and the CLI's bars
+    """The one shape of a progress callback in the pipeline: `done` of `of` (None: as before, or not known
+    yet), in the phase `what` (None: the phase goes on). `Tracker.update` is one; the studio's job and the CLI's bars
     take the same calls. (The engine's training reports a telemetry dict, losses and samples with the
     step; tasks.train turns it into these calls at the task edge.)"""
 

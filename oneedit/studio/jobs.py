@@ -46,7 +46,9 @@ class Job:
 
     def on_progress(self, done: float, of: float | None = None, what: str | None = None) -> None:
         """A step's progress (a common.progress.ProgressFn), and a cancellation point (the job's Cancel)."""
-        self.done, self.of = int(done), int(of) if of is not None else 0
+        self.done = int(done)
+        if of is not None:
+            self.of = int(of)
         if what is not None:
             self.phase = what
         cancel.check()
